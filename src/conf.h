@@ -1,0 +1,72 @@
+#ifndef REDTUN_CONF_H
+#define REDTUN_CONF_H
+
+#include <stddef.h>
+
+#include "addr.h"
+
+enum failover_mode { FAILOVER_PRIO = 0, FAILOVER_RR };
+enum tls_version { TLS_V1_2 = 2, TLS_V1_3 = 3 };
+
+/* One validated service section; owns all of its strings. */
+struct svc_conf {
+	char *name;
+	char *file;		/* config file, for messages */
+	int line;		/* line of the service group */
+	int client;
+	struct addr_spec accept;
+	struct addr_spec *connect;
+	size_t nconnect;
+	int failover;		/* enum failover_mode */
+	int delay;
+	char *sni;		/* NULL: derived from the connect host */
+	int sni_set;		/* sni given explicitly ("" disables SNI) */
+	int verify_chain;
+	char *check_host;	/* NULL: derived from the connect host */
+	char *cafile, *capath, *cert, *key;
+	int cafile_line, capath_line, cert_line, key_line, ciphers_line;
+	char *ciphers;		/* TLS 1.2 list, wolfSSL names; NULL = default */
+	char *ciphersuites;	/* TLS 1.3 list, wolfSSL names; NULL = default */
+	int version_min, version_max;	/* enum tls_version */
+	unsigned int timeout_connect, timeout_idle, timeout_close; /* s */
+};
+
+struct conf {
+	char *file;
+	char *pid, *setuid, *setgid, *chroot, *output;
+	int debug;
+	struct svc_conf **svcs;
+	size_t nsvcs;
+};
+
+/**
+ * conf_load(path, why, whylen):
+ * Read and validate the configuration file ${path}.  Returns a new struct
+ * conf (free with conf_free), or NULL with a one-line message of the form
+ * "FILE:LINE: SETTING: PROBLEM" in ${why}.  No file other than ${path}
+ * (and its @includes) is opened except to check that CAfile, CApath, cert
+ * and key are readable.
+ */
+struct conf *conf_load(const char *path, char *why, size_t whylen);
+
+/* conf_free(conf): free a configuration; NULL-safe. */
+void conf_free(struct conf *conf);
+
+/* svc_conf_free(sc): free one service section; NULL-safe. */
+void svc_conf_free(struct svc_conf *sc);
+
+/**
+ * svc_conf_same_accept(a, b): true if both services listen on the same
+ * host and port (so a reload can keep the listening socket).
+ */
+int svc_conf_same_accept(const struct svc_conf *a, const struct svc_conf *b);
+
+/**
+ * conf_cipher_allowed(name, tls13, wolfname):
+ * Look up ${name} (an OpenSSL or wolfSSL suite name) in the allowlist of
+ * AEAD, ECDHE, certificate-authenticated suites for TLS 1.3 (${tls13}) or
+ * TLS 1.2.  Returns the wolfSSL spelling, or NULL if not allowed.
+ */
+const char *conf_cipher_allowed(const char *name, int tls13);
+
+#endif

@@ -1,0 +1,138 @@
+/* Listening sockets, one per service. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "listener.h"
+#include "log.h"
+#include "service.h"
+#include "tunnel.h"
+
+struct listener {
+	uv_tcp_t tcp;
+	struct tunnels *set;
+	struct svc *svc;
+	int accept_failing;	/* log a failing accept once, not per try */
+};
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+	struct listener *l = server->data;
+	int r = 0;
+
+	if (status == 0 && (r = tunnel_accept(l->set, server, l->svc)) == 0) {
+		if (l->accept_failing)
+			log_msg(LOG_LVL_NOTICE, svc_name(l->svc), "accepting "
+			    "connections again");
+		l->accept_failing = 0;
+		return;
+	}
+	if (status < 0)
+		r = status;
+	/* libuv already sheds the connection on EMFILE; do not spin or spam. */
+	if (!l->accept_failing)
+		log_msg(LOG_LVL_ERR, svc_name(l->svc), "cannot accept a "
+		    "connection: %s", uv_strerror(r));
+	l->accept_failing = 1;
+}
+
+static int
+resolve_accept(const struct addr_spec *a, struct sockaddr_storage *ss)
+{
+	struct addrinfo hints, *res;
+	char port[8];
+
+	if (uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)ss) == 0 ||
+	    uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)ss) == 0)
+		return (0);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(port, sizeof(port), "%d", a->port);
+	if (getaddrinfo(a->host, port, &hints, &res) != 0)
+		return (UV_EAI_NONAME);
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return (0);
+}
+
+static void
+on_listener_closed(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+
+	svc_unref(l->svc);
+	free(l);
+}
+
+struct listener *
+listener_new(uv_loop_t *loop, struct tunnels *set, struct svc *svc,
+    char *why, size_t whylen)
+{
+	const struct svc_conf *sc = svc_conf(svc);
+	struct sockaddr_storage ss;
+	struct listener *l;
+	char where[80];
+	int r = 0;
+
+	snprintf(where, sizeof(where), strchr(sc->accept.host, ':') ?
+	    "[%s]:%d" : "%s:%d", sc->accept.host, sc->accept.port);
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		snprintf(why, whylen, "[%s] cannot listen on %s: out of memory",
+		    sc->name, where);
+		return (NULL);
+	}
+	l->set = set;
+	l->svc = svc_ref(svc);
+	if ((r = resolve_accept(&sc->accept, &ss)) < 0) {
+		snprintf(why, whylen, "[%s] cannot listen on %s: cannot "
+		    "resolve %s", sc->name, where, sc->accept.host);
+		svc_unref(l->svc);
+		free(l);
+		return (NULL);
+	}
+	uv_tcp_init(loop, &l->tcp);
+	l->tcp.data = l;
+	if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
+	    (r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) < 0) {
+		snprintf(why, whylen, "[%s] cannot listen on %s: %s", sc->name,
+		    where, uv_strerror(r));
+		uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+		return (NULL);
+	}
+	log_msg(LOG_LVL_NOTICE, sc->name, "listening on %s", where);
+	if (sc->client && !addr_is_loopback(sc->accept.host))
+		log_msg(LOG_LVL_WARNING, sc->name, "accepting on %s, which is "
+		    "not a loopback address: the plaintext side of this tunnel"
+		    " is reachable from the network", where);
+	return (l);
+}
+
+struct svc *
+listener_svc(const struct listener *l)
+{
+
+	return (l->svc);
+}
+
+void
+listener_set_svc(struct listener *l, struct svc *svc)
+{
+
+	svc_ref(svc);
+	svc_unref(l->svc);
+	l->svc = svc;
+}
+
+void
+listener_close(struct listener *l)
+{
+
+	uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+}

@@ -1,0 +1,40 @@
+#ifndef REDTUN_LISTENER_H
+#define REDTUN_LISTENER_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+struct svc;
+struct tunnels;
+
+/* A listening socket that hands connections to a service generation. */
+struct listener;
+
+/**
+ * listener_new(loop, set, svc, why, whylen):
+ * Bind and listen on the accept address of ${svc} (taking a reference).
+ * Accepted connections become tunnels registered in ${set}.  Returns the
+ * listener, or NULL with "cannot listen on ADDR: reason" in ${why}.
+ */
+struct listener *listener_new(uv_loop_t *loop, struct tunnels *set,
+    struct svc *svc, char *why, size_t whylen);
+
+/* listener_svc(l): the generation new connections currently get. */
+struct svc *listener_svc(const struct listener *l);
+
+/**
+ * listener_set_svc(l, svc):
+ * Hand new connections to ${svc} from now on (reload); takes a reference
+ * to ${svc} and drops the one on the previous generation.
+ */
+void listener_set_svc(struct listener *l, struct svc *svc);
+
+/**
+ * listener_close(l):
+ * Stop accepting; the memory and the service reference are released in
+ * the close callback.  Open tunnels are not affected.
+ */
+void listener_close(struct listener *l);
+
+#endif

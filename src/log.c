@@ -1,0 +1,155 @@
+/* Logging: one line per event, to a file, stderr or syslog. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+
+static const char *const level_names[] = {
+	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"
+};
+
+/* One process-wide destination: logging is not per event loop. */
+static struct {
+	FILE *file;
+	char *path;
+	int use_syslog;
+	int level;
+} out = { NULL, NULL, 0, LOG_LVL_NOTICE };
+
+int
+log_open(const char *path, int use_stderr, int level)
+{
+	FILE *f = NULL;
+	char *copy = NULL;
+
+	if (path != NULL) {
+		if ((f = fopen(path, "a")) == NULL)
+			goto err0;
+		if ((copy = strdup(path)) == NULL)
+			goto err1;
+		setvbuf(f, NULL, _IOLBF, 0);
+	}
+	log_close();
+	out.file = f;
+	out.path = copy;
+	out.use_syslog = (path == NULL && !use_stderr);
+	if (out.use_syslog)
+		openlog("redtun", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	out.level = level;
+	return (0);
+
+err1:
+	fclose(f);
+err0:
+	return (-1);
+}
+
+void
+log_set_level(int level)
+{
+
+	out.level = level;
+}
+
+int
+log_enabled(int level)
+{
+
+	return (level <= out.level);
+}
+
+int
+log_reopen(void)
+{
+	FILE *f;
+
+	if (out.path == NULL)
+		return (0);
+	if ((f = fopen(out.path, "a")) == NULL)
+		return (-1);
+	setvbuf(f, NULL, _IOLBF, 0);
+	fclose(out.file);
+	out.file = f;
+	return (0);
+}
+
+void
+log_close(void)
+{
+
+	if (out.file != NULL)
+		fclose(out.file);
+	if (out.use_syslog)
+		closelog();
+	free(out.path);
+	out.file = NULL;
+	out.path = NULL;
+	out.use_syslog = 0;
+}
+
+void
+log_msg(int level, const char *service, const char *fmt, ...)
+{
+	char msg[1024];
+	char stamp[32];
+	struct tm tm;
+	time_t now;
+	va_list ap;
+
+	if (level > out.level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	if (out.use_syslog) {
+		if (service != NULL)
+			syslog(level, "[%s] %s", service, msg);
+		else
+			syslog(level, "%s", msg);
+		return;
+	}
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	fprintf(out.file != NULL ? out.file : stderr, "%s %s %s%s%s%s\n",
+	    stamp, level_names[level], service ? "[" : "",
+	    service ? service : "", service ? "] " : "", msg);
+}
+
+int
+log_level_parse(const char *text, int *level)
+{
+	char *end;
+	long n;
+	size_t i;
+
+	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(text, level_names[i]) == 0) {
+			*level = (int)i;
+			return (0);
+		}
+	}
+	if (strcmp(text, "error") == 0 || strcmp(text, "warn") == 0) {
+		*level = text[0] == 'e' ? LOG_LVL_ERR : LOG_LVL_WARNING;
+		return (0);
+	}
+	errno = 0;
+	n = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || n < 0 || n > 7)
+		return (-1);
+	*level = (int)n;
+	return (0);
+}
+
+const char *
+log_level_name(int level)
+{
+
+	return (level_names[level]);
+}

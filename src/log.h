@@ -1,0 +1,53 @@
+#ifndef REDTUN_LOG_H
+#define REDTUN_LOG_H
+
+/* Levels are syslog's, so "debug = 7" means what it means in stunnel. */
+enum log_level {
+	LOG_LVL_EMERG = 0, LOG_LVL_ALERT, LOG_LVL_CRIT, LOG_LVL_ERR,
+	LOG_LVL_WARNING, LOG_LVL_NOTICE, LOG_LVL_INFO, LOG_LVL_DEBUG
+};
+
+/**
+ * log_open(path, use_stderr, level):
+ * Send log lines to the file ${path} (appended) if it is not NULL, else to
+ * stderr if ${use_stderr}, else to syslog.  Only lines at ${level} or more
+ * severe are written.  Returns 0, or -1 with errno set if the file cannot be
+ * opened (the previous destination is then kept).
+ */
+int log_open(const char *path, int use_stderr, int level);
+
+/* log_set_level(level): change the threshold (used on reload and -d). */
+void log_set_level(int level);
+
+/* log_enabled(level): true if a line at ${level} would be written. */
+int log_enabled(int level);
+
+/**
+ * log_reopen(void):
+ * Reopen the log file (SIGUSR1, after rotation).  Returns 0 or -1; on
+ * failure the old file stays open.
+ */
+int log_reopen(void);
+
+/* log_close(void): close the file or syslog; later lines go to stderr. */
+void log_close(void);
+
+/**
+ * log_msg(level, service, fmt, ...):
+ * Write one line "DATE TIME LEVEL [service] message".  ${service} may be
+ * NULL for daemon-wide lines.
+ */
+void log_msg(int level, const char *service, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/**
+ * log_level_parse(text, level):
+ * Parse "0".."7" or a syslog level name ("err", "warning", ...).  Returns 0
+ * and sets ${*level}, or -1.
+ */
+int log_level_parse(const char *text, int *level);
+
+/* log_level_name(level): the syslog name of ${level}. */
+const char *log_level_name(int level);
+
+#endif

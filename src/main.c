@@ -1,0 +1,157 @@
+/*
+ * redtun: a TLS tunnel for Redis.  Startup order: read and check the whole
+ * configuration (exit 1 on any problem), build every TLS context, then go
+ * to the background, bind, drop privileges and write the pidfile (exit 2
+ * if any of that fails).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "runtime.h"
+#include "service.h"
+#include "tls.h"
+
+#define EXIT_CONFIG	1
+#define EXIT_STARTUP	2
+
+static void
+usage(FILE *f)
+{
+
+	fprintf(f,
+	    "usage: redtun [-f|--foreground] [-t|--test-config] "
+	    "[-d|--debug LEVEL] CONFIG\n"
+	    "       redtun -V|--version\n"
+	    "       redtun -h|--help\n"
+	    "\n"
+	    "  -f, --foreground   stay in the foreground, log to stderr unless"
+	    " 'output' is set\n"
+	    "  -t, --test-config  check CONFIG (including certificate files) "
+	    "and exit\n"
+	    "  -d, --debug LEVEL  log level 0..7 or emerg..debug, overriding "
+	    "'debug'\n"
+	    "  -V, --version      print versions and exit\n"
+	    "  -h, --help         print this help and exit\n"
+	    "\n"
+	    "Signals: HUP reloads CONFIG, USR1 reopens the log, TERM/INT stop."
+	    "\nSee redtun(8) and redtun.conf(5).\n");
+}
+
+static void
+version(void)
+{
+	char tls[128];
+
+	printf("redtun %s\n%s\nlibuv %s\n", PACKAGE_VERSION,
+	    tls_version_info(tls, sizeof(tls)), uv_version_string());
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "test-config", no_argument, NULL, 't' },
+		{ "debug", required_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char why[512];
+	struct conf *cf;
+	struct svc **svcs;
+	int c, foreground = 0, test = 0, debug = -1, status;
+	size_t i;
+
+	while ((c = getopt_long(argc, argv, "ftd:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f': foreground = 1; break;
+		case 't': test = 1; break;
+		case 'd':
+			if (log_level_parse(optarg, &debug)) {
+				fprintf(stderr, "redtun: -d: expected 0..7 or a "
+				    "level name, got \"%s\"\n", optarg);
+				return (EXIT_CONFIG);
+			}
+			break;
+		case 'V': version(); return (0);
+		case 'h': usage(stdout); return (0);
+		default: usage(stderr); return (EXIT_CONFIG);
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return (EXIT_CONFIG);
+	}
+	/* A peer that vanishes must be an error code, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	if (tls_init()) {
+		fprintf(stderr, "redtun: cannot initialise wolfSSL\n");
+		return (EXIT_STARTUP);
+	}
+	log_open(NULL, 1, debug >= 0 ? debug : LOG_LVL_NOTICE);
+	if ((cf = conf_load(argv[optind], why, sizeof(why))) == NULL) {
+		fprintf(stderr, "redtun: %s\n", why);
+		return (EXIT_CONFIG);
+	}
+	log_set_level(debug >= 0 ? debug : cf->debug);
+	if ((svcs = calloc(cf->nsvcs, sizeof(*svcs))) == NULL)
+		return (EXIT_STARTUP);
+	for (i = 0; i < cf->nsvcs; i++) {
+		svcs[i] = svc_new(cf->svcs[i], why, sizeof(why));
+		cf->svcs[i] = NULL;
+		if (svcs[i] == NULL) {
+			fprintf(stderr, "redtun: %s\n", why);
+			status = EXIT_CONFIG;
+			goto done;
+		}
+	}
+	if (test) {
+		printf("%s: configuration OK (%zu services)\n", argv[optind],
+		    cf->nsvcs);
+		status = 0;
+		goto done;
+	}
+	if (cf->pid != NULL && cf->pid[0] != '\0' &&
+	    daemon_pidfile_check(cf->pid, why, sizeof(why))) {
+		fprintf(stderr, "redtun: %s\n", why);
+		status = EXIT_STARTUP;
+		goto done;
+	}
+	if (!foreground && daemon_fork()) {
+		perror("redtun: fork");
+		status = EXIT_STARTUP;
+		goto done;
+	}
+	if (cf->output != NULL || !foreground) {
+		if (log_open(cf->output, foreground, debug >= 0 ? debug :
+		    cf->debug)) {
+			fprintf(stderr, "redtun: cannot open log file %s: %m\n",
+			    cf->output);
+			daemon_fail(EXIT_STARTUP);
+			status = EXIT_STARTUP;
+			goto done;
+		}
+	}
+	status = runtime_run(argv[optind], cf, svcs, foreground, debug);
+	free(svcs);
+	log_close();
+	tls_shutdown();
+	return (status);
+done:
+	for (i = 0; i < cf->nsvcs; i++)
+		svc_unref(svcs[i]);
+	free(svcs);
+	conf_free(cf);
+	tls_shutdown();
+	return (status);
+}

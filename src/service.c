@@ -1,0 +1,138 @@
+/* Service generations: settings, TLS context and resolved targets. */
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conf.h"
+#include "log.h"
+#include "service.h"
+#include "tls.h"
+
+struct svc {
+	int refs;
+	struct svc_conf *conf;
+	WOLFSSL_CTX *ctx;
+	struct addrinfo **resolved;	/* per target; NULL: resolve later */
+	size_t next_target;
+};
+
+static void
+resolve_targets(struct svc *svc)
+{
+	const struct svc_conf *sc = svc->conf;
+	struct addrinfo hints;
+	char port[8];
+	size_t i;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	for (i = 0; i < sc->nconnect; i++) {
+		snprintf(port, sizeof(port), "%d", sc->connect[i].port);
+		rc = getaddrinfo(sc->connect[i].host, port, &hints,
+		    &svc->resolved[i]);
+		if (rc != 0) {
+			svc->resolved[i] = NULL;
+			log_msg(LOG_LVL_NOTICE, sc->name, "cannot resolve %s: "
+			    "%s; resolving it on every connection instead",
+			    sc->connect[i].host, gai_strerror(rc));
+		}
+	}
+}
+
+struct svc *
+svc_new(struct svc_conf *sc, char *why, size_t whylen)
+{
+	struct svc *svc;
+
+	if ((svc = calloc(1, sizeof(*svc))) == NULL) {
+		snprintf(why, whylen, "%s:%d: out of memory", sc->file,
+		    sc->line);
+		svc_conf_free(sc);
+		return (NULL);
+	}
+	svc->refs = 1;
+	svc->conf = sc;
+	if ((svc->resolved = calloc(sc->nconnect,
+	    sizeof(*svc->resolved))) == NULL) {
+		snprintf(why, whylen, "%s:%d: out of memory", sc->file,
+		    sc->line);
+		goto err;
+	}
+	if ((svc->ctx = tls_client_ctx_new(sc, why, whylen)) == NULL)
+		goto err;
+	if (!sc->delay)
+		resolve_targets(svc);
+	return (svc);
+err:
+	svc_unref(svc);
+	return (NULL);
+}
+
+struct svc *
+svc_ref(struct svc *svc)
+{
+
+	svc->refs++;
+	return (svc);
+}
+
+void
+svc_unref(struct svc *svc)
+{
+	size_t i;
+
+	if (svc == NULL || --svc->refs > 0)
+		return;
+	if (svc->resolved != NULL) {
+		for (i = 0; i < svc->conf->nconnect; i++)
+			if (svc->resolved[i] != NULL)
+				freeaddrinfo(svc->resolved[i]);
+		free(svc->resolved);
+	}
+	if (svc->ctx != NULL)
+		wolfSSL_CTX_free(svc->ctx);
+	svc_conf_free(svc->conf);
+	free(svc);
+}
+
+const struct svc_conf *
+svc_conf(const struct svc *svc)
+{
+
+	return (svc->conf);
+}
+
+const char *
+svc_name(const struct svc *svc)
+{
+
+	return (svc->conf->name);
+}
+
+WOLFSSL_CTX *
+svc_tls_ctx(const struct svc *svc)
+{
+
+	return (svc->ctx);
+}
+
+size_t
+svc_first_target(struct svc *svc)
+{
+
+	if (svc->conf->failover == FAILOVER_PRIO)
+		return (0);
+	return (svc->next_target++ % svc->conf->nconnect);
+}
+
+const struct addrinfo *
+svc_resolved(const struct svc *svc, size_t i)
+{
+
+	return (svc->resolved[i]);
+}

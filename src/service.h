@@ -1,0 +1,60 @@
+#ifndef REDTUN_SERVICE_H
+#define REDTUN_SERVICE_H
+
+#include <stddef.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+struct addrinfo;
+struct svc_conf;
+
+/*
+ * A service generation: one service section together with the TLS context
+ * and name lookups built from it.  It is immutable once made and
+ * reference-counted, so a reload swaps in a new generation while open
+ * tunnels finish on the one they started with.
+ */
+struct svc;
+
+/**
+ * svc_new(sc, why, whylen):
+ * Build a generation from ${sc}, taking ownership of it (also on failure).
+ * Builds the TLS context and, when delay = false, resolves the connect
+ * targets once (a name that does not resolve falls back to resolving per
+ * connection, as stunnel does).  Returns a generation with one reference,
+ * or NULL with "FILE:LINE: SETTING: problem" in ${why}.
+ */
+struct svc *svc_new(struct svc_conf *sc, char *why, size_t whylen);
+
+/* svc_ref(svc): take a reference; returns ${svc}. */
+struct svc *svc_ref(struct svc *svc);
+
+/* svc_unref(svc): drop a reference, freeing at zero; NULL-safe. */
+void svc_unref(struct svc *svc);
+
+/* svc_conf(svc): the service's settings. */
+const struct svc_conf *svc_conf(const struct svc *svc);
+
+/* svc_name(svc): the service's name, for log lines. */
+const char *svc_name(const struct svc *svc);
+
+/* svc_tls_ctx(svc): the TLS context to create connections from. */
+WOLFSSL_CTX *svc_tls_ctx(const struct svc *svc);
+
+/**
+ * svc_first_target(svc):
+ * Index of the connect target a new connection tries first: always 0 for
+ * failover = "prio", rotating for "rr".
+ */
+size_t svc_first_target(struct svc *svc);
+
+/**
+ * svc_resolved(svc, i):
+ * Addresses resolved at load time for connect target ${i}, or NULL when
+ * the target must be resolved per connection (delay = true).  Owned by the
+ * generation.
+ */
+const struct addrinfo *svc_resolved(const struct svc *svc, size_t i);
+
+#endif

@@ -1,0 +1,76 @@
+#ifndef REDTUN_TLS_H
+#define REDTUN_TLS_H
+
+#include <stddef.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+struct svc_conf;
+
+/* What a wolfSSL call's return value means for the caller. */
+enum tls_status {
+	TLS_DONE = 0,		/* the call completed */
+	TLS_WANT_READ,		/* call again when more ciphertext arrived */
+	TLS_WANT_WRITE,		/* call again when the socket is writable */
+	TLS_CLOSED,		/* the peer closed (close_notify or EOF) */
+	TLS_FATAL		/* the connection is unusable */
+};
+
+/* Certificate details captured by the verify callback for error messages. */
+struct tls_verify_info {
+	int error;		/* first verification error, 0 if none */
+	int depth;		/* chain depth of that error */
+	char names[256];	/* subject CN and DNS/IP names of that cert */
+};
+
+/**
+ * tls_init(void) / tls_shutdown(void):
+ * Initialise and release the TLS library.  Call tls_init once in main
+ * before any other thread exists.
+ */
+int tls_init(void);
+void tls_shutdown(void);
+
+/**
+ * tls_client_ctx_new(sc, why, whylen):
+ * Build a complete client context for the service ${sc}: verify mode,
+ * trust store, TLS 1.2 minimum, explicit AEAD cipher list, optional client
+ * certificate.  Nothing is taken from the library defaults, which on Debian
+ * are OpenSSL-compatible (no verification, anonymous suites).  Returns the
+ * context or NULL with "FILE:LINE: SETTING: problem" in ${why}.
+ */
+WOLFSSL_CTX *tls_client_ctx_new(const struct svc_conf *sc, char *why,
+    size_t whylen);
+
+/**
+ * tls_status(ssl, ret, err):
+ * Classify the return value ${ret} of wolfSSL_connect/accept/read/write/
+ * shutdown on ${ssl}.  For TLS_FATAL the library error code goes to ${*err}.
+ */
+enum tls_status tls_status(WOLFSSL *ssl, int ret, int *err);
+
+/**
+ * tls_verify_attach(ssl, vi):
+ * Record certificate verification failures of ${ssl} into ${vi}, which must
+ * outlive the handshake.
+ */
+void tls_verify_attach(WOLFSSL *ssl, struct tls_verify_info *vi);
+
+/**
+ * tls_describe_failure(err, vi, expected, buf, len):
+ * Put a sentence for a failed handshake into ${buf}: "certificate verify
+ * failed: ..." for certificate problems (naming ${expected} and the
+ * certificate's names on a hostname mismatch), else "TLS handshake failed:
+ * <library text>".  Returns ${buf}.
+ */
+const char *tls_describe_failure(int err, const struct tls_verify_info *vi,
+    const char *expected, char *buf, size_t len);
+
+/* tls_error_text(err): the library's text for the error code ${err}. */
+const char *tls_error_text(int err);
+
+/* tls_version_info(buf, len): "wolfSSL 5.5.4 (AES-NI: no)". */
+const char *tls_version_info(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,633 @@
+/*
+ * A tunnel joins one accepted client connection to one upstream server
+ * connection and moves bytes both ways with bounded buffering.  Either end
+ * may carry TLS (wolfSSL driven through memory callbacks over libuv
+ * streams); the other is plaintext.
+ *
+ * Lifetime: tunnel_finish() marks the tunnel dead and closes its handles;
+ * the memory (and the WOLFSSL objects, so that no wolfSSL frame is ever on
+ * the stack when they go) is freed once every close callback and lookup
+ * has come back.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "log.h"
+#include "service.h"
+#include "tunnel.h"
+#include "tunnel_priv.h"
+
+struct tunnels {
+	struct tunnel *head;
+	size_t count;
+	void (*on_empty)(void *);
+	void *on_empty_arg;
+};
+
+/* Plaintext read from a socket or out of wolfSSL is consumed before the
+ * callback returns, so one buffer per loop suffices (one loop for now). */
+static char plain_buf[64 * 1024];
+static char tls_plain_buf[16 * 1024];
+
+struct wreq {
+	uv_write_t req;
+	struct end *end;
+	char data[];
+};
+
+static void drain_tls(struct end *e);
+
+static int
+alive(const struct end *e)
+{
+
+	return (e->t->state != T_DEAD);
+}
+
+/* ---- registry --------------------------------------------------------- */
+
+struct tunnels *
+tunnels_new(void)
+{
+
+	return (calloc(1, sizeof(struct tunnels)));
+}
+
+void
+tunnels_free(struct tunnels *set)
+{
+
+	free(set);
+}
+
+size_t
+tunnels_count(const struct tunnels *set)
+{
+
+	return (set->count);
+}
+
+void
+tunnels_on_empty(struct tunnels *set, void (*cb)(void *), void *arg)
+{
+
+	set->on_empty = cb;
+	set->on_empty_arg = arg;
+	if (set->count == 0 && cb != NULL)
+		cb(arg);
+}
+
+void
+tunnels_close_all(struct tunnels *set, const char *why)
+{
+	struct tunnel *t;
+
+	for (t = set->head; t != NULL; t = t->next)
+		tunnel_finish(t, LOG_LVL_NOTICE, "%s", why);
+}
+
+/* ---- teardown ----------------------------------------------------------- */
+
+static void
+tunnel_free_if_done(struct tunnel *t)
+{
+	struct tunnels *set = t->set;
+
+	if (t->state != T_DEAD || t->pending > 0)
+		return;
+	if (t->cli.ssl != NULL)
+		wolfSSL_free(t->cli.ssl);
+	if (t->srv.ssl != NULL)
+		wolfSSL_free(t->srv.ssl);
+	free(t->cli.in);
+	free(t->srv.in);
+	if (t->ai_owned != NULL)
+		uv_freeaddrinfo(t->ai_owned);
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		set->head = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	svc_unref(t->svc);
+	free(t);
+	if (--set->count == 0 && set->on_empty != NULL)
+		set->on_empty(set->on_empty_arg);
+}
+
+/* A callback the tunnel was waiting for has come back. */
+void
+tunnel_unpend(struct tunnel *t)
+{
+
+	t->pending--;
+	tunnel_free_if_done(t);
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+	struct tunnel *t = h->data;
+
+	t->pending--;
+	tunnel_free_if_done(t);
+}
+
+static void
+on_end_closed(uv_handle_t *h)
+{
+	struct end *e = h->data;
+
+	e->t->pending--;
+	tunnel_free_if_done(e->t);
+}
+
+static void
+free_unlinked(uv_handle_t *h)
+{
+
+	free(h->data);
+}
+
+static void
+close_end(struct end *e)
+{
+
+	if (!e->open)
+		return;
+	e->open = 0;
+	e->t->pending++;
+	uv_close((uv_handle_t *)&e->tcp, on_end_closed);
+}
+
+void
+tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	if (t->state == T_DEAD)
+		return;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+		log_msg(level, svc_name(t->svc), "%s: %s", t->peer, why);
+	}
+	t->state = T_DEAD;
+	log_msg(LOG_LVL_NOTICE, svc_name(t->svc), "%s: closed: %llu bytes to "
+	    "server, %llu bytes to client, %.3f s", t->peer,
+	    (unsigned long long)t->cli.bytes, (unsigned long long)t->srv.bytes,
+	    (double)(uv_now(t->loop) - t->t_start) / 1000.0);
+	if (t->gai_active)
+		uv_cancel((uv_req_t *)&t->gai);
+	close_end(&t->cli);
+	close_end(&t->srv);
+	t->pending++;
+	uv_close((uv_handle_t *)&t->timer, on_timer_closed);
+}
+
+/* ---- timers ------------------------------------------------------------- */
+
+/* The deadline for the current phase, or 0 for none. */
+static uint64_t
+deadline(const struct tunnel *t)
+{
+	const struct svc_conf *sc = t->sc;
+
+	switch (t->state) {
+	case T_RESOLVING: case T_CONNECTING: case T_HANDSHAKE:
+		return (t->t_phase + (uint64_t)sc->timeout_connect * 1000);
+	case T_RELAY:
+		if (t->cli.read_done || t->srv.read_done)
+			return (t->t_active + (uint64_t)sc->timeout_close *
+			    1000 + 1);
+		if (sc->timeout_idle > 0)
+			return (t->t_active + (uint64_t)sc->timeout_idle *
+			    1000);
+		return (0);
+	default:
+		return (0);
+	}
+}
+
+static void
+on_timer(uv_timer_t *timer)
+{
+	struct tunnel *t = timer->data;
+	uint64_t now = uv_now(t->loop), due = deadline(t);
+
+	if (due == 0)
+		return;
+	if (now < due) {
+		/* Activity moved the deadline; sleep for the rest. */
+		uv_timer_start(&t->timer, on_timer, due - now, 0);
+		return;
+	}
+	if (t->state != T_RELAY)
+		upstream_timeout(t);
+	else if (t->cli.read_done || t->srv.read_done)
+		tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTclose exceeded after "
+		    "%u s", t->sc->timeout_close);
+	else
+		tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTidle exceeded after "
+		    "%u s", t->sc->timeout_idle);
+}
+
+void
+tunnel_arm_timer(struct tunnel *t)
+{
+	uint64_t now = uv_now(t->loop), due = deadline(t);
+
+	if (due == 0) {
+		uv_timer_stop(&t->timer);
+		return;
+	}
+	uv_timer_start(&t->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void
+queue_drained(struct end *dst)
+{
+	struct end *src = dst->peer;
+
+	if (!src->paused ||
+	    uv_stream_get_write_queue_size((uv_stream_t *)&dst->tcp) >
+	    QUEUE_LOW)
+		return;
+	src->paused = 0;
+	if (src->ssl != NULL)
+		drain_tls(src);		/* it may hold decrypted data */
+	if (alive(src) && !src->paused && !src->read_done &&
+	    !src->reading) {
+		src->reading = 1;
+		uv_read_start((uv_stream_t *)&src->tcp, end_on_alloc,
+		    end_on_read);
+	}
+}
+
+static void
+on_written(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct end *dst = w->end;
+
+	free(w);
+	if (status == UV_ECANCELED || !alive(dst))
+		return;
+	if (status < 0) {
+		tunnel_finish(dst->t, LOG_LVL_ERR, "write to %s failed: %s",
+		    dst == &dst->t->cli ? "client" : "server",
+		    uv_strerror(status));
+		return;
+	}
+	queue_drained(dst);
+}
+
+/*
+ * Send ${len} bytes on ${dst}'s socket: straight away if nothing is queued,
+ * the rest as a copy on libuv's write queue.  The caller bounds the queue
+ * through backpressure.  Returns 0 or a negative libuv error.
+ */
+static int
+raw_write(struct end *dst, const char *data, size_t len)
+{
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)data, (unsigned int)len);
+	struct wreq *w;
+	int n;
+
+	if (!dst->open)
+		return (UV_EPIPE);
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&dst->tcp) == 0) {
+		n = uv_try_write((uv_stream_t *)&dst->tcp, &b, 1);
+		if (n < 0 && n != UV_EAGAIN)
+			return (n);
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+		}
+		if (len == 0)
+			return (0);
+	}
+	if ((w = malloc(sizeof(*w) + len)) == NULL)
+		return (UV_ENOMEM);
+	w->end = dst;
+	memcpy(w->data, data, len);
+	b = uv_buf_init(w->data, (unsigned int)len);
+	if ((n = uv_write(&w->req, (uv_stream_t *)&dst->tcp, &b, 1,
+	    on_written)) < 0) {
+		free(w);
+		return (n);
+	}
+	return (0);
+}
+
+/* wolfSSL send callback: ciphertext out through the socket. */
+int
+end_tls_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct end *e = ctx;
+
+	(void)ssl;
+	if (raw_write(e, buf, (size_t)sz) < 0)
+		return (WOLFSSL_CBIO_ERR_CONN_RST);
+	return (sz);
+}
+
+/* wolfSSL receive callback: ciphertext from the buffer read_cb filled. */
+int
+end_tls_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct end *e = ctx;
+	size_t avail = e->in_len - e->in_off, n;
+
+	(void)ssl;
+	if (avail == 0)
+		return (e->transport_eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE :
+		    WOLFSSL_CBIO_ERR_WANT_READ);
+	n = avail < (size_t)sz ? avail : (size_t)sz;
+	memcpy(buf, e->in + e->in_off, n);
+	e->in_off += n;
+	return ((int)n);
+}
+
+/* Pass plaintext to ${dst}, encrypting if it is the TLS end. */
+static int
+deliver(struct end *dst, const char *data, size_t len)
+{
+	struct tunnel *t = dst->t;
+	int r, err = 0;
+
+	t->t_active = uv_now(t->loop);
+	if (dst->ssl == NULL) {
+		if ((r = raw_write(dst, data, len)) < 0) {
+			tunnel_finish(t, LOG_LVL_ERR, "write to %s failed: %s",
+			    dst == &t->cli ? "client" : "server",
+			    uv_strerror(r));
+			return (-1);
+		}
+		return (0);
+	}
+	r = wolfSSL_write(dst->ssl, data, (int)len);
+	if (r != (int)len) {
+		tls_status(dst->ssl, r, &err);
+		tunnel_finish(t, LOG_LVL_ERR, "TLS write to %s failed: %s",
+		    dst == &t->cli ? "client" : "server",
+		    err ? tls_error_text(err) : "connection lost");
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+pause_reading(struct end *e)
+{
+
+	e->paused = 1;
+	if (e->reading) {
+		uv_read_stop((uv_stream_t *)&e->tcp);
+		e->reading = 0;
+	}
+}
+
+static int
+backlogged(const struct end *dst)
+{
+
+	return (uv_stream_get_write_queue_size((const uv_stream_t *)
+	    &dst->tcp) > QUEUE_HIGH);
+}
+
+/* ---- half-close --------------------------------------------------------- */
+
+static void
+check_done(struct tunnel *t)
+{
+
+	if (t->cli.read_done && t->srv.read_done && t->cli.shut_complete &&
+	    t->srv.shut_complete)
+		tunnel_finish(t, 0, NULL);
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct end *e = req->data;
+
+	if (status == UV_ECANCELED || !alive(e))
+		return;
+	e->shut_complete = 1;
+	check_done(e->t);
+}
+
+/* Nothing more will be written to ${e}: close_notify, then FIN. */
+static void
+shutdown_writes(struct end *e)
+{
+
+	if (e->write_done || !alive(e))
+		return;
+	e->write_done = 1;
+	if (e->ssl != NULL)
+		(void)wolfSSL_shutdown(e->ssl);
+	e->sreq.data = e;
+	if (uv_shutdown(&e->sreq, (uv_stream_t *)&e->tcp, on_shutdown) < 0)
+		e->shut_complete = 1;
+	tunnel_arm_timer(e->t);
+	check_done(e->t);
+}
+
+static void
+read_finished(struct end *e)
+{
+
+	e->read_done = 1;
+	if (e->reading) {
+		uv_read_stop((uv_stream_t *)&e->tcp);
+		e->reading = 0;
+	}
+	shutdown_writes(e->peer);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+/*
+ * Decrypt everything wolfSSL can give from what has arrived and pass it on.
+ * Called after each read and whenever a paused destination drains, because
+ * data wolfSSL already holds would otherwise never wake us.
+ */
+static void
+drain_tls(struct end *e)
+{
+	struct tunnel *t = e->t;
+	int n, err = 0;
+
+	while (alive(e) && !e->read_done) {
+		if (backlogged(e->peer)) {
+			pause_reading(e);
+			return;
+		}
+		n = wolfSSL_read(e->ssl, tls_plain_buf, sizeof(tls_plain_buf));
+		if (n > 0) {
+			e->bytes += (uint64_t)n;
+			if (deliver(e->peer, tls_plain_buf, (size_t)n))
+				return;
+			continue;
+		}
+		switch (tls_status(e->ssl, n, &err)) {
+		case TLS_CLOSED:
+			read_finished(e);
+			break;
+		case TLS_FATAL:
+			tunnel_finish(t, LOG_LVL_ERR, "TLS error from %s: %s",
+			    e == &t->cli ? "client" : "server",
+			    tls_error_text(err));
+			return;
+		default:
+			break;
+		}
+		break;
+	}
+	/* An idle connection keeps no ciphertext buffer. */
+	if (alive(e) && e->in != NULL && e->in_off == e->in_len) {
+		free(e->in);
+		e->in = NULL;
+		e->in_off = e->in_len = 0;
+	}
+}
+
+void
+end_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct end *e = h->data;
+
+	(void)suggested;
+	if (e->ssl == NULL) {
+		*buf = uv_buf_init(plain_buf, sizeof(plain_buf));
+		return;
+	}
+	if (e->in == NULL && (e->in = malloc(CIPHER_IN_CAP)) == NULL) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	if (e->in_off > 0) {
+		memmove(e->in, e->in + e->in_off, e->in_len - e->in_off);
+		e->in_len -= e->in_off;
+		e->in_off = 0;
+	}
+	*buf = uv_buf_init(e->in + e->in_len,
+	    (unsigned int)(CIPHER_IN_CAP - e->in_len));
+}
+
+void
+end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct end *e = s->data;
+	struct tunnel *t = e->t;
+
+	if (!alive(e) || nread == 0)
+		return;		/* 0 is EAGAIN, not EOF */
+	if (nread == UV_EOF) {
+		e->reading = 0;	/* libuv stopped reading */
+		if (e->ssl == NULL) {
+			read_finished(e);
+			return;
+		}
+		e->transport_eof = 1;
+	} else if (nread < 0) {
+		tunnel_finish(t, LOG_LVL_ERR, "read from %s failed: %s",
+		    e == &t->cli ? "client" : "server", uv_strerror((int)nread));
+		return;
+	} else if (e->ssl != NULL) {
+		e->in_len += (size_t)nread;
+	} else {
+		e->bytes += (uint64_t)nread;
+		if (deliver(e->peer, buf->base, (size_t)nread) == 0 &&
+		    backlogged(e->peer))
+			pause_reading(e);
+		return;
+	}
+	if (t->state == T_HANDSHAKE)
+		upstream_handshake_step(t);
+	else
+		drain_tls(e);
+}
+
+/* ---- start ------------------------------------------------------------ */
+
+/* The upstream handshake is done: start moving data both ways. */
+void
+tunnel_start_relay(struct tunnel *t)
+{
+
+	t->state = T_RELAY;
+	t->t_active = uv_now(t->loop);
+	tunnel_arm_timer(t);
+	t->cli.reading = 1;
+	uv_read_start((uv_stream_t *)&t->cli.tcp, end_on_alloc, end_on_read);
+	drain_tls(&t->srv);	/* records that came with the handshake */
+}
+
+static void
+end_init(struct tunnel *t, struct end *e, struct end *peer)
+{
+
+	e->t = t;
+	e->peer = peer;
+	e->tcp.data = e;
+}
+
+int
+tunnel_accept(struct tunnels *set, uv_stream_t *listener, struct svc *svc)
+{
+	struct tunnel *t;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), r;
+	uv_loop_t *loop = listener->loop;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return (UV_ENOMEM);
+	t->loop = loop;
+	end_init(t, &t->cli, &t->srv);
+	end_init(t, &t->srv, &t->cli);
+	if ((r = uv_tcp_init(loop, &t->cli.tcp)) < 0) {
+		free(t);
+		return (r);
+	}
+	t->cli.tcp.data = &t->cli;
+	if ((r = uv_accept(listener, (uv_stream_t *)&t->cli.tcp)) < 0) {
+		/* Nothing is linked yet: close and free without a log line. */
+		t->cli.tcp.data = t;
+		uv_close((uv_handle_t *)&t->cli.tcp, free_unlinked);
+		return (r);
+	}
+	t->cli.open = 1;
+	t->set = set;
+	t->svc = svc_ref(svc);
+	t->sc = svc_conf(svc);
+	t->next = set->head;
+	if (set->head != NULL)
+		set->head->prev = t;
+	set->head = t;
+	set->count++;
+	uv_timer_init(loop, &t->timer);
+	t->timer.data = t;
+	t->t_start = t->t_active = uv_now(loop);
+
+	if (uv_tcp_getpeername(&t->cli.tcp, (struct sockaddr *)&ss, &len) == 0)
+		addr_format((struct sockaddr *)&ss, t->peer, sizeof(t->peer));
+	else
+		snprintf(t->peer, sizeof(t->peer), "unknown peer");
+	uv_tcp_nodelay(&t->cli.tcp, 1);
+	uv_tcp_keepalive(&t->cli.tcp, 1, 60);
+	log_msg(LOG_LVL_INFO, svc_name(svc), "%s: accepted", t->peer);
+	upstream_start(t);
+	return (0);
+}

@@ -1,0 +1,89 @@
+#ifndef REDTUN_TUNNEL_PRIV_H
+#define REDTUN_TUNNEL_PRIV_H
+
+/* Shared between tunnel.c (lifecycle, relay) and upstream.c (connect). */
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "tls.h"
+
+/*
+ * Per-direction bounds.  A destination whose libuv write queue holds more
+ * than QUEUE_HIGH bytes stops its source from reading; the source resumes
+ * when the queue drains below QUEUE_LOW.  Received ciphertext waits in at
+ * most CIPHER_IN_CAP bytes (more than one maximal TLS record).
+ */
+#define QUEUE_HIGH	(64 * 1024)
+#define QUEUE_LOW	(16 * 1024)
+#define CIPHER_IN_CAP	(20 * 1024)
+
+enum tunnel_state {
+	T_RESOLVING, T_CONNECTING, T_HANDSHAKE, T_RELAY, T_DEAD
+};
+
+struct tunnel;
+
+/* One side of a tunnel: the accepted client or the upstream server. */
+struct end {
+	uv_tcp_t tcp;
+	struct tunnel *t;
+	struct end *peer;
+	WOLFSSL *ssl;		/* NULL on a plaintext end */
+	char *in;		/* ciphertext received, not yet taken by TLS */
+	size_t in_off, in_len;
+	uv_shutdown_t sreq;
+	uint64_t bytes;		/* plaintext bytes received from this end */
+	unsigned int open:1;	/* tcp initialised and not being closed */
+	unsigned int reading:1;
+	unsigned int paused:1;	/* reading held back by backpressure */
+	unsigned int read_done:1;	/* the end will send nothing more */
+	unsigned int transport_eof:1;	/* TCP FIN seen on a TLS end */
+	unsigned int write_done:1;	/* we started shutting down writes */
+	unsigned int shut_complete:1;	/* queued data flushed, FIN sent */
+};
+
+struct tunnel {
+	struct tunnels *set;
+	struct tunnel *prev, *next;
+	struct svc *svc;
+	const struct svc_conf *sc;
+	uv_loop_t *loop;
+	struct end cli, srv;
+	uv_timer_t timer;
+	uv_getaddrinfo_t gai;
+	uv_connect_t creq;
+	struct addrinfo *ai_owned;	/* from uv_getaddrinfo */
+	const struct addrinfo *ai_next;	/* next address to try */
+	size_t first, tried;		/* connect targets */
+	const char *uphost;
+	int upport;
+	const char *expected;		/* host name the cert must match */
+	int state;			/* enum tunnel_state */
+	int pending;			/* close callbacks and lookups due */
+	int gai_active;
+	uint64_t t_start, t_phase, t_active;	/* uv_now() stamps, ms */
+	struct tls_verify_info vi;
+	char peer[64];
+	char upaddr[64];
+	char last_err[160];
+};
+
+/* tunnel.c */
+void tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void tunnel_arm_timer(struct tunnel *t);
+void tunnel_unpend(struct tunnel *t);
+void tunnel_start_relay(struct tunnel *t);
+void end_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+void end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+int end_tls_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
+int end_tls_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
+
+/* upstream.c */
+void upstream_start(struct tunnel *t);
+void upstream_handshake_step(struct tunnel *t);
+void upstream_timeout(struct tunnel *t);
+
+#endif
