@@ -61,7 +61,8 @@ addr_parse(const char *text, const char *bare_port_host,
 
 	spec->host = NULL;
 	if ((colon = strrchr(text, ':')) == NULL) {
-		if (bare_port_host == NULL) {
+		if (bare_port_host == NULL ||
+		    strspn(text, "0123456789") != strlen(text)) {
 			snprintf(why, whylen, "expected \"host:port\", got \"%s\"",
 			    text);
 			return (-1);

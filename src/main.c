@@ -66,7 +66,7 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char why[512];
+	char why[512], *path;
 	struct conf *cf;
 	struct svc **svcs;
 	int c, foreground = 0, test = 0, debug = -1, status;
@@ -99,7 +99,12 @@ main(int argc, char *argv[])
 		return (EXIT_STARTUP);
 	}
 	log_open(NULL, 1, debug >= 0 ? debug : LOG_LVL_NOTICE);
-	if ((cf = conf_load(argv[optind], why, sizeof(why))) == NULL) {
+	/* The daemon runs in "/", and SIGHUP must find the file again. */
+	if ((path = realpath(argv[optind], NULL)) == NULL)
+		path = strdup(argv[optind]);
+	if (path == NULL)
+		return (EXIT_STARTUP);
+	if ((cf = conf_load(path, why, sizeof(why))) == NULL) {
 		fprintf(stderr, "redtun: %s\n", why);
 		return (EXIT_CONFIG);
 	}
@@ -116,7 +121,7 @@ main(int argc, char *argv[])
 		}
 	}
 	if (test) {
-		printf("%s: configuration OK (%zu services)\n", argv[optind],
+		printf("%s: configuration OK (%zu services)\n", path,
 		    cf->nsvcs);
 		status = 0;
 		goto done;
@@ -142,8 +147,9 @@ main(int argc, char *argv[])
 			goto done;
 		}
 	}
-	status = runtime_run(argv[optind], cf, svcs, foreground, debug);
+	status = runtime_run(path, cf, svcs, foreground, debug);
 	free(svcs);
+	free(path);
 	log_close();
 	tls_shutdown();
 	return (status);
@@ -152,6 +158,7 @@ done:
 		svc_unref(svcs[i]);
 	free(svcs);
 	conf_free(cf);
+	free(path);
 	tls_shutdown();
 	return (status);
 }

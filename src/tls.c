@@ -288,8 +288,33 @@ is_name_mismatch(int code)
 	    code == 62 || code == 64);
 }
 
+/* Name the alert a peer refused us with; these say what to fix. */
+static const char *
+alert_text(WOLFSSL *ssl)
+{
+	WOLFSSL_ALERT_HISTORY h;
+
+	if (wolfSSL_get_alert_history(ssl, &h) != WOLFSSL_SUCCESS)
+		return ("unknown alert");
+	switch (h.last_rx.code) {
+	case 40: return ("handshake failure (no common cipher suite?)");
+	case 42: return ("bad certificate");
+	case 43: return ("unsupported certificate");
+	case 45: return ("certificate expired");
+	case 46: return ("certificate unknown");
+	case 48: return ("unknown CA (our certificate is not trusted)");
+	case 70: return ("protocol version (no common TLS version: redtun "
+	    "requires TLS 1.2 or newer)");
+	case 71: return ("insufficient security (no common cipher suite)");
+	case 80: return ("internal error");
+	case 112: return ("unrecognized name (check sni)");
+	case 116: return ("certificate required");
+	default: return ("see the peer's log");
+	}
+}
+
 const char *
-tls_describe_failure(int err, const struct tls_verify_info *vi,
+tls_describe_failure(WOLFSSL *ssl, int err, const struct tls_verify_info *vi,
     const char *expected, char *buf, size_t len)
 {
 	int code = err;
@@ -303,6 +328,9 @@ tls_describe_failure(int err, const struct tls_verify_info *vi,
 	if (what == NULL && vi != NULL && vi->error != 0) {
 		snprintf(buf, len, "certificate verify failed: %s",
 		    tls_error_text(vi->error));
+	} else if (what == NULL && err == FATAL_ERROR && ssl != NULL) {
+		snprintf(buf, len, "TLS handshake failed: the peer sent a fatal "
+		    "alert: %s", alert_text(ssl));
 	} else if (what == NULL) {
 		snprintf(buf, len, "TLS handshake failed: %s",
 		    tls_error_text(err));

@@ -58,13 +58,13 @@ enum tls_status tls_status(WOLFSSL *ssl, int ret, int *err);
 void tls_verify_attach(WOLFSSL *ssl, struct tls_verify_info *vi);
 
 /**
- * tls_describe_failure(err, vi, expected, buf, len):
+ * tls_describe_failure(ssl, err, vi, expected, buf, len):
  * Put a sentence for a failed handshake into ${buf}: "certificate verify
  * failed: ..." for certificate problems (naming ${expected} and the
  * certificate's names on a hostname mismatch), else "TLS handshake failed:
  * <library text>".  Returns ${buf}.
  */
-const char *tls_describe_failure(int err, const struct tls_verify_info *vi,
+const char *tls_describe_failure(WOLFSSL *ssl, int err, const struct tls_verify_info *vi,
     const char *expected, char *buf, size_t len);
 
 /* tls_error_text(err): the library's text for the error code ${err}. */

@@ -289,7 +289,7 @@ upstream_handshake_step(struct tunnel *t)
 		return;
 	case TLS_FATAL:
 		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: %s", t->uphost,
-		    t->upport, tls_describe_failure(err, &t->vi, t->expected,
+		    t->upport, tls_describe_failure(t->srv.ssl, err, &t->vi, t->expected,
 		    why, sizeof(why)));
 		return;
 	}

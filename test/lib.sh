@@ -265,7 +265,7 @@ _cleanup() {
 	done
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 		# Put the evidence into the automake .log file.
-		for f in "$T"/*.log "$T"/*.err; do
+		for f in "$T"/*.log "$T"/redtun*.err; do
 			[ -s "$f" ] || continue
 			printf '\n--- %s (last 40 lines) ---\n' "${f#"$T"/}" >&2
 			tail -n 40 "$f" >&2
