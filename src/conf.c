@@ -223,12 +223,7 @@ static int
 set_client(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
 
-	if (get_bool(c, s, &sc->client))
-		return (-1);
-	if (!sc->client)
-		return (bad(c, s, "server mode (client = false) is not "
-		    "supported yet"));
-	return (0);
+	return (get_bool(c, s, &sc->client));
 }
 
 static int
@@ -357,6 +352,40 @@ set_verify_chain(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 }
 
 static int
+set_verify_peer(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
+{
+	int on = 0;
+
+	if (get_bool(c, s, &on))
+		return (-1);
+	if (on)
+		return (bad(c, s, "certificate pinning (verifyPeer = true) is "
+		    "not supported; use verifyChain = true with a CAfile that "
+		    "holds only the CA you trust"));
+	return (0);
+}
+
+static int
+set_encryption(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
+{
+	const char *v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return (bad(c, s, "expected \"required\" or \"preferred\", "
+		    "got %s", type_name(s)));
+	v = config_setting_get_string(s);
+	if (strcmp(v, "required") == 0)
+		sc->encryption = ENCRYPTION_REQUIRED;
+	else if (strcmp(v, "preferred") == 0)
+		sc->encryption = ENCRYPTION_PREFERRED;
+	else
+		return (bad(c, s, "expected \"required\" or \"preferred\", "
+		    "got \"%s\"", v));
+	sc->encryption_line = config_setting_source_line(s);
+	return (0);
+}
+
+static int
 set_ciphers(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
 	return (get_cipher_list(c, s, 0, &sc->ciphers, &sc->ciphers_line));
@@ -407,6 +436,7 @@ static const struct {
 	{ "connect", set_connect }, { "failover", set_failover },
 	{ "delay", set_delay }, { "sni", set_sni },
 	{ "verifyChain", set_verify_chain }, { "checkHost", set_check_host },
+	{ "verifyPeer", set_verify_peer }, { "encryption", set_encryption },
 	{ "CAfile", set_cafile }, { "CApath", set_capath },
 	{ "cert", set_cert }, { "key", set_key },
 	{ "ciphers", set_ciphers }, { "ciphersuites", set_ciphersuites },
@@ -463,6 +493,45 @@ check_unknown(struct ctx *c, const config_setting_t *group, int global)
 	return (0);
 }
 
+/* The setting ${name} as it applies to a service, for messages. */
+static const config_setting_t *
+where(const config_setting_t *g, const char *name)
+{
+	const config_setting_t *s = config_setting_get_member(g, name);
+
+	if (s == NULL)
+		s = config_setting_get_member(config_setting_parent(
+		    config_setting_parent(g)), name);
+	return (s != NULL ? s : g);
+}
+
+/* Settings that belong to only one of the two modes. */
+static int
+check_mode(struct ctx *c, const config_setting_t *g, struct svc_conf *sc)
+{
+
+	if (sc->client) {
+		if (sc->encryption_line)
+			return (bad(c, where(g, "encryption"), "applies only "
+			    "to server mode (client = false)"));
+		return (0);
+	}
+	if (sc->sni_set)
+		return (bad(c, where(g, "sni"), "is a client-mode setting; "
+		    "server-mode virtual hosts are not supported"));
+	if (sc->check_host != NULL)
+		return (bad(c, where(g, "checkHost"), "is not supported in "
+		    "server mode; client certificates are checked against "
+		    "CAfile/CApath only"));
+	if (sc->cert == NULL) {
+		snprintf(c->why, c->whylen, "%s:%d: cert: required in server "
+		    "mode (service \"%s\" has client = false)", sc->file,
+		    sc->line, sc->name);
+		return (-1);
+	}
+	return (0);
+}
+
 static int
 check_service(struct ctx *c, const config_setting_t *g, struct svc_conf *sc)
 {
@@ -478,6 +547,10 @@ check_service(struct ctx *c, const config_setting_t *g, struct svc_conf *sc)
 		    " \"%s\"", sc->file, sc->line, sc->name);
 		return (-1);
 	}
+	if (sc->verify_chain < 0)
+		sc->verify_chain = sc->client;
+	if (check_mode(c, g, sc))
+		return (-1);
 	if (sc->version_min > sc->version_max) {
 		const config_setting_t *s = config_setting_get_member(g,
 		    "sslVersionMax");
@@ -528,7 +601,8 @@ read_service(struct ctx *c, const config_setting_t *root,
 		goto oom;
 	sc->client = 1;
 	sc->delay = 1;
-	sc->verify_chain = 1;
+	sc->verify_chain = -1;	/* default depends on the mode */
+	sc->encryption = ENCRYPTION_REQUIRED;
 	sc->failover = FAILOVER_PRIO;
 	sc->version_min = TLS_V1_2;
 	sc->version_max = TLS_V1_3;

@@ -7,13 +7,16 @@
 
 enum failover_mode { FAILOVER_PRIO = 0, FAILOVER_RR };
 enum tls_version { TLS_V1_2 = 2, TLS_V1_3 = 3 };
+enum encryption_mode { ENCRYPTION_REQUIRED = 0, ENCRYPTION_PREFERRED };
 
 /* One validated service section; owns all of its strings. */
 struct svc_conf {
 	char *name;
 	char *file;		/* config file, for messages */
 	int line;		/* line of the service group */
-	int client;
+	int client;		/* 1: plaintext in, TLS out; 0: the reverse */
+	int encryption;		/* server mode: enum encryption_mode */
+	int encryption_line;
 	struct addr_spec accept;
 	struct addr_spec *connect;
 	size_t nconnect;
@@ -21,7 +24,7 @@ struct svc_conf {
 	int delay;
 	char *sni;		/* NULL: derived from the connect host */
 	int sni_set;		/* sni given explicitly ("" disables SNI) */
-	int verify_chain;
+	int verify_chain;	/* client: server cert; server: mTLS */
 	char *check_host;	/* NULL: derived from the connect host */
 	char *cafile, *capath, *cert, *key;
 	int cafile_line, capath_line, cert_line, key_line, ciphers_line;

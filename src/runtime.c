@@ -39,7 +39,7 @@ static void
 warn_unverified(struct svc *svc)
 {
 
-	if (!svc_conf(svc)->verify_chain)
+	if (svc_conf(svc)->client && !svc_conf(svc)->verify_chain)
 		log_msg(LOG_LVL_WARNING, svc_name(svc), "certificate "
 		    "verification is disabled (verifyChain = false): this "
 		    "tunnel is open to man-in-the-middle attacks");
@@ -133,6 +133,15 @@ reload(struct runtime *rt)
 		if (keep[j] == NULL)
 			listener_close(rt->lst[j]);
 	for (i = 0; i < n; i++) {
+		const struct svc_conf *was = svc_conf(listener_svc(lst[i]));
+
+		/* preferred -> required: plaintext clients must go now. */
+		if (!svc_conf(svcs[i])->client && !was->client &&
+		    was->encryption == ENCRYPTION_PREFERRED &&
+		    svc_conf(svcs[i])->encryption == ENCRYPTION_REQUIRED)
+			tunnels_close_plaintext(rt->tunnels, was->name,
+			    "encryption is now \"required\": closing this "
+			    "plaintext connection");
 		listener_set_svc(lst[i], svcs[i]);
 		warn_unverified(svcs[i]);
 		svc_unref(svcs[i]);

@@ -16,6 +16,7 @@ struct svc {
 	WOLFSSL_CTX *ctx;
 	struct addrinfo **resolved;	/* per target; NULL: resolve later */
 	size_t next_target;
+	unsigned int plaintext_count;
 };
 
 static void
@@ -63,7 +64,7 @@ svc_new(struct svc_conf *sc, char *why, size_t whylen)
 		    sc->line);
 		goto err;
 	}
-	if ((svc->ctx = tls_client_ctx_new(sc, why, whylen)) == NULL)
+	if ((svc->ctx = tls_ctx_new(sc, why, whylen)) == NULL)
 		goto err;
 	if (!sc->delay)
 		resolve_targets(svc);
@@ -135,4 +136,18 @@ svc_resolved(const struct svc *svc, size_t i)
 {
 
 	return (svc->resolved[i]);
+}
+
+unsigned int
+svc_count_plaintext(struct svc *svc)
+{
+
+	return (++svc->plaintext_count);
+}
+
+void
+svc_inherit_counts(struct svc *svc, const struct svc *old)
+{
+
+	svc->plaintext_count = old->plaintext_count;
 }

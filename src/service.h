@@ -57,4 +57,15 @@ size_t svc_first_target(struct svc *svc);
  */
 const struct addrinfo *svc_resolved(const struct svc *svc, size_t i);
 
+/**
+ * svc_count_plaintext(svc):
+ * Count one more plaintext connection (server mode, encryption =
+ * "preferred"); returns the service's total, which survives reloads
+ * through svc_inherit_counts().
+ */
+unsigned int svc_count_plaintext(struct svc *svc);
+
+/* svc_inherit_counts(svc, old): carry ${old}'s counters over to ${svc}. */
+void svc_inherit_counts(struct svc *svc, const struct svc *old);
+
 #endif

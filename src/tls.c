@@ -55,14 +55,21 @@ tls_shutdown(void)
 static int verify_cb(int, WOLFSSL_X509_STORE_CTX *);
 
 static WOLFSSL_METHOD *
-client_method(const struct svc_conf *sc)
+method(const struct svc_conf *sc)
 {
 
+	if (sc->client) {
+		if (sc->version_max == TLS_V1_2)
+			return (wolfTLSv1_2_client_method());
+		if (sc->version_min == TLS_V1_3)
+			return (wolfTLSv1_3_client_method());
+		return (wolfTLS_client_method());
+	}
 	if (sc->version_max == TLS_V1_2)
-		return (wolfTLSv1_2_client_method());
+		return (wolfTLSv1_2_server_method());
 	if (sc->version_min == TLS_V1_3)
-		return (wolfTLSv1_3_client_method());
-	return (wolfTLS_client_method());
+		return (wolfTLSv1_3_server_method());
+	return (wolfTLS_server_method());
 }
 
 static int
@@ -121,6 +128,7 @@ static int
 load_identity(WOLFSSL_CTX *ctx, const struct svc_conf *sc, char *why,
     size_t whylen)
 {
+	char detail[160] = "the library's check failed";
 	int ret;
 
 	if (sc->cert == NULL)
@@ -140,21 +148,22 @@ load_identity(WOLFSSL_CTX *ctx, const struct svc_conf *sc, char *why,
 		    tls_error_text(ret));
 		return (-1);
 	}
-	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS) {
+	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS ||
+	    tls_keypair_matches(sc->cert, sc->key, detail, sizeof(detail))) {
 		snprintf(why, whylen, "%s:%d: key: \"%s\" does not match the "
-		    "certificate in \"%s\"", sc->file, sc->key_line, sc->key,
-		    sc->cert);
+		    "certificate in \"%s\" (%s)", sc->file, sc->key_line,
+		    sc->key, sc->cert, detail);
 		return (-1);
 	}
 	return (0);
 }
 
 WOLFSSL_CTX *
-tls_client_ctx_new(const struct svc_conf *sc, char *why, size_t whylen)
+tls_ctx_new(const struct svc_conf *sc, char *why, size_t whylen)
 {
 	WOLFSSL_CTX *ctx;
 
-	if ((ctx = wolfSSL_CTX_new(client_method(sc))) == NULL) {
+	if ((ctx = wolfSSL_CTX_new(method(sc))) == NULL) {
 		snprintf(why, whylen, "%s:%d: cannot create a TLS context",
 		    sc->file, sc->line);
 		return (NULL);
@@ -172,7 +181,10 @@ tls_client_ctx_new(const struct svc_conf *sc, char *why, size_t whylen)
 		goto err;
 	}
 	if (sc->verify_chain) {
-		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, verify_cb);
+		/* A server verifying clients also demands a certificate. */
+		wolfSSL_CTX_set_verify(ctx, sc->client ? WOLFSSL_VERIFY_PEER :
+		    WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+		    verify_cb);
 		if (load_trust(ctx, sc, why, whylen))
 			goto err;
 	} else {
@@ -314,11 +326,24 @@ alert_text(WOLFSSL *ssl)
 }
 
 const char *
+tls_fatal_text(WOLFSSL *ssl, int err, char *buf, size_t len)
+{
+
+	if (err == FATAL_ERROR && ssl != NULL)
+		snprintf(buf, len, "the peer sent a fatal alert: %s",
+		    alert_text(ssl));
+	else
+		snprintf(buf, len, "%s", tls_error_text(err));
+	return (buf);
+}
+
+const char *
 tls_describe_failure(WOLFSSL *ssl, int err, const struct tls_verify_info *vi,
     const char *expected, char *buf, size_t len)
 {
 	int code = err;
 	const char *what = cert_problem(code);
+	char text[160];
 
 	/* The handshake error can be generic; the callback saw the cause. */
 	if (vi != NULL && vi->error != 0 && cert_problem(vi->error) != NULL) {
@@ -328,12 +353,9 @@ tls_describe_failure(WOLFSSL *ssl, int err, const struct tls_verify_info *vi,
 	if (what == NULL && vi != NULL && vi->error != 0) {
 		snprintf(buf, len, "certificate verify failed: %s",
 		    tls_error_text(vi->error));
-	} else if (what == NULL && err == FATAL_ERROR && ssl != NULL) {
-		snprintf(buf, len, "TLS handshake failed: the peer sent a fatal "
-		    "alert: %s", alert_text(ssl));
 	} else if (what == NULL) {
 		snprintf(buf, len, "TLS handshake failed: %s",
-		    tls_error_text(err));
+		    tls_fatal_text(ssl, err, text, sizeof(text)));
 	} else if (is_name_mismatch(code)) {
 		snprintf(buf, len, "certificate verify failed: hostname "
 		    "mismatch: expected %s, certificate has %s",

@@ -33,14 +33,17 @@ int tls_init(void);
 void tls_shutdown(void);
 
 /**
- * tls_client_ctx_new(sc, why, whylen):
- * Build a complete client context for the service ${sc}: verify mode,
- * trust store, TLS 1.2 minimum, explicit AEAD cipher list, optional client
- * certificate.  Nothing is taken from the library defaults, which on Debian
- * are OpenSSL-compatible (no verification, anonymous suites).  Returns the
- * context or NULL with "FILE:LINE: SETTING: problem" in ${why}.
+ * tls_ctx_new(sc, why, whylen):
+ * Build a complete context for the service ${sc}, a client context when
+ * sc->client and a server context otherwise: verify mode, trust store
+ * (client mode: the server's chain; server mode: client certificates, if
+ * verifyChain), TLS 1.2 minimum, explicit AEAD cipher list, certificate
+ * and key (read now, so a reload re-reads them).  Nothing is taken from the
+ * library defaults, which on Debian are OpenSSL-compatible (no
+ * verification, anonymous and NULL suites).  Returns the context or NULL
+ * with "FILE:LINE: SETTING: problem" in ${why}.
  */
-WOLFSSL_CTX *tls_client_ctx_new(const struct svc_conf *sc, char *why,
+WOLFSSL_CTX *tls_ctx_new(const struct svc_conf *sc, char *why,
     size_t whylen);
 
 /**
@@ -67,8 +70,24 @@ void tls_verify_attach(WOLFSSL *ssl, struct tls_verify_info *vi);
 const char *tls_describe_failure(WOLFSSL *ssl, int err, const struct tls_verify_info *vi,
     const char *expected, char *buf, size_t len);
 
+/**
+ * tls_fatal_text(ssl, err, buf, len):
+ * Words for the fatal error ${err} on ${ssl}; for a received alert, which
+ * alert and what it usually means.  Returns ${buf}.
+ */
+const char *tls_fatal_text(WOLFSSL *ssl, int err, char *buf, size_t len);
+
 /* tls_error_text(err): the library's text for the error code ${err}. */
 const char *tls_error_text(int err);
+
+/**
+ * tls_keypair_matches(cert, key, why, whylen):
+ * Prove that the private key in the PEM file ${key} belongs to the first
+ * certificate in ${cert} by a TLS handshake in memory.  Returns 0, or -1
+ * with a reason in ${why}.
+ */
+int tls_keypair_matches(const char *cert, const char *key, char *why,
+    size_t whylen);
 
 /* tls_version_info(buf, len): "wolfSSL 5.5.4 (AES-NI: no)". */
 const char *tls_version_info(char *buf, size_t len);

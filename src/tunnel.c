@@ -91,6 +91,17 @@ tunnels_close_all(struct tunnels *set, const char *why)
 		tunnel_finish(t, LOG_LVL_NOTICE, "%s", why);
 }
 
+void
+tunnels_close_plaintext(struct tunnels *set, const char *name,
+    const char *why)
+{
+	struct tunnel *t;
+
+	for (t = set->head; t != NULL; t = t->next)
+		if (t->plaintext && strcmp(svc_name(t->svc), name) == 0)
+			tunnel_finish(t, LOG_LVL_NOTICE, "%s", why);
+}
+
 /* ---- teardown ----------------------------------------------------------- */
 
 static void
@@ -201,7 +212,7 @@ deadline(const struct tunnel *t)
 	const struct svc_conf *sc = t->sc;
 
 	switch (t->state) {
-	case T_RESOLVING: case T_CONNECTING: case T_HANDSHAKE:
+	case T_SNIFF: case T_HANDSHAKE: case T_RESOLVING: case T_CONNECTING:
 		return (t->t_phase + (uint64_t)sc->timeout_connect * 1000);
 	case T_RELAY:
 		if (t->cli.read_done || t->srv.read_done)
@@ -229,7 +240,17 @@ on_timer(uv_timer_t *timer)
 		uv_timer_start(&t->timer, on_timer, due - now, 0);
 		return;
 	}
-	if (t->state != T_RELAY)
+	if (t->state == T_SNIFF)
+		tunnel_finish(t, LOG_LVL_ERR, "client sent nothing for %u s",
+		    t->sc->timeout_connect);
+	else if (t->state == T_HANDSHAKE && t->sc->client)
+		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: handshake timed "
+		    "out after %u s", t->uphost, t->upport,
+		    t->sc->timeout_connect);
+	else if (t->state == T_HANDSHAKE)
+		tunnel_finish(t, LOG_LVL_ERR, "client TLS handshake timed out "
+		    "after %u s", t->sc->timeout_connect);
+	else if (t->state != T_RELAY)
 		upstream_timeout(t);
 	else if (t->cli.read_done || t->srv.read_done)
 		tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTclose exceeded after "
@@ -237,6 +258,15 @@ on_timer(uv_timer_t *timer)
 	else
 		tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTidle exceeded after "
 		    "%u s", t->sc->timeout_idle);
+}
+
+void
+tunnel_begin_phase(struct tunnel *t, int state)
+{
+
+	t->state = state;
+	t->t_phase = uv_now(t->loop);
+	tunnel_arm_timer(t);
 }
 
 void
@@ -265,12 +295,8 @@ queue_drained(struct end *dst)
 	src->paused = 0;
 	if (src->ssl != NULL)
 		drain_tls(src);		/* it may hold decrypted data */
-	if (alive(src) && !src->paused && !src->read_done &&
-	    !src->reading) {
-		src->reading = 1;
-		uv_read_start((uv_stream_t *)&src->tcp, end_on_alloc,
-		    end_on_read);
-	}
+	if (alive(src) && !src->paused)
+		end_read_start(src);
 }
 
 static void
@@ -386,15 +412,32 @@ deliver(struct end *dst, const char *data, size_t len)
 	return (0);
 }
 
+void
+end_read_start(struct end *e)
+{
+
+	if (e->reading || e->read_done || e->transport_eof || !e->open)
+		return;
+	e->reading = 1;
+	uv_read_start((uv_stream_t *)&e->tcp, end_on_alloc, end_on_read);
+}
+
+void
+end_read_stop(struct end *e)
+{
+
+	if (!e->reading)
+		return;
+	e->reading = 0;
+	uv_read_stop((uv_stream_t *)&e->tcp);
+}
+
 static void
 pause_reading(struct end *e)
 {
 
 	e->paused = 1;
-	if (e->reading) {
-		uv_read_stop((uv_stream_t *)&e->tcp);
-		e->reading = 0;
-	}
+	end_read_stop(e);
 }
 
 static int
@@ -449,10 +492,7 @@ read_finished(struct end *e)
 {
 
 	e->read_done = 1;
-	if (e->reading) {
-		uv_read_stop((uv_stream_t *)&e->tcp);
-		e->reading = 0;
-	}
+	end_read_stop(e);
 	shutdown_writes(e->peer);
 }
 
@@ -467,6 +507,7 @@ static void
 drain_tls(struct end *e)
 {
 	struct tunnel *t = e->t;
+	char text[160];
 	int n, err = 0;
 
 	while (alive(e) && !e->read_done) {
@@ -488,18 +529,25 @@ drain_tls(struct end *e)
 		case TLS_FATAL:
 			tunnel_finish(t, LOG_LVL_ERR, "TLS error from %s: %s",
 			    e == &t->cli ? "client" : "server",
-			    tls_error_text(err));
+			    tls_fatal_text(e->ssl, err, text, sizeof(text)));
 			return;
 		default:
 			break;
 		}
 		break;
 	}
+	if (!alive(e))
+		return;
 	/* An idle connection keeps no ciphertext buffer. */
-	if (alive(e) && e->in != NULL && e->in_off == e->in_len) {
+	if (e->in != NULL && e->in_off == e->in_len) {
 		free(e->in);
 		e->in = NULL;
 		e->in_off = e->in_len = 0;
+	}
+	/* Reading stopped on a full buffer; there is room again. */
+	if (e->paused && !backlogged(e->peer)) {
+		e->paused = 0;
+		end_read_start(e);
 	}
 }
 
@@ -509,7 +557,7 @@ end_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	struct end *e = h->data;
 
 	(void)suggested;
-	if (e->ssl == NULL) {
+	if (!e->buffered) {
 		*buf = uv_buf_init(plain_buf, sizeof(plain_buf));
 		return;
 	}
@@ -536,16 +584,19 @@ end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;		/* 0 is EAGAIN, not EOF */
 	if (nread == UV_EOF) {
 		e->reading = 0;	/* libuv stopped reading */
-		if (e->ssl == NULL) {
+		if (!e->buffered) {
 			read_finished(e);
 			return;
 		}
 		e->transport_eof = 1;
+	} else if (nread == UV_ENOBUFS) {
+		pause_reading(e);	/* ${in} is full: wait for TLS */
+		return;
 	} else if (nread < 0) {
 		tunnel_finish(t, LOG_LVL_ERR, "read from %s failed: %s",
 		    e == &t->cli ? "client" : "server", uv_strerror((int)nread));
 		return;
-	} else if (e->ssl != NULL) {
+	} else if (e->buffered) {
 		e->in_len += (size_t)nread;
 	} else {
 		e->bytes += (uint64_t)nread;
@@ -554,25 +605,50 @@ end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			pause_reading(e);
 		return;
 	}
-	if (t->state == T_HANDSHAKE)
-		upstream_handshake_step(t);
-	else
+	switch (t->state) {
+	case T_SNIFF:
+		handshake_sniff(t);
+		break;
+	case T_HANDSHAKE:
+		if (e == t->hs_end)
+			handshake_step(t);
+		break;
+	case T_RELAY:
 		drain_tls(e);
+		break;
+	default:
+		break;	/* kept in ${in} until the relay starts */
+	}
 }
 
 /* ---- start ------------------------------------------------------------ */
 
-/* The upstream handshake is done: start moving data both ways. */
+/* Both connections are up: start moving data both ways. */
 void
 tunnel_start_relay(struct tunnel *t)
 {
+	struct end *cli = &t->cli;
 
 	t->state = T_RELAY;
 	t->t_active = uv_now(t->loop);
 	tunnel_arm_timer(t);
-	t->cli.reading = 1;
-	uv_read_start((uv_stream_t *)&t->cli.tcp, end_on_alloc, end_on_read);
-	drain_tls(&t->srv);	/* records that came with the handshake */
+	/* Plaintext a preferred-mode client sent while we sniffed. */
+	if (cli->ssl == NULL && cli->in != NULL) {
+		cli->bytes += cli->in_len - cli->in_off;
+		if (deliver(&t->srv, cli->in + cli->in_off,
+		    cli->in_len - cli->in_off))
+			return;
+		free(cli->in);
+		cli->in = NULL;
+		cli->in_off = cli->in_len = 0;
+	}
+	end_read_start(&t->cli);
+	end_read_start(&t->srv);
+	/* Records that came with the handshake will not wake us again. */
+	if (t->cli.ssl != NULL)
+		drain_tls(&t->cli);
+	if (t->srv.ssl != NULL && alive(&t->srv))
+		drain_tls(&t->srv);
 }
 
 static void
@@ -628,6 +704,12 @@ tunnel_accept(struct tunnels *set, uv_stream_t *listener, struct svc *svc)
 	uv_tcp_nodelay(&t->cli.tcp, 1);
 	uv_tcp_keepalive(&t->cli.tcp, 1, 60);
 	log_msg(LOG_LVL_INFO, svc_name(svc), "%s: accepted", t->peer);
-	upstream_start(t);
+	if (t->sc->client) {
+		upstream_start(t);
+	} else {
+		t->cli.buffered = 1;
+		tunnel_begin_phase(t, T_SNIFF);
+		end_read_start(&t->cli);
+	}
 	return (0);
 }

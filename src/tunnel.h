@@ -35,6 +35,14 @@ void tunnels_on_empty(struct tunnels *set, void (*cb)(void *), void *arg);
 void tunnels_close_all(struct tunnels *set, const char *why);
 
 /**
+ * tunnels_close_plaintext(set, name, why):
+ * Abort the plaintext tunnels (encryption = "preferred") of the service
+ * called ${name}, logging ${why}; TLS tunnels are left alone.
+ */
+void tunnels_close_plaintext(struct tunnels *set, const char *name,
+    const char *why);
+
+/**
  * tunnel_accept(set, listener, svc):
  * Accept one pending connection on ${listener} and start forwarding it for
  * the service ${svc} (a reference is taken; the tunnel keeps using this

@@ -19,8 +19,13 @@
 #define QUEUE_LOW	(16 * 1024)
 #define CIPHER_IN_CAP	(20 * 1024)
 
+/*
+ * Client mode: RESOLVING -> CONNECTING -> HANDSHAKE (TLS to the server)
+ * -> RELAY.  Server mode: SNIFF (first bytes: TLS or plaintext?) ->
+ * HANDSHAKE (TLS with the client) -> RESOLVING -> CONNECTING -> RELAY.
+ */
 enum tunnel_state {
-	T_RESOLVING, T_CONNECTING, T_HANDSHAKE, T_RELAY, T_DEAD
+	T_SNIFF, T_HANDSHAKE, T_RESOLVING, T_CONNECTING, T_RELAY, T_DEAD
 };
 
 struct tunnel;
@@ -36,6 +41,7 @@ struct end {
 	uv_shutdown_t sreq;
 	uint64_t bytes;		/* plaintext bytes received from this end */
 	unsigned int open:1;	/* tcp initialised and not being closed */
+	unsigned int buffered:1;	/* reads go to ${in} (TLS, sniffing) */
 	unsigned int reading:1;
 	unsigned int paused:1;	/* reading held back by backpressure */
 	unsigned int read_done:1;	/* the end will send nothing more */
@@ -60,6 +66,8 @@ struct tunnel {
 	const char *uphost;
 	int upport;
 	const char *expected;		/* host name the cert must match */
+	struct end *hs_end;		/* the end doing the TLS handshake */
+	int plaintext;			/* server mode, encryption = preferred */
 	int state;			/* enum tunnel_state */
 	int pending;			/* close callbacks and lookups due */
 	int gai_active;
@@ -76,14 +84,22 @@ void tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 void tunnel_arm_timer(struct tunnel *t);
 void tunnel_unpend(struct tunnel *t);
 void tunnel_start_relay(struct tunnel *t);
+void tunnel_begin_phase(struct tunnel *t, int state);
+void end_read_start(struct end *e);
+void end_read_stop(struct end *e);
 void end_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 void end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 int end_tls_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 int end_tls_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 
-/* upstream.c */
+/* upstream.c: resolve, connect, fail over; then hands over to
+ * handshake_upstream() (client mode) or tunnel_start_relay(). */
 void upstream_start(struct tunnel *t);
-void upstream_handshake_step(struct tunnel *t);
 void upstream_timeout(struct tunnel *t);
+
+/* handshake.c */
+void handshake_sniff(struct tunnel *t);
+void handshake_upstream(struct tunnel *t);
+void handshake_step(struct tunnel *t);
 
 #endif

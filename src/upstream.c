@@ -1,7 +1,7 @@
 /*
  * The upstream half of a tunnel: resolve the connect targets (per
- * connection when delay = true), connect with failover across targets and
- * addresses, then run the TLS client handshake with verification.
+ * connection when delay = true) and connect with failover across targets
+ * and addresses.
  */
 #include <netdb.h>
 #include <stdio.h>
@@ -18,15 +18,6 @@
 
 static void try_next_target(struct tunnel *);
 static void try_next_address(struct tunnel *);
-
-static void
-begin_phase(struct tunnel *t, int state)
-{
-
-	t->state = state;
-	t->t_phase = uv_now(t->loop);
-	tunnel_arm_timer(t);
-}
 
 static void
 on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -88,7 +79,7 @@ try_next_target(struct tunnel *t)
 	hints.ai_flags = AI_ADDRCONFIG;
 	snprintf(port, sizeof(port), "%d", a->port);
 	t->gai.data = t;
-	begin_phase(t, T_RESOLVING);
+	tunnel_begin_phase(t, T_RESOLVING);
 	r = uv_getaddrinfo(t->loop, &t->gai, on_resolved, a->host, port,
 	    &hints);
 	if (r < 0) {
@@ -129,52 +120,6 @@ retry(struct tunnel *t)
 }
 
 static void
-start_tls(struct tunnel *t)
-{
-	const struct svc_conf *sc = t->sc;
-	const char *sni;
-	WOLFSSL *ssl;
-
-	uv_tcp_nodelay(&t->srv.tcp, 1);
-	uv_tcp_keepalive(&t->srv.tcp, 1, 60);
-	if ((ssl = wolfSSL_new(svc_tls_ctx(t->svc))) == NULL) {
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot create "
-		    "a TLS session (out of memory?)", t->uphost, t->upport);
-		return;
-	}
-	t->srv.ssl = ssl;
-	wolfSSL_SSLSetIORecv(ssl, end_tls_recv);
-	wolfSSL_SSLSetIOSend(ssl, end_tls_send);
-	wolfSSL_SetIOReadCtx(ssl, &t->srv);
-	wolfSSL_SetIOWriteCtx(ssl, &t->srv);
-	/* RFC 6066: SNI carries host names only, never IP literals. */
-	sni = sc->sni_set ? sc->sni : (addr_is_ip(t->uphost) ? NULL :
-	    t->uphost);
-	if (sni != NULL && sni[0] != '\0' && wolfSSL_UseSNI(ssl,
-	    WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni)) !=
-	    WOLFSSL_SUCCESS) {
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot set SNI "
-		    "\"%s\"", t->uphost, t->upport, sni);
-		return;
-	}
-	if (sc->verify_chain) {
-		t->expected = sc->check_host ? sc->check_host : t->uphost;
-		if (wolfSSL_check_domain_name(ssl, t->expected) !=
-		    WOLFSSL_SUCCESS) {
-			tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot "
-			    "set the host name to check", t->uphost,
-			    t->upport);
-			return;
-		}
-		tls_verify_attach(ssl, &t->vi);
-	}
-	begin_phase(t, T_HANDSHAKE);
-	t->srv.reading = 1;
-	uv_read_start((uv_stream_t *)&t->srv.tcp, end_on_alloc, end_on_read);
-	upstream_handshake_step(t);
-}
-
-static void
 on_connected(uv_connect_t *req, int status)
 {
 	struct tunnel *t = req->data;
@@ -188,7 +133,12 @@ on_connected(uv_connect_t *req, int status)
 		retry(t);
 		return;
 	}
-	start_tls(t);
+	uv_tcp_nodelay(&t->srv.tcp, 1);
+	uv_tcp_keepalive(&t->srv.tcp, 1, 60);
+	if (t->sc->client)
+		handshake_upstream(t);
+	else
+		tunnel_start_relay(t);
 }
 
 static void
@@ -215,7 +165,7 @@ try_next_address(struct tunnel *t)
 	t->srv.tcp.data = &t->srv;
 	t->srv.open = 1;
 	t->creq.data = t;
-	begin_phase(t, T_CONNECTING);
+	tunnel_begin_phase(t, T_CONNECTING);
 	if ((r = uv_tcp_connect(&t->creq, &t->srv.tcp, ai->ai_addr,
 	    on_connected)) < 0) {
 		snprintf(t->last_err, sizeof(t->last_err), "%s",
@@ -234,67 +184,6 @@ upstream_start(struct tunnel *t)
 	try_next_target(t);
 }
 
-/* A handshake that ends without a verified certificate is refused. */
-static int
-peer_verified(struct tunnel *t)
-{
-	WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(t->srv.ssl);
-
-	if (peer == NULL) {
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: the server sent "
-		    "no certificate", t->uphost, t->upport);
-		return (0);
-	}
-	wolfSSL_X509_free(peer);
-	if (t->sc->verify_chain &&
-	    wolfSSL_get_verify_result(t->srv.ssl) != 0) {
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: certificate "
-		    "verify failed: verification result %ld", t->uphost,
-		    t->upport, wolfSSL_get_verify_result(t->srv.ssl));
-		return (0);
-	}
-	return (1);
-}
-
-void
-upstream_handshake_step(struct tunnel *t)
-{
-	char why[384];
-	int r, err = 0;
-
-	r = wolfSSL_connect(t->srv.ssl);
-	switch (tls_status(t->srv.ssl, r, &err)) {
-	case TLS_DONE:
-		if (!peer_verified(t))
-			return;
-		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: connected to "
-		    "%s:%d (%s) %s %s%s", t->peer, t->uphost, t->upport,
-		    t->upaddr, wolfSSL_get_version(t->srv.ssl),
-		    wolfSSL_get_cipher_name(t->srv.ssl),
-		    t->sc->verify_chain ? ", certificate verified" :
-		    ", certificate NOT verified");
-		tunnel_start_relay(t);
-		return;
-	case TLS_WANT_READ:
-	case TLS_WANT_WRITE:
-		if (t->srv.transport_eof)
-			tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: TLS "
-			    "handshake failed: the server closed the "
-			    "connection", t->uphost, t->upport);
-		return;
-	case TLS_CLOSED:
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: TLS handshake "
-		    "failed: the server closed the connection", t->uphost,
-		    t->upport);
-		return;
-	case TLS_FATAL:
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: %s", t->uphost,
-		    t->upport, tls_describe_failure(t->srv.ssl, err, &t->vi, t->expected,
-		    why, sizeof(why)));
-		return;
-	}
-}
-
 void
 upstream_timeout(struct tunnel *t)
 {
@@ -307,11 +196,6 @@ upstream_timeout(struct tunnel *t)
 	case T_CONNECTING:
 		snprintf(t->last_err, sizeof(t->last_err), "connect timed out");
 		retry(t);
-		break;
-	case T_HANDSHAKE:
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: handshake timed "
-		    "out after %u s", t->uphost, t->upport,
-		    t->sc->timeout_connect);
 		break;
 	default:
 		break;

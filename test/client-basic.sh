@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2119 # helpers with optional arguments
 # Client mode, the AWS ElastiCache recipe: one local port to the primary, one
 # to the replica, unmodified plaintext redis-cli on the local side.
 set -eu
@@ -97,6 +98,7 @@ assert_eq "$(sha256sum <"$T/big.in")" "$(sha256sum <"$T/big.out2")" \
 step "pipelined commands over raw RESP with half-close (nc -N)"
 out=$(printf 'SET redtun:pipe 1\r\nINCR redtun:pipe\r\nINCR redtun:pipe\r\nGET redtun:pipe\r\n' |
 	timeout 10 nc -N 127.0.0.1 "$L_PRIMARY")
+# shellcheck disable=SC2016 # literal $1 in RESP
 assert_eq "$(printf '+OK\r\n:2\r\n:3\r\n$1\r\n3\r')" "$out" "pipelined replies"
 
 # A long pipeline written in one go: 2000 INCRs then GET.

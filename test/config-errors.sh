@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2119 # helpers with optional arguments
 # Bad configurations are rejected with exit 1 and one line
 #   redtun: FILE:LINE: SETTING: PROBLEM
 # naming the right line and setting; nothing is started (no pidfile).
@@ -27,11 +28,19 @@ expected_lines() {
 }
 
 # bad NAME SETTING_ERE [MESSAGE_SUBSTRING] < config
+# Every case runs even if an earlier one failed; failures are summed up at the
+# end (each case runs in a subshell, so fail() ends only that case).
+FAILED=()
 bad() {
-	local name=$1 setting=$2 needle=${3:-} f lines rc out err line_re
-	f=$T/$name.conf
-	cat >"$f"
+	local name=$1
+	cat >"$T/$name.conf"
 	NCASES=$((NCASES + 1))
+	if ( check_bad "$@" ); then :; else FAILED+=("$name"); fi
+}
+
+check_bad() {
+	local name=$1 setting=$2 needle=${3:-} f lines rc out err line_re mode
+	f=$T/$name.conf
 	lines=$(expected_lines "$f")
 	[ -n "$lines" ] || hard_error "case $name has no #ERR marker"
 
@@ -233,13 +242,79 @@ services = {
 };
 EOF
 
-bad server-mode client "server mode" <<EOF
+bad server-no-cert cert "required in server mode" <<EOF
+$G
+services = {
+  primary = {  #ERR
+    client = false;
+    accept = "127.0.0.1:$L1";
+    connect = "127.0.0.1:$UP";
+  };
+};
+EOF
+
+bad server-key-mismatch key "does not match the certificate" <<EOF
 $G
 services = {
   primary = {
-    client = false;  #ERR
+    client = false;
+    accept = "127.0.0.1:$L1";
+    connect = "127.0.0.1:$UP";
+    cert = "$T/server.crt";
+    key = "$T/wronghost.key";  #ERR
+  };
+};
+EOF
+
+bad server-cert-not-pem cert "cannot load certificate" <<EOF
+$G
+services = {
+  primary = {
+    client = false;
+    accept = "127.0.0.1:$L1";
+    connect = "127.0.0.1:$UP";
+    cert = "$T/server.key";  #ERR
+    key = "$T/server.key";
+  };
+};
+EOF
+
+bad encryption-client-mode encryption "only to server mode" <<EOF
+$G
+services = {
+  primary = {
+    client = true;
     accept = "127.0.0.1:$L1";
     connect = "localhost:$UP";
+    encryption = "preferred";  #ERR
+  };
+};
+EOF
+
+bad encryption-bad encryption '"sometimes"' <<EOF
+$G
+services = {
+  primary = {
+    client = false;
+    accept = "127.0.0.1:$L1";
+    connect = "127.0.0.1:$UP";
+    cert = "$T/server.crt";
+    key = "$T/server.key";
+    encryption = "sometimes";  #ERR
+  };
+};
+EOF
+
+bad verify-peer verifyPeer "not supported" <<EOF
+$G
+services = {
+  primary = {
+    client = false;
+    accept = "127.0.0.1:$L1";
+    connect = "127.0.0.1:$UP";
+    cert = "$T/server.crt";
+    key = "$T/server.key";
+    verifyPeer = true;  #ERR
   };
 };
 EOF
@@ -427,4 +502,7 @@ else
 	fi
 fi
 
+if [ ${#FAILED[@]} -gt 0 ]; then
+	fail "${#FAILED[@]} of $NCASES bad-config cases failed: ${FAILED[*]}"
+fi
 say "ok: $NCASES bad configurations rejected"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2119 # helpers with optional arguments
 # Daemon life cycle: pidfile, second instance, stale pidfile, SIGHUP reload
 # (good and broken), SIGUSR1 log reopen, SIGTERM/SIGINT, bind failure,
 # foreground mode, -V/-h.

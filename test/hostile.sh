@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2119 # helpers with optional arguments
 # Hostile or broken upstreams must be refused: the local client sees the
 # connection closed promptly (no PONG), the log says why, and the daemon keeps
 # serving the good services.

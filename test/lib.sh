@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2120
 # Common helpers for the redtun integration tests. Source it first thing:
 #
 #   . "${top_srcdir:-$(dirname "$0")/..}/test/lib.sh"
@@ -155,7 +155,11 @@ wait_for_log() {
 log_has() { grep -Eq -- "$2" "$1" 2>/dev/null; }
 
 # Number of lines of FILE matching ERE (0 when FILE is missing).
-log_count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
+log_count() {
+	local n
+	n=$(grep -Ec -- "$2" "$1" 2>/dev/null) || true
+	echo "${n:-0}"
+}
 
 # wait_until TIMEOUT CMD...: run CMD every 0.1 s until it succeeds.
 wait_until() {
@@ -246,7 +250,12 @@ kill_wait() {
 
 # Is PID a redtun process? (guards against killing a recycled pid)
 _is_redtun() {
-	[ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -q redtun
+	local exe argv0
+	exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+	case ${exe##*/} in redtun*) return 0 ;; esac
+	# REDTUN may be a wrapper (valgrind, ...): look at argv[0] and argv[1].
+	argv0=$(tr "\0" "\n" <"/proc/$1/cmdline" 2>/dev/null | head -n 2 | sed "s|.*/||")
+	printf "%s\n" "$argv0" | grep -q "^redtun"
 }
 
 _cleanup() {

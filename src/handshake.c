@@ -1,0 +1,194 @@
+/*
+ * TLS handshakes.  Client mode: TLS to the upstream server, whose chain,
+ * host name and SNI are checked.  Server mode: look at the client's first
+ * bytes (a TLS record or, with encryption = "preferred", plaintext), then
+ * TLS with the client, optionally demanding a client certificate.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "log.h"
+#include "service.h"
+#include "tls.h"
+#include "tunnel_priv.h"
+
+#define TLS_RECORD_HANDSHAKE 0x16
+
+static WOLFSSL *
+new_session(struct tunnel *t, struct end *e)
+{
+	WOLFSSL *ssl;
+
+	if ((ssl = wolfSSL_new(svc_tls_ctx(t->svc))) == NULL)
+		return (NULL);
+	e->ssl = ssl;
+	e->buffered = 1;
+	wolfSSL_SSLSetIORecv(ssl, end_tls_recv);
+	wolfSSL_SSLSetIOSend(ssl, end_tls_send);
+	wolfSSL_SetIOReadCtx(ssl, e);
+	wolfSSL_SetIOWriteCtx(ssl, e);
+	if (t->sc->verify_chain)
+		tls_verify_attach(ssl, &t->vi);
+	t->hs_end = e;
+	return (ssl);
+}
+
+void
+handshake_upstream(struct tunnel *t)
+{
+	const struct svc_conf *sc = t->sc;
+	const char *sni;
+	WOLFSSL *ssl;
+
+	if ((ssl = new_session(t, &t->srv)) == NULL) {
+		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot create "
+		    "a TLS session (out of memory?)", t->uphost, t->upport);
+		return;
+	}
+	/* RFC 6066: SNI carries host names only, never IP literals. */
+	sni = sc->sni_set ? sc->sni : (addr_is_ip(t->uphost) ? NULL :
+	    t->uphost);
+	if (sni != NULL && sni[0] != '\0' && wolfSSL_UseSNI(ssl,
+	    WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni)) !=
+	    WOLFSSL_SUCCESS) {
+		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot set SNI "
+		    "\"%s\"", t->uphost, t->upport, sni);
+		return;
+	}
+	if (sc->verify_chain) {
+		t->expected = sc->check_host ? sc->check_host : t->uphost;
+		if (wolfSSL_check_domain_name(ssl, t->expected) !=
+		    WOLFSSL_SUCCESS) {
+			tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot "
+			    "set the host name to check", t->uphost,
+			    t->upport);
+			return;
+		}
+	}
+	tunnel_begin_phase(t, T_HANDSHAKE);
+	end_read_start(&t->srv);
+	handshake_step(t);
+}
+
+void
+handshake_sniff(struct tunnel *t)
+{
+	struct end *e = &t->cli;
+	unsigned int n;
+
+	if (e->in_len == e->in_off) {
+		if (e->transport_eof)
+			tunnel_finish(t, LOG_LVL_INFO, "client closed the "
+			    "connection before sending anything");
+		return;
+	}
+	if ((unsigned char)e->in[e->in_off] == TLS_RECORD_HANDSHAKE) {
+		if (new_session(t, e) == NULL) {
+			tunnel_finish(t, LOG_LVL_ERR, "cannot create a TLS "
+			    "session (out of memory?)");
+			return;
+		}
+		tunnel_begin_phase(t, T_HANDSHAKE);
+		handshake_step(t);
+		return;
+	}
+	if (t->sc->encryption != ENCRYPTION_PREFERRED) {
+		tunnel_finish(t, LOG_LVL_ERR, "refused a plaintext connection "
+		    "(first byte 0x%02x is not a TLS handshake; encryption = "
+		    "\"required\")", (unsigned char)e->in[e->in_off]);
+		return;
+	}
+	/* The bytes read so far wait in e->in until the relay starts. */
+	t->plaintext = 1;
+	e->buffered = 0;
+	end_read_stop(e);
+	n = svc_count_plaintext(t->svc);
+	log_msg(LOG_LVL_NOTICE, svc_name(t->svc), "%s: plaintext connection "
+	    "(encryption = \"preferred\"; %u plaintext so far)", t->peer, n);
+	upstream_start(t);
+}
+
+/* The handshake finished: refuse it unless a certificate was verified. */
+static int
+peer_ok(struct tunnel *t, struct end *e)
+{
+	WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(e->ssl);
+	int need = t->sc->client || t->sc->verify_chain;
+
+	if (peer != NULL)
+		wolfSSL_X509_free(peer);
+	if (need && peer == NULL) {
+		tunnel_finish(t, LOG_LVL_ERR, "%s: the %s sent no certificate",
+		    t->sc->client ? "upstream" : "client TLS handshake failed",
+		    t->sc->client ? "server" : "client");
+		return (0);
+	}
+	if (t->sc->verify_chain && wolfSSL_get_verify_result(e->ssl) != 0) {
+		tunnel_finish(t, LOG_LVL_ERR, "certificate verify failed: "
+		    "verification result %ld",
+		    wolfSSL_get_verify_result(e->ssl));
+		return (0);
+	}
+	return (1);
+}
+
+static void
+handshake_done(struct tunnel *t)
+{
+	struct end *e = t->hs_end;
+
+	if (!peer_ok(t, e))
+		return;
+	if (t->sc->client) {
+		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: connected to "
+		    "%s:%d (%s) %s %s%s", t->peer, t->uphost, t->upport,
+		    t->upaddr, wolfSSL_get_version(e->ssl),
+		    wolfSSL_get_cipher_name(e->ssl), t->sc->verify_chain ?
+		    ", certificate verified" : ", certificate NOT verified");
+		tunnel_start_relay(t);
+		return;
+	}
+	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: TLS handshake done: %s "
+	    "%s%s", t->peer, wolfSSL_get_version(e->ssl),
+	    wolfSSL_get_cipher_name(e->ssl), t->sc->verify_chain ?
+	    ", client certificate verified" : "");
+	/* Hold the client until the backend is there; TCP buffers for us. */
+	end_read_stop(e);
+	upstream_start(t);
+}
+
+void
+handshake_step(struct tunnel *t)
+{
+	struct end *e = t->hs_end;
+	char why[384];
+	int r, err = 0;
+
+	r = t->sc->client ? wolfSSL_connect(e->ssl) : wolfSSL_accept(e->ssl);
+	switch (tls_status(e->ssl, r, &err)) {
+	case TLS_DONE:
+		handshake_done(t);
+		return;
+	case TLS_WANT_READ:
+	case TLS_WANT_WRITE:
+		if (!e->transport_eof)
+			return;
+		/* FALLTHROUGH */
+	case TLS_CLOSED:
+		snprintf(why, sizeof(why), "TLS handshake failed: the %s "
+		    "closed the connection", t->sc->client ? "server" :
+		    "client");
+		break;
+	case TLS_FATAL:
+		tls_describe_failure(e->ssl, err, &t->vi, t->expected, why,
+		    sizeof(why));
+		break;
+	}
+	if (t->sc->client)
+		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: %s", t->uphost,
+		    t->upport, why);
+	else
+		tunnel_finish(t, LOG_LVL_ERR, "client %s", why);
+}
