@@ -457,3 +457,16 @@ start_redtun() {
 assert_redtun_alive() {
 	pid_alive "${RT_PID:-}" || fail "redtun (pid ${RT_PID:-?}) is no longer running${1:+: $1}"
 }
+
+# ---------------------------------------------------------------------------
+# Figures for docs/ROBUSTNESS.md
+
+# figure NAME VALUE [UNIT]: record a measured figure of this test run; the
+# lines collect in $top_builddir/test/figures.log (one "test<TAB>name<TAB>
+# value<TAB>unit" line each) and scripts/robustness-report turns them into
+# docs/ROBUSTNESS.md.
+figure() {
+	printf '%s\t%s\t%s\t%s\n' "$TEST_NAME" "$1" "$2" "${3:-}" \
+		>>"${FIGURES_LOG:-$top_builddir/test/figures.log}"
+	say "figure: $1 = $2${3:+ $3}"
+}
