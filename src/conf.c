@@ -279,6 +279,8 @@ set_connect(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 		n = config_setting_length(s);
 	if (n == 0)
 		return (bad(c, s, "empty list"));
+	if (n > 64)
+		return (bad(c, s, "at most 64 targets are supported"));
 	if ((sc->connect = calloc((size_t)n, sizeof(*sc->connect))) == NULL)
 		return (bad(c, s, "out of memory"));
 	if (!config_setting_is_aggregate(s))
@@ -428,21 +430,62 @@ set_tclose(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 	return (get_seconds(c, s, &sc->timeout_close, 0));
 }
 
+static int
+set_backoff(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
+{
+	return (get_seconds(c, s, &sc->failover_backoff, 0));
+}
+
+static int
+get_count(struct ctx *c, const config_setting_t *s, unsigned int *out)
+{
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return (bad(c, s, "expected a number, got %s", type_name(s)));
+	v = config_setting_get_int64(s);
+	if (v < 0 || v > 10000000)
+		return (bad(c, s, "%lld is out of range (0..10000000, 0 = no "
+		    "limit)", v));
+	*out = (unsigned int)v;
+	return (0);
+}
+
+static int
+set_maxconn(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
+{
+	return (get_count(c, s, &sc->max_connections));
+}
+
 static const struct {
 	const char *name;
 	int (*set)(struct ctx *, const config_setting_t *, struct svc_conf *);
+	int own;	/* a top-level value is not a default for services */
 } svc_settings[] = {
-	{ "client", set_client }, { "accept", set_accept },
-	{ "connect", set_connect }, { "failover", set_failover },
-	{ "delay", set_delay }, { "sni", set_sni },
-	{ "verifyChain", set_verify_chain }, { "checkHost", set_check_host },
-	{ "verifyPeer", set_verify_peer }, { "encryption", set_encryption },
-	{ "CAfile", set_cafile }, { "CApath", set_capath },
-	{ "cert", set_cert }, { "key", set_key },
-	{ "ciphers", set_ciphers }, { "ciphersuites", set_ciphersuites },
-	{ "sslVersionMin", set_vmin }, { "sslVersionMax", set_vmax },
-	{ "TIMEOUTconnect", set_tconnect }, { "TIMEOUTidle", set_tidle },
-	{ "TIMEOUTclose", set_tclose },
+	{ "client", set_client, 0 },
+	{ "accept", set_accept, 0 },
+	{ "connect", set_connect, 0 },
+	{ "failover", set_failover, 0 },
+	{ "delay", set_delay, 0 },
+	{ "sni", set_sni, 0 },
+	{ "verifyChain", set_verify_chain, 0 },
+	{ "checkHost", set_check_host, 0 },
+	{ "verifyPeer", set_verify_peer, 0 },
+	{ "encryption", set_encryption, 0 },
+	{ "CAfile", set_cafile, 0 },
+	{ "CApath", set_capath, 0 },
+	{ "cert", set_cert, 0 },
+	{ "key", set_key, 0 },
+	{ "ciphers", set_ciphers, 0 },
+	{ "ciphersuites", set_ciphersuites, 0 },
+	{ "sslVersionMin", set_vmin, 0 },
+	{ "sslVersionMax", set_vmax, 0 },
+	{ "TIMEOUTconnect", set_tconnect, 0 },
+	{ "TIMEOUTidle", set_tidle, 0 },
+	{ "TIMEOUTclose", set_tclose, 0 },
+	{ "failoverBackoff", set_backoff, 0 },
+	{ "maxConnections", set_maxconn, 1 },
 };
 #define NSVC_SETTINGS (sizeof(svc_settings) / sizeof(svc_settings[0]))
 
@@ -609,11 +652,12 @@ read_service(struct ctx *c, const config_setting_t *root,
 	sc->timeout_connect = 10;
 	sc->timeout_idle = 0;
 	sc->timeout_close = 10;
+	sc->failover_backoff = 30;
 
 	/* A service's own value wins over the global default. */
 	for (i = 0; i < NSVC_SETTINGS; i++) {
 		s = config_setting_get_member(g, svc_settings[i].name);
-		if (s == NULL)
+		if (s == NULL && !svc_settings[i].own)
 			s = config_setting_get_member(root,
 			    svc_settings[i].name);
 		if (s != NULL && svc_settings[i].set(c, s, sc))
@@ -704,6 +748,10 @@ read_globals(struct ctx *c, const config_setting_t *root, struct conf *cf)
 	}
 	if ((s = config_setting_get_member(root, "options")) &&
 	    read_options(c, s))
+		return (-1);
+	/* At the top level this is the limit over all services. */
+	if ((s = config_setting_get_member(root, "maxConnections")) &&
+	    get_count(c, s, &cf->max_connections))
 		return (-1);
 	if ((s = config_setting_get_member(root, "fips")) != NULL) {
 		if (get_bool(c, s, &fips))

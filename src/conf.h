@@ -32,12 +32,15 @@ struct svc_conf {
 	char *ciphersuites;	/* TLS 1.3 list, wolfSSL names; NULL = default */
 	int version_min, version_max;	/* enum tls_version */
 	unsigned int timeout_connect, timeout_idle, timeout_close; /* s */
+	unsigned int failover_backoff;	/* s a failed target is skipped */
+	unsigned int max_connections;	/* 0: no per-service limit */
 };
 
 struct conf {
 	char *file;
 	char *pid, *setuid, *setgid, *chroot, *output;
 	int debug;
+	unsigned int max_connections;	/* all services; 0: from the fd limit */
 	struct svc_conf **svcs;
 	size_t nsvcs;
 };

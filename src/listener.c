@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -17,15 +18,64 @@ struct listener {
 	uv_tcp_t tcp;
 	struct tunnels *set;
 	struct svc *svc;
+	size_t global_max;
 	int accept_failing;	/* log a failing accept once, not per try */
+	uint64_t refused_logged_at;	/* uv_now() of the last refusal line */
+	unsigned long refused;		/* refusals since that line */
 };
+
+static void
+free_handle(uv_handle_t *h)
+{
+
+	free(h);
+}
+
+/* Over a limit: take the connection off the queue and close it. */
+static void
+refuse(struct listener *l, uv_stream_t *server, unsigned int limit,
+    int global)
+{
+	struct sockaddr_storage ss;
+	uint64_t now = uv_now(server->loop);
+	uv_tcp_t *c;
+	char peer[64] = "unknown peer";
+	int len = sizeof(ss);
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return;
+	uv_tcp_init(server->loop, c);
+	if (uv_accept(server, (uv_stream_t *)c) == 0 &&
+	    uv_tcp_getpeername(c, (struct sockaddr *)&ss, &len) == 0)
+		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
+	uv_close((uv_handle_t *)c, free_handle);
+	l->refused++;
+	if (l->refused_logged_at != 0 && now - l->refused_logged_at < 1000)
+		return;
+	log_msg(LOG_LVL_WARNING, svc_name(l->svc), "connection limit reached "
+	    "(%smaxConnections = %u): refusing %s (%lu refused since the last "
+	    "message)", global ? "global " : "", limit, peer, l->refused);
+	l->refused_logged_at = now;
+	l->refused = 0;
+}
 
 static void
 on_connection(uv_stream_t *server, int status)
 {
 	struct listener *l = server->data;
+	const struct svc_conf *sc = svc_conf(l->svc);
 	int r = 0;
 
+	if (status == 0 && sc->max_connections > 0 &&
+	    tunnels_count_service(l->set, sc->name) >= sc->max_connections) {
+		refuse(l, server, sc->max_connections, 0);
+		return;
+	}
+	if (status == 0 && l->global_max > 0 &&
+	    tunnels_count(l->set) >= l->global_max) {
+		refuse(l, server, (unsigned int)l->global_max, 1);
+		return;
+	}
 	if (status == 0 && (r = tunnel_accept(l->set, server, l->svc)) == 0) {
 		if (l->accept_failing)
 			log_msg(LOG_LVL_NOTICE, svc_name(l->svc), "accepting "
@@ -112,6 +162,13 @@ listener_new(uv_loop_t *loop, struct tunnels *set, struct svc *svc,
 		    "not a loopback address: the plaintext side of this tunnel"
 		    " is reachable from the network", where);
 	return (l);
+}
+
+void
+listener_set_global_limit(struct listener *l, size_t max)
+{
+
+	l->global_max = max;
 }
 
 struct svc *

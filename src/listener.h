@@ -14,11 +14,20 @@ struct listener;
 /**
  * listener_new(loop, set, svc, why, whylen):
  * Bind and listen on the accept address of ${svc} (taking a reference).
- * Accepted connections become tunnels registered in ${set}.  Returns the
+ * Accepted connections become tunnels registered in ${set}, unless the
+ * service's maxConnections or the global limit is reached: then they are
+ * closed at once (logged at most once a second).  Returns the
  * listener, or NULL with "cannot listen on ADDR: reason" in ${why}.
  */
 struct listener *listener_new(uv_loop_t *loop, struct tunnels *set,
     struct svc *svc, char *why, size_t whylen);
+
+/**
+ * listener_set_global_limit(l, max):
+ * Refuse new connections while ${max} tunnels (all services) are open;
+ * 0 means no limit.
+ */
+void listener_set_global_limit(struct listener *l, size_t max);
 
 /* listener_svc(l): the generation new connections currently get. */
 struct svc *listener_svc(const struct listener *l);

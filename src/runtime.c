@@ -5,6 +5,7 @@
  * all of that succeeded does anything change.
  */
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,27 @@ warn_unverified(struct svc *svc)
 		log_msg(LOG_LVL_WARNING, svc_name(svc), "certificate "
 		    "verification is disabled (verifyChain = false): this "
 		    "tunnel is open to man-in-the-middle attacks");
+}
+
+/*
+ * Every tunnel needs two descriptors, so unless told otherwise stop
+ * accepting well before the process runs out of them.
+ */
+static void
+apply_limits(struct runtime *rt, int announce)
+{
+	struct rlimit rl;
+	size_t max = rt->cf->max_connections, i;
+
+	if (max == 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY)
+		max = rl.rlim_cur > 64 ? (size_t)(rl.rlim_cur - 32) / 2 : 16;
+	for (i = 0; i < rt->nlst; i++)
+		listener_set_global_limit(rt->lst[i], max);
+	if (announce)
+		log_msg(LOG_LVL_INFO, NULL, "at most %zu connections at once "
+		    "(%s)", max, rt->cf->max_connections ? "maxConnections" :
+		    "from the open-file limit");
 }
 
 static int
@@ -170,6 +192,7 @@ reload(struct runtime *rt)
 	rt->cf = cf;
 	free(keep);
 	free(svcs);
+	apply_limits(rt, 0);
 	log_msg(LOG_LVL_NOTICE, NULL, "configuration reloaded: %zu services",
 	    n);
 	return;
@@ -337,6 +360,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	}
 	if (start_listeners(&rt, svcs, n))
 		goto out;
+	apply_limits(&rt, 1);
 	if (daemon_drop_privileges(cf->chroot, cf->setuid, cf->setgid, why,
 	    sizeof(why))) {
 		startup_error(why);

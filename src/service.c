@@ -10,8 +10,14 @@
 #include "service.h"
 #include "tls.h"
 
+struct target_state {
+	uint64_t failed_at;	/* uv_now() ms; 0: healthy */
+	char why[64];
+};
+
 struct svc {
 	int refs;
+	struct target_state *targets;
 	struct svc_conf *conf;
 	WOLFSSL_CTX *ctx;
 	struct addrinfo **resolved;	/* per target; NULL: resolve later */
@@ -59,7 +65,9 @@ svc_new(struct svc_conf *sc, char *why, size_t whylen)
 	svc->refs = 1;
 	svc->conf = sc;
 	if ((svc->resolved = calloc(sc->nconnect,
-	    sizeof(*svc->resolved))) == NULL) {
+	    sizeof(*svc->resolved))) == NULL ||
+	    (svc->targets = calloc(sc->nconnect,
+	    sizeof(*svc->targets))) == NULL) {
 		snprintf(why, whylen, "%s:%d: out of memory", sc->file,
 		    sc->line);
 		goto err;
@@ -95,6 +103,7 @@ svc_unref(struct svc *svc)
 				freeaddrinfo(svc->resolved[i]);
 		free(svc->resolved);
 	}
+	free(svc->targets);
 	if (svc->ctx != NULL)
 		wolfSSL_CTX_free(svc->ctx);
 	svc_conf_free(svc->conf);
@@ -150,4 +159,34 @@ svc_inherit_counts(struct svc *svc, const struct svc *old)
 {
 
 	svc->plaintext_count = old->plaintext_count;
+}
+
+void
+svc_target_failed(struct svc *svc, size_t i, uint64_t now, const char *why)
+{
+
+	svc->targets[i].failed_at = now > 0 ? now : 1;
+	snprintf(svc->targets[i].why, sizeof(svc->targets[i].why), "%s", why);
+}
+
+void
+svc_target_ok(struct svc *svc, size_t i)
+{
+
+	svc->targets[i].failed_at = 0;
+}
+
+unsigned int
+svc_target_backoff(const struct svc *svc, size_t i, uint64_t now,
+    const char **why)
+{
+	const struct target_state *ts = &svc->targets[i];
+	uint64_t until = ts->failed_at +
+	    (uint64_t)svc->conf->failover_backoff * 1000;
+
+	if (ts->failed_at == 0 || svc->conf->failover_backoff == 0 ||
+	    now >= until)
+		return (0);
+	*why = ts->why;
+	return ((unsigned int)((until - now + 999) / 1000));
 }

@@ -2,6 +2,7 @@
 #define REDTUN_SERVICE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -56,6 +57,25 @@ size_t svc_first_target(struct svc *svc);
  * generation.
  */
 const struct addrinfo *svc_resolved(const struct svc *svc, size_t i);
+
+/**
+ * svc_target_failed(svc, i, now, why):
+ * Connecting to target ${i} failed at ${now} (uv_now ms) because of ${why};
+ * it is skipped for failoverBackoff seconds while others are available.
+ */
+void svc_target_failed(struct svc *svc, size_t i, uint64_t now,
+    const char *why);
+
+/* svc_target_ok(svc, i): target ${i} works again; stop skipping it. */
+void svc_target_ok(struct svc *svc, size_t i);
+
+/**
+ * svc_target_backoff(svc, i, now, why):
+ * Seconds (rounded up) target ${i} is still to be skipped, 0 if it is not
+ * backing off; ${*why} gets the failure that started the back-off.
+ */
+unsigned int svc_target_backoff(const struct svc *svc, size_t i,
+    uint64_t now, const char **why);
 
 /**
  * svc_count_plaintext(svc):

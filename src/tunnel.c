@@ -72,6 +72,17 @@ tunnels_count(const struct tunnels *set)
 	return (set->count);
 }
 
+size_t
+tunnels_count_service(const struct tunnels *set, const char *name)
+{
+	const struct tunnel *t;
+	size_t n = 0;
+
+	for (t = set->head; t != NULL; t = t->next)
+		n += (t->state != T_DEAD && strcmp(svc_name(t->svc), name) == 0);
+	return (n);
+}
+
 void
 tunnels_on_empty(struct tunnels *set, void (*cb)(void *), void *arg)
 {

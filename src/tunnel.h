@@ -24,6 +24,9 @@ void tunnels_free(struct tunnels *set);
 /* tunnels_count(set): the number of tunnels not yet fully freed. */
 size_t tunnels_count(const struct tunnels *set);
 
+/* tunnels_count_service(set, name): open tunnels of the service ${name}. */
+size_t tunnels_count_service(const struct tunnels *set, const char *name);
+
 /**
  * tunnels_on_empty(set, cb, arg):
  * Call ${cb}(${arg}) once the registry becomes empty (from a libuv

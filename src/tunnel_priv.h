@@ -62,7 +62,9 @@ struct tunnel {
 	uv_connect_t creq;
 	struct addrinfo *ai_owned;	/* from uv_getaddrinfo */
 	const struct addrinfo *ai_next;	/* next address to try */
-	size_t first, tried;		/* connect targets */
+	size_t first, tried;		/* connect targets: start, steps */
+	size_t target;			/* the one being tried */
+	uint64_t tried_mask;		/* targets tried (at most 64) */
 	const char *uphost;
 	int upport;
 	const char *expected;		/* host name the cert must match */

@@ -4,6 +4,7 @@
  * and addresses.
  */
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		    "%s: %s", t->uphost, uv_strerror(status));
 		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: %s", t->peer,
 		    t->last_err);
+		svc_target_failed(t->svc, t->target, uv_now(t->loop),
+		    t->last_err);
 		t->tried++;
 		try_next_target(t);
 		return;
@@ -60,12 +63,28 @@ try_next_target(struct tunnel *t)
 		uv_freeaddrinfo(t->ai_owned);
 		t->ai_owned = NULL;
 	}
-	if (t->tried >= sc->nconnect) {
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: %s", t->uphost,
-		    t->upport, t->last_err);
-		return;
+	/* Two passes: healthy targets first, then those backing off. */
+	for (;; t->tried++) {
+		const char *why = "";
+		unsigned int wait;
+
+		if (t->tried >= 2 * sc->nconnect) {
+			tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: %s",
+			    t->uphost, t->upport, t->last_err);
+			return;
+		}
+		i = (t->first + t->tried) % sc->nconnect;
+		if (t->tried_mask & ((uint64_t)1 << i))
+			continue;
+		wait = svc_target_backoff(t->svc, i, uv_now(t->loop), &why);
+		if (t->tried >= sc->nconnect || wait == 0)
+			break;
+		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: skipping %s:%d "
+		    "for %us more (it failed: %s)", t->peer,
+		    sc->connect[i].host, sc->connect[i].port, wait, why);
 	}
-	i = (t->first + t->tried) % sc->nconnect;
+	t->tried_mask |= (uint64_t)1 << i;
+	t->target = i;
 	a = &sc->connect[i];
 	t->uphost = a->host;
 	t->upport = a->port;
@@ -114,6 +133,7 @@ retry(struct tunnel *t)
 
 	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: upstream %s:%d (%s): %s",
 	    t->peer, t->uphost, t->upport, t->upaddr, t->last_err);
+	svc_target_failed(t->svc, t->target, uv_now(t->loop), t->last_err);
 	t->srv.open = 0;
 	t->pending++;
 	uv_close((uv_handle_t *)&t->srv.tcp, on_retry_closed);
@@ -133,6 +153,7 @@ on_connected(uv_connect_t *req, int status)
 		retry(t);
 		return;
 	}
+	svc_target_ok(t->svc, t->target);
 	uv_tcp_nodelay(&t->srv.tcp, 1);
 	uv_tcp_keepalive(&t->srv.tcp, 1, 60);
 	if (t->sc->client)
@@ -180,6 +201,7 @@ upstream_start(struct tunnel *t)
 
 	t->first = svc_first_target(t->svc);
 	t->tried = 0;
+	t->tried_mask = 0;
 	snprintf(t->last_err, sizeof(t->last_err), "no usable address");
 	try_next_target(t);
 }
