@@ -572,6 +572,11 @@ check_mode(struct ctx *c, const config_setting_t *g, struct svc_conf *sc)
 		    sc->line, sc->name);
 		return (-1);
 	}
+	/* Trusting every public CA for client certificates lets anyone in. */
+	if (sc->verify_chain && sc->cafile == NULL && sc->capath == NULL)
+		return (bad(c, where(g, "verifyChain"), "client certificate "
+		    "checks in server mode need CAfile or CApath naming the "
+		    "CA that issues them"));
 	return (0);
 }
 
@@ -790,11 +795,7 @@ check_duplicates(struct ctx *c, const config_setting_t *services,
 struct conf *
 conf_load(const char *path, char *why, size_t whylen)
 {
-	config_t lc;
-	struct ctx c = { path, why, whylen };
 	struct conf *cf;
-	const config_setting_t *root, *services;
-	unsigned int i, n;
 	FILE *f;
 
 	/* libconfig reports I/O errors without a file name or errno. */
@@ -803,7 +804,20 @@ conf_load(const char *path, char *why, size_t whylen)
 		    strerror(errno));
 		return (NULL);
 	}
+	cf = conf_read(f, path, why, whylen);
 	fclose(f);
+	return (cf);
+}
+
+struct conf *
+conf_read(FILE *f, const char *path, char *why, size_t whylen)
+{
+	config_t lc;
+	struct ctx c = { path, why, whylen };
+	struct conf *cf;
+	const config_setting_t *root, *services;
+	unsigned int i, n;
+
 	if ((cf = calloc(1, sizeof(*cf))) == NULL ||
 	    (cf->file = strdup(path)) == NULL) {
 		snprintf(why, whylen, "%s: out of memory", path);
@@ -812,7 +826,7 @@ conf_load(const char *path, char *why, size_t whylen)
 	}
 	cf->debug = LOG_LVL_NOTICE;
 	config_init(&lc);
-	if (config_read_file(&lc, path) != CONFIG_TRUE) {
+	if (config_read(&lc, f) != CONFIG_TRUE) {
 		snprintf(why, whylen, "%s:%d: %s", config_error_file(&lc) ?
 		    config_error_file(&lc) : path, config_error_line(&lc),
 		    config_error_text(&lc));

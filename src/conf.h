@@ -2,6 +2,7 @@
 #define REDTUN_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "addr.h"
 
@@ -54,6 +55,13 @@ struct conf {
  * and key are readable.
  */
 struct conf *conf_load(const char *path, char *why, size_t whylen);
+
+/**
+ * conf_read(f, path, why, whylen):
+ * As conf_load, reading the text from the open stream ${f}; ${path} names
+ * it in messages.  The fuzzer feeds this from memory.
+ */
+struct conf *conf_read(FILE *f, const char *path, char *why, size_t whylen);
 
 /* conf_free(conf): free a configuration; NULL-safe. */
 void conf_free(struct conf *conf);

@@ -126,8 +126,8 @@ peer_ok(struct tunnel *t, struct end *e)
 		return (0);
 	}
 	if (t->sc->verify_chain && wolfSSL_get_verify_result(e->ssl) != 0) {
-		tunnel_finish(t, LOG_LVL_ERR, "certificate verify failed: "
-		    "verification result %ld",
+		tunnel_finish(t, LOG_LVL_ERR, "%scertificate verify failed: "
+		    "verification result %ld", t->sc->client ? "" : "client ",
 		    wolfSSL_get_verify_result(e->ssl));
 		return (0);
 	}
@@ -182,6 +182,12 @@ handshake_step(struct tunnel *t)
 		    "client");
 		break;
 	case TLS_FATAL:
+		if (e->transport_eof && t->vi.error == 0) {
+			snprintf(why, sizeof(why), "TLS handshake failed: the "
+			    "%s closed the connection", t->sc->client ?
+			    "server" : "client");
+			break;
+		}
 		tls_describe_failure(e->ssl, err, &t->vi, t->expected, why,
 		    sizeof(why));
 		break;

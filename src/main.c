@@ -106,6 +106,8 @@ main(int argc, char *argv[])
 		return (EXIT_STARTUP);
 	if ((cf = conf_load(path, why, sizeof(why))) == NULL) {
 		fprintf(stderr, "redtun: %s\n", why);
+		free(path);
+		tls_shutdown();
 		return (EXIT_CONFIG);
 	}
 	log_set_level(debug >= 0 ? debug : cf->debug);
