@@ -96,7 +96,7 @@ daemon_pidfile_remove(const char *path)
 }
 
 int
-daemon_fork(void)
+daemon_fork(int *parent_status)
 {
 	int fds[2], status;
 	unsigned char code;
@@ -115,12 +115,15 @@ daemon_fork(void)
 		do {
 			n = read(fds[0], &code, 1);
 		} while (n < 0 && errno == EINTR);
+		close(fds[0]);
+		*parent_status = 2;
 		if (n == 1)
-			_exit(code);
+			*parent_status = code;
 		/* The child died before reporting: pass on what killed it. */
-		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
-			_exit(WEXITSTATUS(status) ? WEXITSTATUS(status) : 2);
-		_exit(2);
+		else if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		    WEXITSTATUS(status) != 0)
+			*parent_status = WEXITSTATUS(status);
+		return (1);
 	}
 	close(fds[0]);
 	(void)fcntl(fds[1], F_SETFD, FD_CLOEXEC);

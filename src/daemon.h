@@ -22,13 +22,14 @@ int daemon_pidfile_write(const char *path, char *why, size_t whylen);
 void daemon_pidfile_remove(const char *path);
 
 /**
- * daemon_fork(void):
+ * daemon_fork(parent_status):
  * Go to the background.  The calling process waits until the child calls
- * daemon_ready() or daemon_fail() (or dies) and exits with the child's
- * startup status, so "redtun CONFIG" returns only once the daemon
- * listens.  Returns 0 in the child, or -1 if fork failed.
+ * daemon_ready() or daemon_fail() (or dies), then gets 1 back with the
+ * child's startup status in ${*parent_status}: it should clean up and exit
+ * with it, so "redtun CONFIG" returns only once the daemon listens.
+ * Returns 0 in the child, or -1 if fork failed.
  */
-int daemon_fork(void);
+int daemon_fork(int *parent_status);
 
 /**
  * daemon_ready(void):

@@ -134,10 +134,17 @@ main(int argc, char *argv[])
 		status = EXIT_STARTUP;
 		goto done;
 	}
-	if (!foreground && daemon_fork()) {
-		perror("redtun: fork");
-		status = EXIT_STARTUP;
-		goto done;
+	if (!foreground) {
+		switch (daemon_fork(&status)) {
+		case 0:
+			break;
+		case 1:
+			goto done;	/* the parent: the child reported */
+		default:
+			perror("redtun: fork");
+			status = EXIT_STARTUP;
+			goto done;
+		}
 	}
 	if (cf->output != NULL || !foreground) {
 		if (log_open(cf->output, foreground, debug >= 0 ? debug :

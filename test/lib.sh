@@ -272,6 +272,7 @@ _cleanup() {
 	for pid in "${_PIDS[@]}"; do
 		kill_wait "$pid" 5
 	done
+	[ "$rc" -ne 0 ] || _valgrind_verdict || rc=1
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 		# Put the evidence into the automake .log file.
 		for f in "$T"/*.log "$T"/redtun*.err; do
@@ -287,6 +288,55 @@ _cleanup() {
 	fi
 	exit "$rc"
 }
+# ---------------------------------------------------------------------------
+# Valgrind mode: REDTUN_VALGRIND=1 runs every redtun of the test under
+# memcheck (through a wrapper, so tests need no change); at the end any
+# memory error, definite leak or descriptor left open (beyond stdio and
+# the listening sockets closed at exit) fails the test.  Timeouts in tests
+# are generous enough for the ~20x slowdown on the control path.
+if [ "${REDTUN_VALGRIND:-0}" = 1 ]; then
+	_real_redtun=$REDTUN
+	REDTUN=$T/redtun
+	cat >"$REDTUN" <<VGEOF
+#!/bin/sh
+exec valgrind --quiet --leak-check=full --show-leak-kinds=definite \\
+	--errors-for-leak-kinds=definite --track-fds=yes \\
+	--log-file="$T/valgrind.%p.log" "$_real_redtun" "\$@"
+VGEOF
+	chmod +x "$REDTUN"
+	export REDTUN
+fi
+
+# Sanitizer builds (configure --enable-sanitizers): a daemon's stderr is
+# /dev/null, so reports go to files in $T, which the verdict below reads.
+export ASAN_OPTIONS="log_path=$T/asan:detect_leaks=1:abort_on_error=1"
+export UBSAN_OPTIONS="log_path=$T/ubsan:print_stacktrace=1"
+
+_valgrind_verdict() {
+	local f bad=0
+	for f in "$T"/asan.* "$T"/ubsan.*; do
+		[ -s "$f" ] || continue
+		printf '%s: sanitizer report %s:\n' "$TEST_NAME" "${f#"$T"/}" >&2
+		cat "$f" >&2
+		bad=1
+	done
+	[ "${REDTUN_VALGRIND:-0}" = 1 ] || return "$bad"
+	for f in "$T"/valgrind.*.log; do
+		[ -s "$f" ] || continue
+		if grep -Eq 'ERROR SUMMARY: [1-9]|definitely lost|Invalid (read|write|free)|uninitialised' "$f"; then
+			printf '%s: valgrind found problems:\n' "$TEST_NAME" >&2
+			cat "$f" >&2
+			bad=1
+		fi
+		if grep -q 'Open file descriptor [0-9]*: *socket' "$f"; then
+			printf '%s: sockets left open at exit:\n' "$TEST_NAME" >&2
+			grep -A2 'Open file descriptor' "$f" >&2
+			bad=1
+		fi
+	done
+	return "$bad"
+}
+
 trap _cleanup EXIT
 trap 'exit 99' INT TERM HUP
 
