@@ -9,7 +9,8 @@
 set -eu
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/lib.sh"
 
-need_cmd redis-server redis-cli nc ss openssl timeout head wc
+need_cmd redis-server redis-cli nc ss openssl timeout head wc unshare mount ip nft
+[ "$(id -u)" = 0 ] || skip "needs root (mount and network namespaces)"
 need_redtun
 gen_certs
 
@@ -185,7 +186,6 @@ step "a connect name that stops resolving, then resolves again"
 # redtun runs in a private mount namespace whose /etc/hosts is $T/hosts
 # (rewritten in place, so the bind mount sees every version) and whose
 # nsswitch.conf says "hosts: files", so no DNS server is involved.
-need_cmd unshare mount
 LN=$(free_port)
 hosts_with() { printf '127.0.0.1 localhost\n'; [ "${1:-}" = name ] && printf '127.0.0.1 redtun-fault.test\n'; return 0; }
 hosts_with name >"$T/hosts"
@@ -203,6 +203,7 @@ printf 'passwd: files\ngroup: files\nhosts: files\n' >"$T/nsswitch.conf"
 } >"$T/named.conf"
 track_pidfile "$T/named.pid"
 NLOG=$T/named.log
+# shellcheck disable=SC2016 # expanded by the inner bash
 unshare -m --propagation private bash -c \
 	'mount --bind "$1/hosts" /etc/hosts && mount --bind "$1/nsswitch.conf" /etc/nsswitch.conf && exec "$2" -f "$1/named.conf"' \
 	_ "$T" "$REDTUN" </dev/null >"$T/named.err" 2>&1 &
@@ -235,7 +236,6 @@ kill_wait "$NAMED_PID" 10
 
 # ---------------------------------------------------------------------------
 step "black-holed first target: connect timeout, failover, then backoff"
-need_cmd ip nft
 ip netns add "$NS" || skip "cannot create a network namespace"
 nsx() { ip netns exec "$NS" "$@"; }
 nsx ip link set lo up

@@ -47,6 +47,7 @@ FG_PID=
 fg_start() {
 	local name=$1 port=$2 nofile=${3:-}
 	if [ -n "$nofile" ]; then
+		# shellcheck disable=SC2016 # expanded by the inner bash
 		spawn "$T/$name.err" bash -c 'ulimit -n "$0" && exec "$1" -f "$2"' \
 			"$nofile" "$REDTUN" "$T/$name.conf"
 	else
@@ -105,6 +106,7 @@ release() { # NAME PID
 	wait_for_exit "$2" 10 || fail "holder $1 did not exit"
 }
 
+in_range() { [ "$1" -ge "$2" ] && [ "$1" -lt "$3" ]; } # VALUE MIN MAX(excl.)
 count_above() { [ "$(log_count "$1" "$2")" -gt "$3" ]; } # FILE ERE N
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
@@ -120,11 +122,11 @@ fd_ping() { # FD
 # Time until redtun closes descriptor FD (read returns EOF): sets EOF_MS,
 # fails on timeout.
 wait_eof() { # FD TIMEOUT WHAT
-	local t0 rc=0 junk
+	local t0 rc=0
 	t0=$(now_ms)
 	while :; do
 		rc=0
-		read -r -t "$2" -u "$1" junk || rc=$?
+		read -r -t "$2" -u "$1" _ || rc=$?
 		[ "$rc" -eq 0 ] || break
 	done
 	EOF_MS=$(($(now_ms) - t0))
@@ -319,7 +321,7 @@ wait_eof "$q" 10 "an idle connection with TIMEOUTidle = 2"
 exec {q}>&-
 say "idle connection closed after ${EOF_MS} ms"
 figure idle_close_ms "$EOF_MS" ms
-[ "$EOF_MS" -ge 1500 ] && [ "$EOF_MS" -lt 5000 ] ||
+in_range "$EOF_MS" 1500 5000 ||
 	fail "idle connection closed after ${EOF_MS} ms (TIMEOUTidle = 2)"
 wait_for_log "$LOG" "\[idle\] 127\.0\.0\.1:[0-9]+: TIMEOUTidle exceeded" 5
 
@@ -328,7 +330,7 @@ exec {q}<>"/dev/tcp/127.0.0.1/$LQ"
 wait_eof "$q" 10 "a silent client in server mode"
 exec {q}>&-
 say "silent server-mode client closed after ${EOF_MS} ms"
-[ "$EOF_MS" -ge 1500 ] && [ "$EOF_MS" -lt 5000 ] ||
+in_range "$EOF_MS" 1500 5000 ||
 	fail "silent client closed after ${EOF_MS} ms (TIMEOUTconnect = 2)"
 wait_for_log "$LOG" "\[quiet\] 127\.0\.0\.1:[0-9]+: client sent nothing for 2 s" 5
 
@@ -339,7 +341,7 @@ out=$(rcli "$LH" ping 2>&1 || true)
 ms=$(($(now_ms) - t0))
 say "PING via hang: ${ms} ms: $out"
 assert_not_contains "$out" "PONG" "PING through a mute upstream"
-[ "$ms" -ge 1500 ] && [ "$ms" -lt 5000 ] || fail "the client was closed after ${ms} ms (TIMEOUTconnect = 2)"
+in_range "$ms" 1500 5000 || fail "the client was closed after ${ms} ms (TIMEOUTconnect = 2)"
 wait_for_log "$LOG" "\[hang\] .*upstream localhost:$HANG: handshake timed out" 5
 
 step "the daemon is still healthy"
