@@ -348,6 +348,13 @@ set_delay(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 }
 
 static int
+set_session_resume(struct ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
+{
+	return (get_bool(c, s, &sc->session_resume));
+}
+
+static int
 set_verify_chain(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
 	return (get_bool(c, s, &sc->verify_chain));
@@ -486,6 +493,7 @@ static const struct {
 	{ "TIMEOUTclose", set_tclose, 0 },
 	{ "failoverBackoff", set_backoff, 0 },
 	{ "maxConnections", set_maxconn, 1 },
+	{ "sessionResume", set_session_resume, 0 },
 };
 #define NSVC_SETTINGS (sizeof(svc_settings) / sizeof(svc_settings[0]))
 
@@ -658,6 +666,7 @@ read_service(struct ctx *c, const config_setting_t *root,
 	sc->timeout_idle = 0;
 	sc->timeout_close = 10;
 	sc->failover_backoff = 30;
+	sc->session_resume = 1;
 
 	/* A service's own value wins over the global default. */
 	for (i = 0; i < NSVC_SETTINGS; i++) {

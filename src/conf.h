@@ -35,6 +35,7 @@ struct svc_conf {
 	unsigned int timeout_connect, timeout_idle, timeout_close; /* s */
 	unsigned int failover_backoff;	/* s a failed target is skipped */
 	unsigned int max_connections;	/* 0: no per-service limit */
+	int session_resume;		/* client: resume upstream sessions */
 };
 
 struct conf {

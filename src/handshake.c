@@ -67,9 +67,26 @@ handshake_upstream(struct tunnel *t)
 			return;
 		}
 	}
+	if (sc->session_resume && svc_session(t->svc, t->target) != NULL)
+		(void)wolfSSL_set_session(ssl, svc_session(t->svc, t->target));
 	tunnel_begin_phase(t, T_HANDSHAKE);
 	end_read_start(&t->srv);
 	handshake_step(t);
+}
+
+/*
+ * A new session (TLS 1.2: at the end of the handshake; TLS 1.3: a ticket
+ * read after it): keep it for the next connection to the same target.
+ */
+int
+handshake_on_session(WOLFSSL *ssl, WOLFSSL_SESSION *session)
+{
+	struct end *e = wolfSSL_GetIOReadCtx(ssl);
+
+	if (e == NULL || e->t->state == T_DEAD || e != &e->t->srv)
+		return (0);
+	svc_session_store(e->t->svc, e->t->target, session);
+	return (1);
 }
 
 void
@@ -117,6 +134,10 @@ peer_ok(struct tunnel *t, struct end *e)
 	WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(e->ssl);
 	int need = t->sc->client || t->sc->verify_chain;
 
+	/* A resumed session was verified when it was made; no cert now. */
+	if (wolfSSL_session_reused(e->ssl))
+		need = 0;
+
 	if (peer != NULL)
 		wolfSSL_X509_free(peer);
 	if (need && peer == NULL) {
@@ -142,11 +163,19 @@ handshake_done(struct tunnel *t)
 	if (!peer_ok(t, e))
 		return;
 	if (t->sc->client) {
+		unsigned long n, resumed;
+		int reused = wolfSSL_session_reused(e->ssl);
+
+		n = svc_count_handshake(t->svc, reused, &resumed);
 		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: connected to "
-		    "%s:%d (%s) %s %s%s", t->peer, t->uphost, t->upport,
+		    "%s:%d (%s) %s %s%s%s", t->peer, t->uphost, t->upport,
 		    t->upaddr, wolfSSL_get_version(e->ssl),
 		    wolfSSL_get_cipher_name(e->ssl), t->sc->verify_chain ?
-		    ", certificate verified" : ", certificate NOT verified");
+		    ", certificate verified" : ", certificate NOT verified",
+		    reused ? ", session resumed" : "");
+		log_msg(LOG_LVL_DEBUG, svc_name(t->svc), "%s: %s; %lu of %lu "
+		    "upstream handshakes resumed a session", t->peer, reused ?
+		    "TLS session resumed" : "full TLS handshake", resumed, n);
 		tunnel_start_relay(t);
 		return;
 	}

@@ -183,7 +183,7 @@ listener_set_svc(struct listener *l, struct svc *svc)
 {
 
 	svc_ref(svc);
-	svc_inherit_counts(svc, l->svc);
+	svc_inherit(svc, l->svc);
 	svc_unref(l->svc);
 	l->svc = svc;
 }

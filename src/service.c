@@ -9,10 +9,12 @@
 #include "log.h"
 #include "service.h"
 #include "tls.h"
+#include "tunnel_priv.h"
 
 struct target_state {
 	uint64_t failed_at;	/* uv_now() ms; 0: healthy */
 	char why[64];
+	WOLFSSL_SESSION *session;	/* to resume; NULL: none yet */
 };
 
 struct svc {
@@ -23,6 +25,7 @@ struct svc {
 	struct addrinfo **resolved;	/* per target; NULL: resolve later */
 	size_t next_target;
 	unsigned int plaintext_count;
+	unsigned long handshakes, resumed;
 };
 
 static void
@@ -72,7 +75,8 @@ svc_new(struct svc_conf *sc, char *why, size_t whylen)
 		    sc->line);
 		goto err;
 	}
-	if ((svc->ctx = tls_ctx_new(sc, why, whylen)) == NULL)
+	if ((svc->ctx = tls_ctx_new(sc, handshake_on_session, why,
+	    whylen)) == NULL)
 		goto err;
 	if (!sc->delay)
 		resolve_targets(svc);
@@ -103,6 +107,9 @@ svc_unref(struct svc *svc)
 				freeaddrinfo(svc->resolved[i]);
 		free(svc->resolved);
 	}
+	for (i = 0; svc->targets != NULL && i < svc->conf->nconnect; i++)
+		if (svc->targets[i].session != NULL)
+			wolfSSL_SESSION_free(svc->targets[i].session);
 	free(svc->targets);
 	if (svc->ctx != NULL)
 		wolfSSL_CTX_free(svc->ctx);
@@ -154,11 +161,79 @@ svc_count_plaintext(struct svc *svc)
 	return (++svc->plaintext_count);
 }
 
-void
-svc_inherit_counts(struct svc *svc, const struct svc *old)
+static int
+same(const char *a, const char *b)
 {
 
+	return ((a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0));
+}
+
+/* Would a session verified under ${a} be acceptable under ${b}? */
+static int
+same_trust(const struct svc_conf *a, const struct svc_conf *b)
+{
+
+	return (a->client && b->client && a->session_resume &&
+	    b->session_resume && a->verify_chain == b->verify_chain &&
+	    same(a->cafile, b->cafile) && same(a->capath, b->capath) &&
+	    same(a->check_host, b->check_host) && same(a->sni, b->sni) &&
+	    a->sni_set == b->sni_set && same(a->cert, b->cert) &&
+	    same(a->key, b->key) && same(a->ciphers, b->ciphers) &&
+	    same(a->ciphersuites, b->ciphersuites) &&
+	    a->version_min == b->version_min &&
+	    a->version_max == b->version_max);
+}
+
+void
+svc_inherit(struct svc *svc, struct svc *old)
+{
+	const struct svc_conf *a = old->conf, *b = svc->conf;
+	size_t i, j;
+
 	svc->plaintext_count = old->plaintext_count;
+	svc->handshakes = old->handshakes;
+	svc->resumed = old->resumed;
+	if (!same_trust(a, b))
+		return;
+	for (i = 0; i < b->nconnect; i++) {
+		for (j = 0; j < a->nconnect; j++) {
+			if (old->targets[j].session == NULL ||
+			    a->connect[j].port != b->connect[i].port ||
+			    strcmp(a->connect[j].host, b->connect[i].host) != 0)
+				continue;
+			if (svc->targets[i].session != NULL)
+				wolfSSL_SESSION_free(svc->targets[i].session);
+			svc->targets[i].session = old->targets[j].session;
+			old->targets[j].session = NULL;
+			break;
+		}
+	}
+}
+
+WOLFSSL_SESSION *
+svc_session(const struct svc *svc, size_t i)
+{
+
+	return (svc->targets[i].session);
+}
+
+void
+svc_session_store(struct svc *svc, size_t i, WOLFSSL_SESSION *s)
+{
+
+	if (svc->targets[i].session != NULL)
+		wolfSSL_SESSION_free(svc->targets[i].session);
+	svc->targets[i].session = s;
+}
+
+unsigned long
+svc_count_handshake(struct svc *svc, int resumed, unsigned long *n_resumed)
+{
+
+	svc->resumed += (resumed != 0);
+	*n_resumed = svc->resumed;
+	return (++svc->handshakes);
 }
 
 void

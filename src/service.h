@@ -81,11 +81,33 @@ unsigned int svc_target_backoff(const struct svc *svc, size_t i,
  * svc_count_plaintext(svc):
  * Count one more plaintext connection (server mode, encryption =
  * "preferred"); returns the service's total, which survives reloads
- * through svc_inherit_counts().
+ * through svc_inherit().
  */
 unsigned int svc_count_plaintext(struct svc *svc);
 
-/* svc_inherit_counts(svc, old): carry ${old}'s counters over to ${svc}. */
-void svc_inherit_counts(struct svc *svc, const struct svc *old);
+/**
+ * svc_inherit(svc, old):
+ * A reload replaced ${old} by ${svc}: carry the counters over, and move
+ * the resumable TLS sessions of every target whose address and TLS
+ * settings are unchanged (a session must not outlive a change of trust).
+ */
+void svc_inherit(struct svc *svc, struct svc *old);
+
+/**
+ * svc_session(svc, i): the TLS session to resume with target ${i}, or
+ * NULL.  Owned by the generation.
+ */
+WOLFSSL_SESSION *svc_session(const struct svc *svc, size_t i);
+
+/* svc_session_store(svc, i, s): keep ${s} (ownership passes) for ${i}. */
+void svc_session_store(struct svc *svc, size_t i, WOLFSSL_SESSION *s);
+
+/**
+ * svc_count_handshake(svc, resumed, n_resumed):
+ * Count an upstream handshake; returns the total so far and sets
+ * ${*n_resumed} to how many of them resumed a session.
+ */
+unsigned long svc_count_handshake(struct svc *svc, int resumed,
+    unsigned long *n_resumed);
 
 #endif

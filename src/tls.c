@@ -159,7 +159,9 @@ load_identity(WOLFSSL_CTX *ctx, const struct svc_conf *sc, char *why,
 }
 
 WOLFSSL_CTX *
-tls_ctx_new(const struct svc_conf *sc, char *why, size_t whylen)
+tls_ctx_new(const struct svc_conf *sc,
+    int (*on_session)(WOLFSSL *, WOLFSSL_SESSION *), char *why,
+    size_t whylen)
 {
 	WOLFSSL_CTX *ctx;
 
@@ -192,6 +194,16 @@ tls_ctx_new(const struct svc_conf *sc, char *why, size_t whylen)
 	}
 	if (load_identity(ctx, sc, why, whylen))
 		goto err;
+	/* Tickets: Redis (OpenSSL) resumed TLS 1.2 only with them. */
+	if (sc->client && sc->session_resume && on_session != NULL) {
+		if (wolfSSL_CTX_UseSessionTicket(ctx) != WOLFSSL_SUCCESS) {
+			snprintf(why, whylen, "%s:%d: sessionResume: the TLS "
+			    "library refused session tickets", sc->file,
+			    sc->line);
+			goto err;
+		}
+		wolfSSL_CTX_sess_set_new_cb(ctx, on_session);
+	}
 	return (ctx);
 err:
 	wolfSSL_CTX_free(ctx);

@@ -33,17 +33,21 @@ int tls_init(void);
 void tls_shutdown(void);
 
 /**
- * tls_ctx_new(sc, why, whylen):
+ * tls_ctx_new(sc, on_session, why, whylen):
  * Build a complete context for the service ${sc}, a client context when
  * sc->client and a server context otherwise: verify mode, trust store
  * (client mode: the server's chain; server mode: client certificates, if
  * verifyChain), TLS 1.2 minimum, explicit AEAD cipher list, certificate
- * and key (read now, so a reload re-reads them).  Nothing is taken from the
+ * and key (read now, so a reload re-reads them).  In client mode with
+ * sessionResume, session tickets are asked for and ${on_session} gets
+ * each new session (it returns 1 to keep the reference, 0 to decline), as
+ * for wolfSSL_CTX_sess_set_new_cb.  Nothing is taken from the
  * library defaults, which on Debian are OpenSSL-compatible (no
  * verification, anonymous and NULL suites).  Returns the context or NULL
  * with "FILE:LINE: SETTING: problem" in ${why}.
  */
-WOLFSSL_CTX *tls_ctx_new(const struct svc_conf *sc, char *why,
+WOLFSSL_CTX *tls_ctx_new(const struct svc_conf *sc,
+    int (*on_session)(WOLFSSL *, WOLFSSL_SESSION *), char *why,
     size_t whylen);
 
 /**

@@ -103,5 +103,6 @@ void upstream_timeout(struct tunnel *t);
 void handshake_sniff(struct tunnel *t);
 void handshake_upstream(struct tunnel *t);
 void handshake_step(struct tunnel *t);
+int handshake_on_session(WOLFSSL *ssl, WOLFSSL_SESSION *session);
 
 #endif
