@@ -348,6 +348,33 @@ set_delay(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 }
 
 static int
+get_count(struct ctx *c, const config_setting_t *s, unsigned int *out)
+{
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return (bad(c, s, "expected a number, got %s", type_name(s)));
+	v = config_setting_get_int64(s);
+	if (v < 0 || v > 10000000)
+		return (bad(c, s, "%lld is out of range (0..10000000, 0 = no "
+		    "limit)", v));
+	*out = (unsigned int)v;
+	return (0);
+}
+
+static int
+set_prewarm(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
+{
+
+	if (get_count(c, s, &sc->prewarm))
+		return (-1);
+	if (sc->prewarm > 1000)
+		return (bad(c, s, "at most 1000 pre-warmed connections"));
+	return (0);
+}
+
+static int
 set_session_resume(struct ctx *c, const config_setting_t *s,
     struct svc_conf *sc)
 {
@@ -444,22 +471,6 @@ set_backoff(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 }
 
 static int
-get_count(struct ctx *c, const config_setting_t *s, unsigned int *out)
-{
-	long long v;
-
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64)
-		return (bad(c, s, "expected a number, got %s", type_name(s)));
-	v = config_setting_get_int64(s);
-	if (v < 0 || v > 10000000)
-		return (bad(c, s, "%lld is out of range (0..10000000, 0 = no "
-		    "limit)", v));
-	*out = (unsigned int)v;
-	return (0);
-}
-
-static int
 set_maxconn(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
 	return (get_count(c, s, &sc->max_connections));
@@ -494,6 +505,7 @@ static const struct {
 	{ "failoverBackoff", set_backoff, 0 },
 	{ "maxConnections", set_maxconn, 1 },
 	{ "sessionResume", set_session_resume, 0 },
+	{ "prewarm", set_prewarm, 0 },
 };
 #define NSVC_SETTINGS (sizeof(svc_settings) / sizeof(svc_settings[0]))
 
@@ -567,6 +579,9 @@ check_mode(struct ctx *c, const config_setting_t *g, struct svc_conf *sc)
 			    "to server mode (client = false)"));
 		return (0);
 	}
+	if (sc->prewarm > 0)
+		return (bad(c, where(g, "prewarm"), "applies only to client "
+		    "mode: in server mode the upstream is plaintext"));
 	if (sc->sni_set)
 		return (bad(c, where(g, "sni"), "is a client-mode setting; "
 		    "server-mode virtual hosts are not supported"));

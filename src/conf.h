@@ -36,6 +36,7 @@ struct svc_conf {
 	unsigned int failover_backoff;	/* s a failed target is skipped */
 	unsigned int max_connections;	/* 0: no per-service limit */
 	int session_resume;		/* client: resume upstream sessions */
+	unsigned int prewarm;		/* client: idle TLS connections kept */
 };
 
 struct conf {

@@ -36,6 +36,24 @@ read_pid(const char *path)
 	return (pid > 0 ? pid : 0);
 }
 
+/* A killed daemon may linger as a zombie until reaped: it is gone. */
+static int
+is_zombie(long pid)
+{
+	char path[64], line[128];
+	int zombie = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "State:", 6) == 0)
+			zombie = strchr(line, 'Z') != NULL;
+	fclose(f);
+	return (zombie);
+}
+
 int
 daemon_pidfile_check(const char *path, char *why, size_t whylen)
 {
@@ -48,7 +66,8 @@ daemon_pidfile_check(const char *path, char *why, size_t whylen)
 	}
 	if (pid == 0)
 		return (0);
-	if (pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
+	if (pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM) &&
+	    !is_zombie(pid)) {
 		snprintf(why, whylen, "pidfile %s names process %ld, which is "
 		    "still running: is another redtun using this "
 		    "configuration?", path, pid);

@@ -176,6 +176,12 @@ handshake_done(struct tunnel *t)
 		log_msg(LOG_LVL_DEBUG, svc_name(t->svc), "%s: %s; %lu of %lu "
 		    "upstream handshakes resumed a session", t->peer, reused ?
 		    "TLS session resumed" : "full TLS handshake", resumed, n);
+		if (t->pool_cb != NULL) {
+			/* Pre-warmed: idle until a client is handed over. */
+			tunnel_begin_phase(t, T_POOLED);
+			t->pool_cb(t, POOL_READY, t->pool_arg);
+			return;
+		}
 		tunnel_start_relay(t);
 		return;
 	}
@@ -206,6 +212,7 @@ handshake_step(struct tunnel *t)
 			return;
 		/* FALLTHROUGH */
 	case TLS_CLOSED:
+	case TLS_TRUNCATED:
 		snprintf(why, sizeof(why), "TLS handshake failed: the %s "
 		    "closed the connection", t->sc->client ? "server" :
 		    "client");

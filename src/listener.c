@@ -16,6 +16,11 @@
 
 struct listener {
 	uv_tcp_t tcp;
+	uv_timer_t refill;	/* tops up the pre-warmed pool */
+	int handles;		/* open handles; freed when 0 */
+	int closing;
+	struct tunnel **pool;	/* pre-warmed: handshaking or ready */
+	size_t npool, pool_cap;
 	struct tunnels *set;
 	struct svc *svc;
 	size_t global_max;
@@ -24,6 +29,8 @@ struct listener {
 	unsigned long refused;		/* refusals since that line */
 };
 
+static void pool_schedule(struct listener *, uint64_t);
+
 static void
 free_handle(uv_handle_t *h)
 {
@@ -31,24 +38,34 @@ free_handle(uv_handle_t *h)
 	free(h);
 }
 
-/* Over a limit: take the connection off the queue and close it. */
-static void
-refuse(struct listener *l, uv_stream_t *server, unsigned int limit,
-    int global)
+/* Take a connection off the queue and close it; returns its peer. */
+static const char *
+shed(uv_stream_t *server)
 {
+	static char peer[64];
 	struct sockaddr_storage ss;
-	uint64_t now = uv_now(server->loop);
 	uv_tcp_t *c;
-	char peer[64] = "unknown peer";
 	int len = sizeof(ss);
 
+	snprintf(peer, sizeof(peer), "unknown peer");
 	if ((c = malloc(sizeof(*c))) == NULL)
-		return;
+		return (peer);
 	uv_tcp_init(server->loop, c);
 	if (uv_accept(server, (uv_stream_t *)c) == 0 &&
 	    uv_tcp_getpeername(c, (struct sockaddr *)&ss, &len) == 0)
 		addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
 	uv_close((uv_handle_t *)c, free_handle);
+	return (peer);
+}
+
+/* Over a limit: shed the connection, and say so at most once a second. */
+static void
+refuse(struct listener *l, uv_stream_t *server, unsigned int limit,
+    int global)
+{
+	uint64_t now = uv_now(server->loop);
+	const char *peer = shed(server);
+
 	l->refused++;
 	if (l->refused_logged_at != 0 && now - l->refused_logged_at < 1000)
 		return;
@@ -59,6 +76,104 @@ refuse(struct listener *l, uv_stream_t *server, unsigned int limit,
 	l->refused = 0;
 }
 
+/* ---- the pre-warmed pool --------------------------------------------- */
+
+static void
+pool_remove(struct listener *l, struct tunnel *t)
+{
+	size_t i;
+
+	for (i = 0; i < l->npool; i++) {
+		if (l->pool[i] == t) {
+			l->pool[i] = l->pool[--l->npool];
+			return;
+		}
+	}
+}
+
+static void
+on_pool_event(struct tunnel *t, int event, void *arg)
+{
+	struct listener *l = arg;
+
+	if (event == POOL_READY)
+		return;
+	pool_remove(l, t);
+	/* A failing upstream must not be hammered: wait before retrying. */
+	pool_schedule(l, event == POOL_FAILED ? 1000 : 0);
+}
+
+static void
+on_refill(uv_timer_t *timer)
+{
+	struct listener *l = timer->data;
+	struct tunnel *t;
+
+	while (!l->closing && l->npool < svc_conf(l->svc)->prewarm &&
+	    l->npool < l->pool_cap) {
+		t = tunnel_prewarm(l->set, l->tcp.loop, l->svc, on_pool_event,
+		    l);
+		/* It may have failed at once (and scheduled a retry). */
+		if (t == NULL || !tunnel_pooled(t))
+			break;
+		l->pool[l->npool++] = t;
+	}
+}
+
+static void
+pool_schedule(struct listener *l, uint64_t delay_ms)
+{
+
+	if (!l->closing && svc_conf(l->svc)->prewarm > 0)
+		uv_timer_start(&l->refill, on_refill, delay_ms, 0);
+}
+
+/* Hand a ready pre-warmed connection to the new client, if there is one. */
+static int
+pool_take(struct listener *l, uv_stream_t *server)
+{
+	size_t i;
+
+	for (i = 0; i < l->npool; i++) {
+		struct tunnel *t = l->pool[i];
+
+		if (!tunnel_pool_ready(t))
+			continue;
+		if (tunnel_adopt(t, server) != 0)
+			return (-1);
+		l->pool[i] = l->pool[--l->npool];
+		pool_schedule(l, 0);
+		return (0);
+	}
+	return (-1);
+}
+
+/* Close every pooled connection (reload, stop); no callbacks follow. */
+static void
+pool_drain(struct listener *l, const char *why)
+{
+
+	while (l->npool > 0)
+		tunnel_discard(l->pool[--l->npool], why);
+}
+
+static int
+pool_size(struct listener *l)
+{
+	size_t cap = svc_conf(l->svc)->prewarm;
+	struct tunnel **p;
+
+	if (cap <= l->pool_cap)
+		return (0);
+	if ((p = realloc(l->pool, cap * sizeof(*p))) == NULL)
+		return (-1);
+	l->pool = p;
+	l->pool_cap = cap;
+	return (0);
+}
+
+/* ---- accepting -------------------------------------------------------- */
+
 static void
 on_connection(uv_stream_t *server, int status)
 {
@@ -66,6 +181,11 @@ on_connection(uv_stream_t *server, int status)
 	const struct svc_conf *sc = svc_conf(l->svc);
 	int r = 0;
 
+	if (status == 0 && tunnels_out_of_fds(l->set)) {
+		shed(server);
+		tunnels_note_shed(l->set);
+		return;
+	}
 	if (status == 0 && sc->max_connections > 0 &&
 	    tunnels_count_service(l->set, sc->name) >= sc->max_connections) {
 		refuse(l, server, sc->max_connections, 0);
@@ -76,6 +196,8 @@ on_connection(uv_stream_t *server, int status)
 		refuse(l, server, (unsigned int)l->global_max, 1);
 		return;
 	}
+	if (status == 0 && pool_take(l, server) == 0)
+		return;
 	if (status == 0 && (r = tunnel_accept(l->set, server, l->svc)) == 0) {
 		if (l->accept_failing)
 			log_msg(LOG_LVL_NOTICE, svc_name(l->svc), "accepting "
@@ -117,7 +239,10 @@ on_listener_closed(uv_handle_t *h)
 {
 	struct listener *l = h->data;
 
+	if (--l->handles > 0)
+		return;
 	svc_unref(l->svc);
+	free(l->pool);
 	free(l);
 }
 
@@ -149,13 +274,22 @@ listener_new(uv_loop_t *loop, struct tunnels *set, struct svc *svc,
 	}
 	uv_tcp_init(loop, &l->tcp);
 	l->tcp.data = l;
+	uv_timer_init(loop, &l->refill);
+	l->refill.data = l;
+	l->handles = 2;
 	if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
 	    (r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) < 0) {
 		snprintf(why, whylen, "[%s] cannot listen on %s: %s", sc->name,
 		    where, uv_strerror(r));
-		uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+		listener_close(l);
 		return (NULL);
 	}
+	if (pool_size(l) != 0) {
+		snprintf(why, whylen, "[%s] out of memory", sc->name);
+		listener_close(l);
+		return (NULL);
+	}
+	pool_schedule(l, 0);
 	log_msg(LOG_LVL_NOTICE, sc->name, "listening on %s", where);
 	if (sc->client && !addr_is_loopback(sc->accept.host))
 		log_msg(LOG_LVL_WARNING, sc->name, "accepting on %s, which is "
@@ -186,11 +320,18 @@ listener_set_svc(struct listener *l, struct svc *svc)
 	svc_inherit(svc, l->svc);
 	svc_unref(l->svc);
 	l->svc = svc;
+	/* Pooled connections belong to the old settings: start afresh. */
+	pool_drain(l, "pre-warmed connection replaced after a reload");
+	if (pool_size(l) == 0)
+		pool_schedule(l, 0);
 }
 
 void
 listener_close(struct listener *l)
 {
 
+	l->closing = 1;
+	pool_drain(l, "pre-warmed connection closed: service stopped");
 	uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+	uv_close((uv_handle_t *)&l->refill, on_listener_closed);
 }

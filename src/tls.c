@@ -224,8 +224,9 @@ tls_status(WOLFSSL *ssl, int ret, int *err)
 	case WOLFSSL_ERROR_WANT_WRITE:
 		return (TLS_WANT_WRITE);
 	case WOLFSSL_ERROR_ZERO_RETURN:
-	case SOCKET_PEER_CLOSED_E:
 		return (TLS_CLOSED);
+	case SOCKET_PEER_CLOSED_E:
+		return (TLS_TRUNCATED);
 	default:
 		*err = e;
 		return (TLS_FATAL);

@@ -13,7 +13,8 @@ enum tls_status {
 	TLS_DONE = 0,		/* the call completed */
 	TLS_WANT_READ,		/* call again when more ciphertext arrived */
 	TLS_WANT_WRITE,		/* call again when the socket is writable */
-	TLS_CLOSED,		/* the peer closed (close_notify or EOF) */
+	TLS_CLOSED,		/* the peer sent close_notify */
+	TLS_TRUNCATED,		/* TCP closed without close_notify */
 	TLS_FATAL		/* the connection is unusable */
 };
 

@@ -22,9 +22,14 @@
 #include "tunnel.h"
 #include "tunnel_priv.h"
 
+/* A pre-warmed connection older than this is replaced. */
+#define PREWARM_MAX_IDLE_MS (60 * 1000)
+
 struct tunnels {
 	struct tunnel *head;
 	size_t count;
+	int out_of_fds;		/* until a tunnel closes */
+	unsigned long shed;	/* connections shed meanwhile */
 	void (*on_empty)(void *);
 	void *on_empty_arg;
 };
@@ -70,6 +75,34 @@ tunnels_count(const struct tunnels *set)
 {
 
 	return (set->count);
+}
+
+void
+tunnels_fd_exhausted(struct tunnels *set)
+{
+
+	if (set->out_of_fds)
+		return;
+	set->out_of_fds = 1;
+	set->shed = 0;
+	log_msg(LOG_LVL_ERR, NULL, "out of file descriptors (too many open "
+	    "files) with %zu connections open: shedding new connections "
+	    "until some close (raise the open-file limit or lower "
+	    "maxConnections)", set->count);
+}
+
+int
+tunnels_out_of_fds(const struct tunnels *set)
+{
+
+	return (set->out_of_fds);
+}
+
+void
+tunnels_note_shed(struct tunnels *set)
+{
+
+	set->shed++;
 }
 
 size_t
@@ -119,6 +152,7 @@ static void
 tunnel_free_if_done(struct tunnel *t)
 {
 	struct tunnels *set = t->set;
+	int had_pair = t->had_pair;
 
 	if (t->state != T_DEAD || t->pending > 0)
 		return;
@@ -138,6 +172,13 @@ tunnel_free_if_done(struct tunnel *t)
 		t->next->prev = t->prev;
 	svc_unref(t->svc);
 	free(t);
+	/* Only a tunnel that had both sockets gives back enough to go on. */
+	if (set->out_of_fds && had_pair) {
+		set->out_of_fds = 0;
+		log_msg(LOG_LVL_NOTICE, NULL, "a connection closed: accepting "
+		    "connections again (%lu shed while out of descriptors)",
+		    set->shed);
+	}
 	if (--set->count == 0 && set->on_empty != NULL)
 		set->on_empty(set->on_empty_arg);
 }
@@ -169,12 +210,6 @@ on_end_closed(uv_handle_t *h)
 	tunnel_free_if_done(e->t);
 }
 
-static void
-free_unlinked(uv_handle_t *h)
-{
-
-	free(h->data);
-}
 
 static void
 close_end(struct end *e)
@@ -192,6 +227,7 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 {
 	char why[256];
 	va_list ap;
+	int was;
 
 	if (t->state == T_DEAD)
 		return;
@@ -201,9 +237,18 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 		va_end(ap);
 		log_msg(level, svc_name(t->svc), "%s: %s", t->peer, why);
 	}
+	was = t->state;
 	t->state = T_DEAD;
-	log_msg(LOG_LVL_NOTICE, svc_name(t->svc), "%s: closed: %llu bytes to "
-	    "server, %llu bytes to client, %.3f s", t->peer,
+	t->had_pair = (was == T_RELAY || was == T_POOLED);
+	if (t->pool_cb != NULL) {
+		tunnel_pool_cb *cb = t->pool_cb;
+
+		t->pool_cb = NULL;
+		cb(t, was == T_POOLED ? POOL_LOST : POOL_FAILED, t->pool_arg);
+	}
+	log_msg(t->cli.bytes + t->srv.bytes > 0 || t->cli.open ?
+	    LOG_LVL_NOTICE : LOG_LVL_INFO, svc_name(t->svc), "%s: closed: %llu "
+	    "bytes to server, %llu bytes to client, %.3f s", t->peer,
 	    (unsigned long long)t->cli.bytes, (unsigned long long)t->srv.bytes,
 	    (double)(uv_now(t->loop) - t->t_start) / 1000.0);
 	if (t->gai_active)
@@ -225,6 +270,9 @@ deadline(const struct tunnel *t)
 	switch (t->state) {
 	case T_SNIFF: case T_HANDSHAKE: case T_RESOLVING: case T_CONNECTING:
 		return (t->t_phase + (uint64_t)sc->timeout_connect * 1000);
+	case T_POOLED:
+		/* Recycle, so that the pool follows DNS and server changes. */
+		return (t->t_phase + PREWARM_MAX_IDLE_MS);
 	case T_RELAY:
 		if (t->cli.read_done || t->srv.read_done)
 			return (t->t_active + (uint64_t)sc->timeout_close *
@@ -251,7 +299,10 @@ on_timer(uv_timer_t *timer)
 		uv_timer_start(&t->timer, on_timer, due - now, 0);
 		return;
 	}
-	if (t->state == T_SNIFF)
+	if (t->state == T_POOLED)
+		tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection recycled "
+		    "after %d s idle", PREWARM_MAX_IDLE_MS / 1000);
+	else if (t->state == T_SNIFF)
 		tunnel_finish(t, LOG_LVL_ERR, "client sent nothing for %u s",
 		    t->sc->timeout_connect);
 	else if (t->state == T_HANDSHAKE && t->sc->client)
@@ -489,6 +540,11 @@ shutdown_writes(struct end *e)
 	if (e->write_done || !alive(e))
 		return;
 	e->write_done = 1;
+	if (!e->open) {
+		e->shut_complete = 1;
+		check_done(e->t);
+		return;
+	}
 	if (e->ssl != NULL)
 		(void)wolfSSL_shutdown(e->ssl);
 	e->sreq.data = e;
@@ -534,6 +590,18 @@ drain_tls(struct end *e)
 			continue;
 		}
 		switch (tls_status(e->ssl, n, &err)) {
+		case TLS_TRUNCATED:
+			/*
+			 * After our close_notify a bare FIN is normal (Redis
+			 * does that); before it, the stream was cut short.
+			 * Pass on what came either way.
+			 */
+			if (!e->write_done)
+				log_msg(LOG_LVL_ERR, svc_name(t->svc), "%s: the "
+				    "%s closed the connection without TLS "
+				    "close_notify: the data may be truncated",
+				    t->peer, e == &t->cli ? "client" : "server");
+			/* FALLTHROUGH */
 		case TLS_CLOSED:
 			read_finished(e);
 			break;
@@ -559,6 +627,43 @@ drain_tls(struct end *e)
 	if (e->paused && !backlogged(e->peer)) {
 		e->paused = 0;
 		end_read_start(e);
+	}
+}
+
+/*
+ * An idle pre-warmed connection: TLS 1.3 tickets are fine, anything the
+ * server says or a close means it cannot be handed to a client.
+ */
+static void
+pooled_read(struct end *e)
+{
+	struct tunnel *t = e->t;
+	char text[160];
+	int n, err = 0;
+
+	n = wolfSSL_read(e->ssl, tls_plain_buf, sizeof(tls_plain_buf));
+	if (n > 0) {
+		tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection: the "
+		    "server sent %d unexpected bytes; discarded", n);
+		return;
+	}
+	switch (tls_status(e->ssl, n, &err)) {
+	case TLS_CLOSED:
+	case TLS_TRUNCATED:
+		tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection closed "
+		    "by the server");
+		return;
+	case TLS_FATAL:
+		tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection lost: %s",
+		    tls_fatal_text(e->ssl, err, text, sizeof(text)));
+		return;
+	default:
+		break;
+	}
+	if (e->in != NULL && e->in_off == e->in_len) {
+		free(e->in);
+		e->in = NULL;
+		e->in_off = e->in_len = 0;
 	}
 }
 
@@ -627,6 +732,9 @@ end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	case T_RELAY:
 		drain_tls(e);
 		break;
+	case T_POOLED:
+		pooled_read(e);
+		break;
 	default:
 		break;	/* kept in ${in} until the relay starts */
 	}
@@ -671,31 +779,16 @@ end_init(struct tunnel *t, struct end *e, struct end *peer)
 	e->tcp.data = e;
 }
 
-int
-tunnel_accept(struct tunnels *set, uv_stream_t *listener, struct svc *svc)
+static struct tunnel *
+tunnel_new(struct tunnels *set, uv_loop_t *loop, struct svc *svc)
 {
 	struct tunnel *t;
-	struct sockaddr_storage ss;
-	int len = sizeof(ss), r;
-	uv_loop_t *loop = listener->loop;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
-		return (UV_ENOMEM);
+		return (NULL);
 	t->loop = loop;
 	end_init(t, &t->cli, &t->srv);
 	end_init(t, &t->srv, &t->cli);
-	if ((r = uv_tcp_init(loop, &t->cli.tcp)) < 0) {
-		free(t);
-		return (r);
-	}
-	t->cli.tcp.data = &t->cli;
-	if ((r = uv_accept(listener, (uv_stream_t *)&t->cli.tcp)) < 0) {
-		/* Nothing is linked yet: close and free without a log line. */
-		t->cli.tcp.data = t;
-		uv_close((uv_handle_t *)&t->cli.tcp, free_unlinked);
-		return (r);
-	}
-	t->cli.open = 1;
 	t->set = set;
 	t->svc = svc_ref(svc);
 	t->sc = svc_conf(svc);
@@ -707,14 +800,49 @@ tunnel_accept(struct tunnels *set, uv_stream_t *listener, struct svc *svc)
 	uv_timer_init(loop, &t->timer);
 	t->timer.data = t;
 	t->t_start = t->t_active = uv_now(loop);
+	return (t);
+}
 
+/* Take the next connection from ${listener} as ${t}'s client. */
+static int
+attach_client(struct tunnel *t, uv_stream_t *listener)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss), r;
+
+	if ((r = uv_tcp_init(t->loop, &t->cli.tcp)) < 0)
+		return (r);
+	t->cli.tcp.data = &t->cli;
+	t->cli.open = 1;
+	if ((r = uv_accept(listener, (uv_stream_t *)&t->cli.tcp)) < 0) {
+		/* The handle is ours to close; the tunnel goes on. */
+		t->cli.open = 0;
+		t->pending++;
+		uv_close((uv_handle_t *)&t->cli.tcp, on_end_closed);
+		return (r);
+	}
 	if (uv_tcp_getpeername(&t->cli.tcp, (struct sockaddr *)&ss, &len) == 0)
 		addr_format((struct sockaddr *)&ss, t->peer, sizeof(t->peer));
 	else
 		snprintf(t->peer, sizeof(t->peer), "unknown peer");
 	uv_tcp_nodelay(&t->cli.tcp, 1);
 	uv_tcp_keepalive(&t->cli.tcp, 1, 60);
-	log_msg(LOG_LVL_INFO, svc_name(svc), "%s: accepted", t->peer);
+	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: accepted", t->peer);
+	return (0);
+}
+
+int
+tunnel_accept(struct tunnels *set, uv_stream_t *listener, struct svc *svc)
+{
+	struct tunnel *t;
+	int r;
+
+	if ((t = tunnel_new(set, listener->loop, svc)) == NULL)
+		return (UV_ENOMEM);
+	if ((r = attach_client(t, listener)) < 0) {
+		tunnel_finish(t, 0, NULL);
+		return (r);
+	}
 	if (t->sc->client) {
 		upstream_start(t);
 	} else {
@@ -723,4 +851,60 @@ tunnel_accept(struct tunnels *set, uv_stream_t *listener, struct svc *svc)
 		end_read_start(&t->cli);
 	}
 	return (0);
+}
+
+struct tunnel *
+tunnel_prewarm(struct tunnels *set, uv_loop_t *loop, struct svc *svc,
+    tunnel_pool_cb *cb, void *arg)
+{
+	static unsigned long serial;
+	struct tunnel *t;
+
+	if ((t = tunnel_new(set, loop, svc)) == NULL)
+		return (NULL);
+	snprintf(t->peer, sizeof(t->peer), "pre-warmed #%lu", ++serial);
+	t->pool_cb = cb;
+	t->pool_arg = arg;
+	upstream_start(t);
+	return (t);
+}
+
+int
+tunnel_pool_ready(const struct tunnel *t)
+{
+
+	return (t->state == T_POOLED);
+}
+
+int
+tunnel_pooled(const struct tunnel *t)
+{
+
+	return (t->pool_cb != NULL);
+}
+
+int
+tunnel_adopt(struct tunnel *t, uv_stream_t *listener)
+{
+	char was[64];
+	int r;
+
+	snprintf(was, sizeof(was), "%s", t->peer);
+	if ((r = attach_client(t, listener)) < 0)
+		return (r);
+	t->pool_cb = NULL;
+	t->t_start = uv_now(t->loop);
+	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: handed %s (%s %s), "
+	    "no handshake wait", t->peer, was, wolfSSL_get_version(t->srv.ssl),
+	    wolfSSL_get_cipher_name(t->srv.ssl));
+	tunnel_start_relay(t);
+	return (0);
+}
+
+void
+tunnel_discard(struct tunnel *t, const char *why)
+{
+
+	t->pool_cb = NULL;
+	tunnel_finish(t, LOG_LVL_INFO, "%s", why);
 }

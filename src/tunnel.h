@@ -24,6 +24,16 @@ void tunnels_free(struct tunnels *set);
 /* tunnels_count(set): the number of tunnels not yet fully freed. */
 size_t tunnels_count(const struct tunnels *set);
 
+/**
+ * tunnels_fd_exhausted(set):
+ * A tunnel could not get a descriptor.  Logged once; until a tunnel
+ * closes, tunnels_out_of_fds() is true and listeners shed new connections
+ * instead of failing each one.
+ */
+void tunnels_fd_exhausted(struct tunnels *set);
+int tunnels_out_of_fds(const struct tunnels *set);
+void tunnels_note_shed(struct tunnels *set);
+
 /* tunnels_count_service(set, name): open tunnels of the service ${name}. */
 size_t tunnels_count_service(const struct tunnels *set, const char *name);
 
@@ -54,5 +64,42 @@ void tunnels_close_plaintext(struct tunnels *set, const char *name,
  */
 int tunnel_accept(struct tunnels *set, uv_stream_t *listener,
     struct svc *svc);
+
+/* Events of a pre-warmed tunnel, reported to its pool. */
+enum tunnel_pool_event {
+	POOL_READY,	/* handshaken and idle: may be handed out */
+	POOL_LOST,	/* closed while idle (server closed, expired) */
+	POOL_FAILED	/* could not be established */
+};
+struct tunnel;
+typedef void tunnel_pool_cb(struct tunnel *t, int event, void *arg);
+
+/**
+ * tunnel_prewarm(set, loop, svc, cb, arg):
+ * Start an upstream connection and TLS handshake for the client-mode
+ * service ${svc} without a client, to be handed to one later.  ${cb} gets
+ * POOL_READY once, then POOL_LOST if it dies idle; or POOL_FAILED.  The
+ * callback may run before this returns.  Returns the tunnel or NULL.
+ */
+struct tunnel *tunnel_prewarm(struct tunnels *set, uv_loop_t *loop,
+    struct svc *svc, tunnel_pool_cb *cb, void *arg);
+
+/* tunnel_pool_ready(t): true if ${t} is pre-warmed and idle. */
+int tunnel_pool_ready(const struct tunnel *t);
+
+/* tunnel_pooled(t): true while ${t} is pre-warmed (pending or ready). */
+int tunnel_pooled(const struct tunnel *t);
+
+/**
+ * tunnel_adopt(t, listener):
+ * Accept a pending connection on ${listener} as the client of the ready
+ * pre-warmed tunnel ${t}, which starts relaying at once.  No more pool
+ * callbacks follow.  Returns 0, or a negative libuv error (${t} stays in
+ * the pool).
+ */
+int tunnel_adopt(struct tunnel *t, uv_stream_t *listener);
+
+/* tunnel_discard(t, why): close an unused pre-warmed tunnel, no callback. */
+void tunnel_discard(struct tunnel *t, const char *why);
 
 #endif

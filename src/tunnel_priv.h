@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "tls.h"
+#include "tunnel.h"
 
 /*
  * Per-direction bounds.  A destination whose libuv write queue holds more
@@ -23,9 +24,12 @@
  * Client mode: RESOLVING -> CONNECTING -> HANDSHAKE (TLS to the server)
  * -> RELAY.  Server mode: SNIFF (first bytes: TLS or plaintext?) ->
  * HANDSHAKE (TLS with the client) -> RESOLVING -> CONNECTING -> RELAY.
+ * Pre-warmed (client mode, no client yet): RESOLVING -> CONNECTING ->
+ * HANDSHAKE -> POOLED, then RELAY once a client is handed over.
  */
 enum tunnel_state {
-	T_SNIFF, T_HANDSHAKE, T_RESOLVING, T_CONNECTING, T_RELAY, T_DEAD
+	T_SNIFF, T_HANDSHAKE, T_RESOLVING, T_CONNECTING, T_RELAY, T_POOLED,
+	T_DEAD
 };
 
 struct tunnel;
@@ -70,6 +74,9 @@ struct tunnel {
 	const char *expected;		/* host name the cert must match */
 	struct end *hs_end;		/* the end doing the TLS handshake */
 	int plaintext;			/* server mode, encryption = preferred */
+	int had_pair;			/* it got to RELAY or POOLED */
+	tunnel_pool_cb *pool_cb;	/* set while pre-warmed, unused */
+	void *pool_arg;
 	int state;			/* enum tunnel_state */
 	int pending;			/* close callbacks and lookups due */
 	int gai_active;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "service.h"
 #include "tls.h"
+#include "tunnel.h"
 #include "tunnel_priv.h"
 
 static void try_next_target(struct tunnel *);
@@ -33,12 +34,16 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		return;
 	}
 	t->pending--;
+	if (status == UV_EMFILE || status == UV_ENFILE) {
+		tunnels_fd_exhausted(t->set);
+		tunnel_finish(t, LOG_LVL_DEBUG, "upstream %s:%d: no descriptor "
+		    "to resolve the name", t->uphost, t->upport);
+		return;
+	}
 	if (status < 0) {
 		snprintf(t->last_err, sizeof(t->last_err), "cannot resolve "
 		    "%s: %s", t->uphost, uv_strerror(status));
 		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: %s", t->peer,
-		    t->last_err);
-		svc_target_failed(t->svc, t->target, uv_now(t->loop),
 		    t->last_err);
 		t->tried++;
 		try_next_target(t);
@@ -47,6 +52,30 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	t->ai_owned = res;
 	t->ai_next = res;
 	try_next_address(t);
+}
+
+/* Is an untried target not backing off still ahead in this pass? */
+static int
+healthy_left(const struct tunnel *t)
+{
+	const char *why;
+	size_t k, n = t->sc->nconnect, i;
+
+	for (k = t->tried + 1; k < n; k++) {
+		i = (t->first + k) % n;
+		if (!(t->tried_mask & ((uint64_t)1 << i)) &&
+		    svc_target_backoff(t->svc, i, uv_now(t->loop), &why) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* Only the target's own fault starts a back-off, not ours. */
+static void
+remote_failure(struct tunnel *t)
+{
+
+	svc_target_failed(t->svc, t->target, uv_now(t->loop), t->last_err);
 }
 
 static void
@@ -77,7 +106,8 @@ try_next_target(struct tunnel *t)
 		if (t->tried_mask & ((uint64_t)1 << i))
 			continue;
 		wait = svc_target_backoff(t->svc, i, uv_now(t->loop), &why);
-		if (t->tried >= sc->nconnect || wait == 0)
+		if (t->tried >= sc->nconnect || wait == 0 ||
+		    !healthy_left(t))
 			break;
 		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: skipping %s:%d "
 		    "for %us more (it failed: %s)", t->peer,
@@ -133,7 +163,6 @@ retry(struct tunnel *t)
 
 	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: upstream %s:%d (%s): %s",
 	    t->peer, t->uphost, t->upport, t->upaddr, t->last_err);
-	svc_target_failed(t->svc, t->target, uv_now(t->loop), t->last_err);
 	t->srv.open = 0;
 	t->pending++;
 	uv_close((uv_handle_t *)&t->srv.tcp, on_retry_closed);
@@ -150,6 +179,10 @@ on_connected(uv_connect_t *req, int status)
 		snprintf(t->last_err, sizeof(t->last_err), "%s",
 		    status == UV_ECONNREFUSED ? "connection refused" :
 		    uv_strerror(status));
+		if (status == UV_ECONNREFUSED || status == UV_ETIMEDOUT ||
+		    status == UV_EHOSTUNREACH || status == UV_ENETUNREACH ||
+		    status == UV_ECONNRESET)
+			remote_failure(t);
 		retry(t);
 		return;
 	}
@@ -189,6 +222,13 @@ try_next_address(struct tunnel *t)
 	tunnel_begin_phase(t, T_CONNECTING);
 	if ((r = uv_tcp_connect(&t->creq, &t->srv.tcp, ai->ai_addr,
 	    on_connected)) < 0) {
+		if (r == UV_EMFILE || r == UV_ENFILE) {
+			/* Logged once for all tunnels, not per connection. */
+			tunnels_fd_exhausted(t->set);
+			tunnel_finish(t, LOG_LVL_DEBUG, "upstream %s:%d: no "
+			    "descriptor for the socket", t->uphost, t->upport);
+			return;
+		}
 		snprintf(t->last_err, sizeof(t->last_err), "%s",
 		    uv_strerror(r));
 		retry(t);
@@ -217,6 +257,7 @@ upstream_timeout(struct tunnel *t)
 		break;
 	case T_CONNECTING:
 		snprintf(t->last_err, sizeof(t->last_err), "connect timed out");
+		remote_failure(t);
 		retry(t);
 		break;
 	default:
