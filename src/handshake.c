@@ -67,8 +67,8 @@ handshake_upstream(struct tunnel *t)
 			return;
 		}
 	}
-	if (sc->session_resume && svc_session(t->svc, t->target) != NULL)
-		(void)wolfSSL_set_session(ssl, svc_session(t->svc, t->target));
+	if (sc->session_resume)
+		(void)svc_session_resume(t->svc, t->target, ssl);
 	tunnel_begin_phase(t, T_HANDSHAKE);
 	end_read_start(&t->srv);
 	handshake_step(t);

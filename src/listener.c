@@ -1,11 +1,13 @@
 /* Listening sockets, one per service. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "conf.h"
@@ -42,7 +44,7 @@ free_handle(uv_handle_t *h)
 static const char *
 shed(uv_stream_t *server)
 {
-	static char peer[64];
+	static _Thread_local char peer[64];
 	struct sockaddr_storage ss;
 	uv_tcp_t *c;
 	int len = sizeof(ss);
@@ -246,38 +248,72 @@ on_listener_closed(uv_handle_t *h)
 	free(l);
 }
 
+static void
+format_where(const struct svc_conf *sc, char *where, size_t len)
+{
+
+	snprintf(where, len, strchr(sc->accept.host, ':') ? "[%s]:%d" :
+	    "%s:%d", sc->accept.host, sc->accept.port);
+}
+
+int
+listener_bind(const struct svc_conf *sc, int reuseport, char *why,
+    size_t whylen)
+{
+	struct sockaddr_storage ss;
+	char where[80];
+	int fd, on = 1;
+
+	format_where(sc, where, sizeof(where));
+	if (resolve_accept(&sc->accept, &ss) < 0) {
+		snprintf(why, whylen, "[%s] cannot listen on %s: cannot "
+		    "resolve %s", sc->name, where, sc->accept.host);
+		return (-1);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+	    sizeof(on)) != 0) ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
+	    bind(fd, (struct sockaddr *)&ss, ss.ss_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) != 0 ||
+	    listen(fd, 511) != 0) {
+		snprintf(why, whylen, "[%s] cannot listen on %s: %s", sc->name,
+		    where, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
 struct listener *
-listener_new(uv_loop_t *loop, struct tunnels *set, struct svc *svc,
-    char *why, size_t whylen)
+listener_open(uv_loop_t *loop, struct tunnels *set, struct svc *svc, int fd,
+    int announce, char *why, size_t whylen)
 {
 	const struct svc_conf *sc = svc_conf(svc);
-	struct sockaddr_storage ss;
 	struct listener *l;
 	char where[80];
-	int r = 0;
+	int r;
 
-	snprintf(where, sizeof(where), strchr(sc->accept.host, ':') ?
-	    "[%s]:%d" : "%s:%d", sc->accept.host, sc->accept.port);
+	format_where(sc, where, sizeof(where));
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		snprintf(why, whylen, "[%s] cannot listen on %s: out of memory",
 		    sc->name, where);
+		close(fd);
 		return (NULL);
 	}
 	l->set = set;
 	l->svc = svc_ref(svc);
-	if ((r = resolve_accept(&sc->accept, &ss)) < 0) {
-		snprintf(why, whylen, "[%s] cannot listen on %s: cannot "
-		    "resolve %s", sc->name, where, sc->accept.host);
-		svc_unref(l->svc);
-		free(l);
-		return (NULL);
-	}
 	uv_tcp_init(loop, &l->tcp);
 	l->tcp.data = l;
 	uv_timer_init(loop, &l->refill);
 	l->refill.data = l;
 	l->handles = 2;
-	if ((r = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0)) < 0 ||
+	if ((r = uv_tcp_open(&l->tcp, fd)) < 0 ||
 	    (r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) < 0) {
 		snprintf(why, whylen, "[%s] cannot listen on %s: %s", sc->name,
 		    where, uv_strerror(r));
@@ -290,12 +326,25 @@ listener_new(uv_loop_t *loop, struct tunnels *set, struct svc *svc,
 		return (NULL);
 	}
 	pool_schedule(l, 0);
+	if (!announce)
+		return (l);
 	log_msg(LOG_LVL_NOTICE, sc->name, "listening on %s", where);
 	if (sc->client && !addr_is_loopback(sc->accept.host))
 		log_msg(LOG_LVL_WARNING, sc->name, "accepting on %s, which is "
 		    "not a loopback address: the plaintext side of this tunnel"
 		    " is reachable from the network", where);
 	return (l);
+}
+
+struct listener *
+listener_new(uv_loop_t *loop, struct tunnels *set, struct svc *svc,
+    char *why, size_t whylen)
+{
+	int fd;
+
+	if ((fd = listener_bind(svc_conf(svc), 0, why, whylen)) < 0)
+		return (NULL);
+	return (listener_open(loop, set, svc, fd, 1, why, whylen));
 }
 
 void
@@ -316,6 +365,8 @@ void
 listener_set_svc(struct listener *l, struct svc *svc)
 {
 
+	if (svc == l->svc)
+		return;		/* a listener made for this generation */
 	svc_ref(svc);
 	svc_inherit(svc, l->svc);
 	svc_unref(l->svc);

@@ -6,6 +6,7 @@
 #include <uv.h>
 
 struct svc;
+struct svc_conf;
 struct tunnels;
 
 /* A listening socket that hands connections to a service generation. */
@@ -21,6 +22,24 @@ struct listener;
  */
 struct listener *listener_new(uv_loop_t *loop, struct tunnels *set,
     struct svc *svc, char *why, size_t whylen);
+
+/**
+ * listener_bind(sc, reuseport, why, whylen):
+ * A listening socket on the accept address of ${sc} (SO_REUSEPORT if
+ * ${reuseport}, so that every worker thread can have its own).  Returns
+ * the descriptor, or -1 with "cannot listen on ADDR: reason" in ${why}.
+ */
+int listener_bind(const struct svc_conf *sc, int reuseport, char *why,
+    size_t whylen);
+
+/**
+ * listener_open(loop, set, svc, fd, announce, why, whylen):
+ * As listener_new, on the listening socket ${fd} from listener_bind
+ * (ownership passes, also on failure); logs "listening on" if
+ * ${announce}.
+ */
+struct listener *listener_open(uv_loop_t *loop, struct tunnels *set,
+    struct svc *svc, int fd, int announce, char *why, size_t whylen);
 
 /**
  * listener_set_global_limit(l, max):

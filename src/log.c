@@ -1,5 +1,6 @@
 /* Logging: one line per event, to a file, stderr or syslog. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +14,17 @@ static const char *const level_names[] = {
 	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"
 };
 
-/* One process-wide destination: logging is not per event loop. */
+/*
+ * One process-wide destination shared by the worker threads; the lock
+ * keeps a reopen (SIGUSR1) from closing the file under a writer.
+ */
 static struct {
 	FILE *file;
 	char *path;
 	int use_syslog;
 	int level;
 } out = { NULL, NULL, 0, LOG_LVL_NOTICE };
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int
 log_open(const char *path, int use_stderr, int level)
@@ -73,8 +78,10 @@ log_reopen(void)
 	if ((f = fopen(out.path, "a")) == NULL)
 		return (-1);
 	setvbuf(f, NULL, _IOLBF, 0);
+	pthread_mutex_lock(&out_lock);
 	fclose(out.file);
 	out.file = f;
+	pthread_mutex_unlock(&out_lock);
 	return (0);
 }
 
@@ -117,9 +124,11 @@ log_msg(int level, const char *service, const char *fmt, ...)
 	now = time(NULL);
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	pthread_mutex_lock(&out_lock);
 	fprintf(out.file != NULL ? out.file : stderr, "%s %s %s%s%s%s\n",
 	    stamp, level_names[level], service ? "[" : "",
 	    service ? service : "", service ? "] " : "", msg);
+	pthread_mutex_unlock(&out_lock);
 }
 
 int

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <uv.h>
+
 #include "conf.h"
 #include "log.h"
 #include "service.h"
@@ -17,8 +19,14 @@ struct target_state {
 	WOLFSSL_SESSION *session;	/* to resume; NULL: none yet */
 };
 
+/*
+ * Workers share generations: the reference count is atomic and the
+ * per-target state and counters (touched per connection, never per byte)
+ * sit behind a mutex.
+ */
 struct svc {
 	int refs;
+	uv_mutex_t lock;
 	struct target_state *targets;
 	struct svc_conf *conf;
 	WOLFSSL_CTX *ctx;
@@ -67,6 +75,13 @@ svc_new(struct svc_conf *sc, char *why, size_t whylen)
 	}
 	svc->refs = 1;
 	svc->conf = sc;
+	if (uv_mutex_init(&svc->lock) != 0) {
+		snprintf(why, whylen, "%s:%d: cannot create a mutex", sc->file,
+		    sc->line);
+		svc_conf_free(sc);
+		free(svc);
+		return (NULL);
+	}
 	if ((svc->resolved = calloc(sc->nconnect,
 	    sizeof(*svc->resolved))) == NULL ||
 	    (svc->targets = calloc(sc->nconnect,
@@ -90,7 +105,7 @@ struct svc *
 svc_ref(struct svc *svc)
 {
 
-	svc->refs++;
+	__atomic_add_fetch(&svc->refs, 1, __ATOMIC_RELAXED);
 	return (svc);
 }
 
@@ -99,8 +114,10 @@ svc_unref(struct svc *svc)
 {
 	size_t i;
 
-	if (svc == NULL || --svc->refs > 0)
+	if (svc == NULL ||
+	    __atomic_sub_fetch(&svc->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	uv_mutex_destroy(&svc->lock);
 	if (svc->resolved != NULL) {
 		for (i = 0; i < svc->conf->nconnect; i++)
 			if (svc->resolved[i] != NULL)
@@ -144,7 +161,8 @@ svc_first_target(struct svc *svc)
 
 	if (svc->conf->failover == FAILOVER_PRIO)
 		return (0);
-	return (svc->next_target++ % svc->conf->nconnect);
+	return (__atomic_fetch_add(&svc->next_target, 1, __ATOMIC_RELAXED) %
+	    svc->conf->nconnect);
 }
 
 const struct addrinfo *
@@ -158,7 +176,8 @@ unsigned int
 svc_count_plaintext(struct svc *svc)
 {
 
-	return (++svc->plaintext_count);
+	return (__atomic_add_fetch(&svc->plaintext_count, 1,
+	    __ATOMIC_RELAXED));
 }
 
 static int
@@ -191,11 +210,15 @@ svc_inherit(struct svc *svc, struct svc *old)
 	const struct svc_conf *a = old->conf, *b = svc->conf;
 	size_t i, j;
 
+	uv_mutex_lock(&old->lock);
 	svc->plaintext_count = old->plaintext_count;
 	svc->handshakes = old->handshakes;
 	svc->resumed = old->resumed;
-	if (!same_trust(a, b))
+	if (!same_trust(a, b)) {
+		uv_mutex_unlock(&old->lock);
 		return;
+	}
+	uv_mutex_lock(&svc->lock);
 	for (i = 0; i < b->nconnect; i++) {
 		for (j = 0; j < a->nconnect; j++) {
 			if (old->targets[j].session == NULL ||
@@ -209,59 +232,84 @@ svc_inherit(struct svc *svc, struct svc *old)
 			break;
 		}
 	}
+	uv_mutex_unlock(&svc->lock);
+	uv_mutex_unlock(&old->lock);
 }
 
-WOLFSSL_SESSION *
-svc_session(const struct svc *svc, size_t i)
+int
+svc_session_resume(struct svc *svc, size_t i, WOLFSSL *ssl)
 {
+	int ok = 0;
 
-	return (svc->targets[i].session);
+	/* wolfSSL_set_session copies what it needs, under our lock. */
+	uv_mutex_lock(&svc->lock);
+	if (svc->targets[i].session != NULL)
+		ok = wolfSSL_set_session(ssl, svc->targets[i].session) ==
+		    WOLFSSL_SUCCESS;
+	uv_mutex_unlock(&svc->lock);
+	return (ok);
 }
 
 void
 svc_session_store(struct svc *svc, size_t i, WOLFSSL_SESSION *s)
 {
+	WOLFSSL_SESSION *old;
 
-	if (svc->targets[i].session != NULL)
-		wolfSSL_SESSION_free(svc->targets[i].session);
+	uv_mutex_lock(&svc->lock);
+	old = svc->targets[i].session;
 	svc->targets[i].session = s;
+	uv_mutex_unlock(&svc->lock);
+	if (old != NULL)
+		wolfSSL_SESSION_free(old);
 }
 
 unsigned long
 svc_count_handshake(struct svc *svc, int resumed, unsigned long *n_resumed)
 {
+	unsigned long n;
 
+	uv_mutex_lock(&svc->lock);
 	svc->resumed += (resumed != 0);
 	*n_resumed = svc->resumed;
-	return (++svc->handshakes);
+	n = ++svc->handshakes;
+	uv_mutex_unlock(&svc->lock);
+	return (n);
 }
 
 void
 svc_target_failed(struct svc *svc, size_t i, uint64_t now, const char *why)
 {
 
+	uv_mutex_lock(&svc->lock);
 	svc->targets[i].failed_at = now > 0 ? now : 1;
 	snprintf(svc->targets[i].why, sizeof(svc->targets[i].why), "%s", why);
+	uv_mutex_unlock(&svc->lock);
 }
 
 void
 svc_target_ok(struct svc *svc, size_t i)
 {
 
+	uv_mutex_lock(&svc->lock);
 	svc->targets[i].failed_at = 0;
+	uv_mutex_unlock(&svc->lock);
 }
 
 unsigned int
-svc_target_backoff(const struct svc *svc, size_t i, uint64_t now,
-    const char **why)
+svc_target_backoff(struct svc *svc, size_t i, uint64_t now, char *why,
+    size_t whylen)
 {
 	const struct target_state *ts = &svc->targets[i];
-	uint64_t until = ts->failed_at +
-	    (uint64_t)svc->conf->failover_backoff * 1000;
+	unsigned int left = 0;
+	uint64_t until;
 
-	if (ts->failed_at == 0 || svc->conf->failover_backoff == 0 ||
-	    now >= until)
-		return (0);
-	*why = ts->why;
-	return ((unsigned int)((until - now + 999) / 1000));
+	uv_mutex_lock(&svc->lock);
+	until = ts->failed_at + (uint64_t)svc->conf->failover_backoff * 1000;
+	if (ts->failed_at != 0 && svc->conf->failover_backoff != 0 &&
+	    now < until) {
+		snprintf(why, whylen, "%s", ts->why);
+		left = (unsigned int)((until - now + 999) / 1000);
+	}
+	uv_mutex_unlock(&svc->lock);
+	return (left);
 }

@@ -12,8 +12,8 @@ struct svc_conf;
 
 /*
  * A service generation: one service section together with the TLS context
- * and name lookups built from it.  It is immutable once made and
- * reference-counted, so a reload swaps in a new generation while open
+ * and name lookups built from it.  Its settings are immutable once made;
+ * it is reference-counted (atomically: worker threads share it), so a reload swaps in a new generation while open
  * tunnels finish on the one they started with.
  */
 struct svc;
@@ -70,12 +70,12 @@ void svc_target_failed(struct svc *svc, size_t i, uint64_t now,
 void svc_target_ok(struct svc *svc, size_t i);
 
 /**
- * svc_target_backoff(svc, i, now, why):
+ * svc_target_backoff(svc, i, now, why, whylen):
  * Seconds (rounded up) target ${i} is still to be skipped, 0 if it is not
- * backing off; ${*why} gets the failure that started the back-off.
+ * backing off; then ${why} gets the failure that started the back-off.
  */
-unsigned int svc_target_backoff(const struct svc *svc, size_t i,
-    uint64_t now, const char **why);
+unsigned int svc_target_backoff(struct svc *svc, size_t i, uint64_t now,
+    char *why, size_t whylen);
 
 /**
  * svc_count_plaintext(svc):
@@ -94,10 +94,10 @@ unsigned int svc_count_plaintext(struct svc *svc);
 void svc_inherit(struct svc *svc, struct svc *old);
 
 /**
- * svc_session(svc, i): the TLS session to resume with target ${i}, or
- * NULL.  Owned by the generation.
+ * svc_session_resume(svc, i, ssl): offer the session kept for target ${i}
+ * to ${ssl} before its handshake; returns 1 if there was one to offer.
  */
-WOLFSSL_SESSION *svc_session(const struct svc *svc, size_t i);
+int svc_session_resume(struct svc *svc, size_t i, WOLFSSL *ssl);
 
 /* svc_session_store(svc, i, s): keep ${s} (ownership passes) for ${i}. */
 void svc_session_store(struct svc *svc, size_t i, WOLFSSL_SESSION *s);

@@ -35,9 +35,9 @@ struct tunnels {
 };
 
 /* Plaintext read from a socket or out of wolfSSL is consumed before the
- * callback returns, so one buffer per loop suffices (one loop for now). */
-static char plain_buf[64 * 1024];
-static char tls_plain_buf[16 * 1024];
+ * callback returns, so one buffer per loop (thread) suffices. */
+static _Thread_local char plain_buf[64 * 1024];
+static _Thread_local char tls_plain_buf[16 * 1024];
 
 struct wreq {
 	uv_write_t req;
@@ -862,7 +862,8 @@ tunnel_prewarm(struct tunnels *set, uv_loop_t *loop, struct svc *svc,
 
 	if ((t = tunnel_new(set, loop, svc)) == NULL)
 		return (NULL);
-	snprintf(t->peer, sizeof(t->peer), "pre-warmed #%lu", ++serial);
+	snprintf(t->peer, sizeof(t->peer), "pre-warmed #%lu",
+	    __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED));
 	t->pool_cb = cb;
 	t->pool_arg = arg;
 	upstream_start(t);

@@ -58,13 +58,14 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 static int
 healthy_left(const struct tunnel *t)
 {
-	const char *why;
+	char why[64];
 	size_t k, n = t->sc->nconnect, i;
 
 	for (k = t->tried + 1; k < n; k++) {
 		i = (t->first + k) % n;
 		if (!(t->tried_mask & ((uint64_t)1 << i)) &&
-		    svc_target_backoff(t->svc, i, uv_now(t->loop), &why) == 0)
+		    svc_target_backoff(t->svc, i, uv_now(t->loop), why,
+		    sizeof(why)) == 0)
 			return (1);
 	}
 	return (0);
@@ -94,7 +95,7 @@ try_next_target(struct tunnel *t)
 	}
 	/* Two passes: healthy targets first, then those backing off. */
 	for (;; t->tried++) {
-		const char *why = "";
+		char why[64] = "";
 		unsigned int wait;
 
 		if (t->tried >= 2 * sc->nconnect) {
@@ -105,7 +106,8 @@ try_next_target(struct tunnel *t)
 		i = (t->first + t->tried) % sc->nconnect;
 		if (t->tried_mask & ((uint64_t)1 << i))
 			continue;
-		wait = svc_target_backoff(t->svc, i, uv_now(t->loop), &why);
+		wait = svc_target_backoff(t->svc, i, uv_now(t->loop), why,
+		    sizeof(why));
 		if (t->tried >= sc->nconnect || wait == 0 ||
 		    !healthy_left(t))
 			break;
