@@ -511,7 +511,7 @@ static const struct {
 
 static const char *const global_only[] = {
 	"pid", "setuid", "setgid", "chroot", "debug", "output", "options",
-	"fips", "services",
+	"fips", "services", "workers",
 };
 
 static int
@@ -778,6 +778,22 @@ read_globals(struct ctx *c, const config_setting_t *root, struct conf *cf)
 	if ((s = config_setting_get_member(root, "options")) &&
 	    read_options(c, s))
 		return (-1);
+	cf->workers = 1;
+	if ((s = config_setting_get_member(root, "workers")) != NULL) {
+		if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+		    strcmp(config_setting_get_string(s), "auto") == 0)
+			cf->workers = 0;
+		else if (config_setting_type(s) != CONFIG_TYPE_INT)
+			return (bad(c, s, "expected a number of threads or "
+			    "\"auto\", got %s", type_name(s)));
+		else if (config_setting_get_int(s) < 1 ||
+		    config_setting_get_int(s) > 64)
+			return (bad(c, s, "%d is out of range (1..64, or "
+			    "\"auto\" for one per CPU)",
+			    config_setting_get_int(s)));
+		else
+			cf->workers = (unsigned int)config_setting_get_int(s);
+	}
 	/* At the top level this is the limit over all services. */
 	if ((s = config_setting_get_member(root, "maxConnections")) &&
 	    get_count(c, s, &cf->max_connections))

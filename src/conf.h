@@ -44,6 +44,7 @@ struct conf {
 	char *pid, *setuid, *setgid, *chroot, *output;
 	int debug;
 	unsigned int max_connections;	/* all services; 0: from the fd limit */
+	unsigned int workers;		/* event-loop threads; 0: one per CPU */
 	struct svc_conf **svcs;
 	size_t nsvcs;
 };

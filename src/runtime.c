@@ -1,15 +1,17 @@
 /*
- * The running daemon: listeners, signals, reload and graceful stop, all
- * on one libuv loop.  A reload is commit-or-rollback: the new file is read,
- * every service generation and every new listener is built, and only when
- * all of that succeeded does anything change.
+ * The running daemon, main-thread side: configuration, signals, reload
+ * and stop.  The event loops that carry connections are workers
+ * (worker.c); worker 0 shares the main loop.  A reload is
+ * commit-or-rollback: the new file is read, every service generation is
+ * built and every new listening socket is bound for every worker, and
+ * only when all of that succeeded do the workers get the new plan.
  */
 #include <signal.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -21,18 +23,19 @@
 #include "log.h"
 #include "runtime.h"
 #include "service.h"
-#include "tunnel.h"
+#include "worker.h"
 
 struct runtime {
-	uv_loop_t loop;
+	uv_loop_t loop;			/* main thread; worker 0's loop */
 	const char *path;
 	int debug_override;
 	struct conf *cf;		/* globals; services moved out */
-	struct listener **lst;
-	size_t nlst;
-	struct tunnels *tunnels;
+	struct worker **workers;
+	size_t nworkers;
+	struct svc **cur;		/* generations the workers serve */
+	size_t ncur;
 	uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
-	uv_timer_t stop_timer;
+	int signals;			/* the handles above are initialised */
 	int stopping;
 };
 
@@ -50,21 +53,16 @@ warn_unverified(struct svc *svc)
  * Every tunnel needs two descriptors, so unless told otherwise stop
  * accepting well before the process runs out of them.
  */
-static void
-apply_limits(struct runtime *rt, int announce)
+static size_t
+connection_limit(const struct conf *cf)
 {
 	struct rlimit rl;
-	size_t max = rt->cf->max_connections, i;
 
-	if (max == 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur != RLIM_INFINITY)
-		max = rl.rlim_cur > 64 ? (size_t)(rl.rlim_cur - 32) / 2 : 16;
-	for (i = 0; i < rt->nlst; i++)
-		listener_set_global_limit(rt->lst[i], max);
-	if (announce)
-		log_msg(LOG_LVL_INFO, NULL, "at most %zu connections at once "
-		    "(%s)", max, rt->cf->max_connections ? "maxConnections" :
-		    "from the open-file limit");
+	if (cf->max_connections > 0)
+		return (cf->max_connections);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		return (rl.rlim_cur > 64 ? (size_t)(rl.rlim_cur - 32) / 2 : 16);
+	return (0);
 }
 
 static int
@@ -112,13 +110,107 @@ err:
 }
 
 static void
+free_plans(struct worker_plan **plans, size_t n)
+{
+	size_t k;
+
+	if (plans == NULL)
+		return;
+	for (k = 0; k < n; k++)
+		worker_plan_free(plans[k]);
+	free(plans);
+}
+
+/*
+ * One plan per worker for serving ${svcs}: listeners whose accept address
+ * stays are kept, new ones are bound here (SO_REUSEPORT with several
+ * workers).  NULL with the reason in ${why} if any socket cannot be bound.
+ */
+static struct worker_plan **
+prepare(struct runtime *rt, struct svc **svcs, size_t n, size_t max_total,
+    char *why, size_t whylen)
+{
+	struct worker_plan **plans;
+	struct worker_plan *p;
+	char *taken;
+	size_t i, j, k;
+
+	plans = calloc(rt->nworkers, sizeof(*plans));
+	taken = calloc(rt->ncur ? rt->ncur : 1, 1);
+	if (plans == NULL || taken == NULL)
+		goto oom;
+	for (k = 0; k < rt->nworkers; k++) {
+		if ((p = plans[k] = calloc(1, sizeof(*p))) == NULL ||
+		    (p->svcs = calloc(n ? n : 1, sizeof(*p->svcs))) == NULL ||
+		    (p->keep = calloc(n ? n : 1, sizeof(*p->keep))) == NULL ||
+		    (p->fds = calloc(n ? n : 1, sizeof(*p->fds))) == NULL)
+			goto oom;
+		p->announce = (k == 0);
+		p->max_connections = max_total == 0 ? 0 :
+		    (max_total + rt->nworkers - 1) / rt->nworkers;
+		for (i = 0; i < n; i++)
+			p->fds[i] = -1;
+	}
+	for (i = 0; i < n; i++) {
+		long keep = -1;
+
+		for (j = 0; j < rt->ncur && keep < 0; j++) {
+			if (!taken[j] && svc_conf_same_accept(
+			    svc_conf(rt->cur[j]), svc_conf(svcs[i]))) {
+				taken[j] = 1;
+				keep = (long)j;
+			}
+		}
+		for (k = 0; k < rt->nworkers; k++) {
+			p = plans[k];
+			p->svcs[i] = svc_ref(svcs[i]);
+			p->n = i + 1;
+			p->keep[i] = keep;
+			if (keep >= 0)
+				continue;
+			p->fds[i] = listener_bind(svc_conf(svcs[i]),
+			    rt->nworkers > 1, why, whylen);
+			if (p->fds[i] < 0)
+				goto err;
+		}
+	}
+	free(taken);
+	return (plans);
+oom:
+	snprintf(why, whylen, "out of memory");
+err:
+	free(taken);
+	free_plans(plans, rt->nworkers);
+	return (NULL);
+}
+
+/* Hand the plans to the workers and remember what they now serve. */
+static void
+commit(struct runtime *rt, struct worker_plan **plans, struct svc **svcs,
+    size_t n)
+{
+	size_t k, i;
+
+	for (k = 0; k < rt->nworkers; k++)
+		worker_apply(rt->workers[k], plans[k]);
+	free(plans);
+	for (i = 0; i < rt->ncur; i++)
+		svc_unref(rt->cur[i]);
+	free(rt->cur);
+	rt->cur = svcs;
+	rt->ncur = n;
+	for (i = 0; i < n; i++)
+		warn_unverified(svcs[i]);
+}
+
+static void
 reload(struct runtime *rt)
 {
 	char why[512];
 	struct conf *cf;
 	struct svc **svcs = NULL;
-	struct listener **lst = NULL, **keep = NULL;
-	size_t i, j, n;
+	struct worker_plan **plans;
+	size_t i, n = 0;
 
 	log_msg(LOG_LVL_NOTICE, NULL, "SIGHUP: reloading %s", rt->path);
 	if ((cf = conf_load(rt->path, why, sizeof(why))) == NULL)
@@ -126,57 +218,18 @@ reload(struct runtime *rt)
 	n = cf->nsvcs;
 	if ((svcs = build_svcs(cf, why, sizeof(why))) == NULL)
 		goto fail;
-	if ((lst = calloc(n, sizeof(*lst))) == NULL ||
-	    (keep = calloc(rt->nlst, sizeof(*keep))) == NULL) {
-		snprintf(why, sizeof(why), "out of memory");
+	if ((plans = prepare(rt, svcs, n, connection_limit(cf), why,
+	    sizeof(why))) == NULL)
 		goto fail;
-	}
-	/* Keep the socket of every service whose accept address stays. */
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < rt->nlst; j++) {
-			if (keep[j] == NULL && svc_conf_same_accept(
-			    svc_conf(listener_svc(rt->lst[j])),
-			    svc_conf(svcs[i]))) {
-				keep[j] = lst[i] = rt->lst[j];
-				break;
-			}
-		}
-	}
-	for (i = 0; i < n; i++) {
-		if (lst[i] != NULL)
-			continue;
-		if ((lst[i] = listener_new(&rt->loop, rt->tunnels, svcs[i],
-		    why, sizeof(why))) == NULL)
-			goto rollback;
-	}
+	commit(rt, plans, svcs, n);
 
-	/* Commit. */
-	for (j = 0; j < rt->nlst; j++)
-		if (keep[j] == NULL)
-			listener_close(rt->lst[j]);
-	for (i = 0; i < n; i++) {
-		const struct svc_conf *was = svc_conf(listener_svc(lst[i]));
-
-		/* preferred -> required: plaintext clients must go now. */
-		if (!svc_conf(svcs[i])->client && !was->client &&
-		    was->encryption == ENCRYPTION_PREFERRED &&
-		    svc_conf(svcs[i])->encryption == ENCRYPTION_REQUIRED)
-			tunnels_close_plaintext(rt->tunnels, was->name,
-			    "encryption is now \"required\": closing this "
-			    "plaintext connection");
-		listener_set_svc(lst[i], svcs[i]);
-		warn_unverified(svcs[i]);
-		svc_unref(svcs[i]);
-	}
-	free(rt->lst);
-	rt->lst = lst;
-	rt->nlst = n;
 	if (!same_str(cf->pid, rt->cf->pid) ||
 	    !same_str(cf->setuid, rt->cf->setuid) ||
 	    !same_str(cf->setgid, rt->cf->setgid) ||
-	    !same_str(cf->chroot, rt->cf->chroot))
-		log_msg(LOG_LVL_WARNING, NULL, "pid, setuid, setgid and chroot "
-		    "changes take effect only after a restart");
+	    !same_str(cf->chroot, rt->cf->chroot) ||
+	    cf->workers != rt->cf->workers)
+		log_msg(LOG_LVL_WARNING, NULL, "pid, setuid, setgid, chroot and "
+		    "workers changes take effect only after a restart");
 	if (!same_str(cf->output, rt->cf->output) &&
 	    log_open(cf->output, 0, rt->debug_override >= 0 ?
 	    rt->debug_override : cf->debug) != 0) {
@@ -188,99 +241,42 @@ reload(struct runtime *rt)
 		log_set_level(cf->debug);
 	/* The pidfile stays where this process wrote it. */
 	swap_str(&cf->pid, &rt->cf->pid);
+	cf->workers = rt->cf->workers;
 	conf_free(rt->cf);
 	rt->cf = cf;
-	free(keep);
-	free(svcs);
-	apply_limits(rt, 0);
 	log_msg(LOG_LVL_NOTICE, NULL, "configuration reloaded: %zu services",
 	    n);
 	return;
-
-rollback:
-	for (i = 0; i < n; i++) {
-		int kept = 0;
-
-		for (j = 0; j < rt->nlst; j++)
-			kept |= (keep[j] != NULL && keep[j] == lst[i]);
-		if (lst[i] != NULL && !kept)
-			listener_close(lst[i]);
-	}
 fail:
 	if (svcs != NULL)
-		for (i = 0; i < cf->nsvcs; i++)
+		for (i = 0; i < n; i++)
 			svc_unref(svcs[i]);
 	free(svcs);
-	free(lst);
-	free(keep);
 	conf_free(cf);
 	log_msg(LOG_LVL_ERR, NULL, "reload failed, keeping the old "
 	    "configuration: %s", why);
 }
 
-/* ---- stopping ----------------------------------------------------------- */
+/* ---- signals ------------------------------------------------------------ */
 
 static void
-close_loop_handles(struct runtime *rt)
+close_signals(void *arg)
 {
+	struct runtime *rt = arg;
 
+	if (!rt->signals)
+		return;
 	uv_close((uv_handle_t *)&rt->sig_hup, NULL);
 	uv_close((uv_handle_t *)&rt->sig_term, NULL);
 	uv_close((uv_handle_t *)&rt->sig_int, NULL);
 	uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
-	uv_close((uv_handle_t *)&rt->stop_timer, NULL);
-}
-
-static void
-on_tunnels_gone(void *arg)
-{
-
-	close_loop_handles(arg);
-}
-
-static void
-on_stop_timeout(uv_timer_t *timer)
-{
-	struct runtime *rt = timer->data;
-
-	log_msg(LOG_LVL_NOTICE, NULL, "%zu connections still open after "
-	    "TIMEOUTclose; closing them", tunnels_count(rt->tunnels));
-	tunnels_close_all(rt->tunnels, "shutting down");
-}
-
-static void
-stop(struct runtime *rt, const char *signame)
-{
-	unsigned int wait_s = 0;
-	size_t i;
-
-	if (rt->stopping) {
-		log_msg(LOG_LVL_NOTICE, NULL, "%s again: closing all "
-		    "connections now", signame);
-		tunnels_close_all(rt->tunnels, "shutting down");
-		return;
-	}
-	rt->stopping = 1;
-	log_msg(LOG_LVL_NOTICE, NULL, "%s: shutting down, %zu connections "
-	    "open", signame, tunnels_count(rt->tunnels));
-	for (i = 0; i < rt->nlst; i++) {
-		const struct svc_conf *sc = svc_conf(listener_svc(rt->lst[i]));
-
-		if (sc->timeout_close > wait_s)
-			wait_s = sc->timeout_close;
-		listener_close(rt->lst[i]);
-	}
-	rt->nlst = 0;
-	uv_signal_stop(&rt->sig_hup);
-	uv_timer_start(&rt->stop_timer, on_stop_timeout,
-	    (uint64_t)wait_s * 1000, 0);
-	tunnels_on_empty(rt->tunnels, on_tunnels_gone, rt);
 }
 
 static void
 on_signal(uv_signal_t *h, int signum)
 {
 	struct runtime *rt = h->data;
+	size_t k;
 
 	switch (signum) {
 	case SIGHUP:
@@ -295,9 +291,24 @@ on_signal(uv_signal_t *h, int signum)
 			    " still writing to the old one");
 		break;
 	default:
-		stop(rt, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+		log_msg(LOG_LVL_NOTICE, NULL, "%s%s: %s",
+		    signum == SIGTERM ? "SIGTERM" : "SIGINT",
+		    rt->stopping ? " again" : "", rt->stopping ?
+		    "closing all connections now" : "shutting down");
+		rt->stopping = 1;
+		for (k = 0; k < rt->nworkers; k++)
+			worker_stop(rt->workers[k]);
 		break;
 	}
+}
+
+static void
+init_signal(struct runtime *rt, uv_signal_t *h, int signum)
+{
+
+	uv_signal_init(&rt->loop, h);
+	h->data = rt;
+	uv_signal_start(h, on_signal, signum);
 }
 
 /* ---- startup ------------------------------------------------------------ */
@@ -310,34 +321,37 @@ startup_error(const char *why)
 	log_msg(LOG_LVL_ERR, NULL, "%s", why);
 }
 
-static int
-start_listeners(struct runtime *rt, struct svc **svcs, size_t n)
+static size_t
+worker_count(const struct conf *cf)
 {
-	char why[512];
-	size_t i;
+	uv_cpu_info_t *cpus;
+	int n;
 
-	if ((rt->lst = calloc(n, sizeof(*rt->lst))) == NULL)
-		return (-1);
-	for (i = 0; i < n; i++) {
-		rt->lst[i] = listener_new(&rt->loop, rt->tunnels, svcs[i], why,
-		    sizeof(why));
-		if (rt->lst[i] == NULL) {
-			startup_error(why);
-			return (-1);
-		}
-		rt->nlst++;
-		warn_unverified(svcs[i]);
-	}
-	return (0);
+	if (cf->workers > 0)
+		return (cf->workers);
+	if (uv_cpu_info(&cpus, &n) != 0 || n < 1)
+		return (1);
+	uv_free_cpu_info(cpus, n);
+	return ((size_t)n);
 }
 
-static void
-init_signal(struct runtime *rt, uv_signal_t *h, int signum)
+static int
+start_workers(struct runtime *rt, size_t n)
 {
+	struct worker *w;
 
-	uv_signal_init(&rt->loop, h);
-	h->data = rt;
-	uv_signal_start(h, on_signal, signum);
+	if ((rt->workers = calloc(n, sizeof(*rt->workers))) == NULL)
+		return (-1);
+	if ((w = worker_new(0, &rt->loop)) == NULL)
+		return (-1);
+	rt->workers[rt->nworkers++] = w;
+	worker_on_done(w, close_signals, rt);
+	while (rt->nworkers < n) {
+		if ((w = worker_new((int)rt->nworkers, NULL)) == NULL)
+			return (-1);
+		rt->workers[rt->nworkers++] = w;
+	}
+	return (0);
 }
 
 int
@@ -345,22 +359,25 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
     int foreground, int debug_override)
 {
 	struct runtime rt;
+	struct worker_plan **plans = NULL;
 	char why[512];
-	size_t i, n = cf->nsvcs;
-	int status = 2, pid_written = 0;
+	size_t i, k, n = cf->nsvcs;
+	int status = 2, pid_written = 0, threads = 0;
 
 	memset(&rt, 0, sizeof(rt));
 	rt.path = path;
 	rt.cf = cf;
 	rt.debug_override = debug_override;
 	if (uv_loop_init(&rt.loop) != 0 ||
-	    (rt.tunnels = tunnels_new()) == NULL) {
-		startup_error("cannot create the event loop");
+	    start_workers(&rt, worker_count(cf)) != 0) {
+		startup_error("cannot create the event loops");
 		goto out;
 	}
-	if (start_listeners(&rt, svcs, n))
+	if ((plans = prepare(&rt, svcs, n, connection_limit(cf), why,
+	    sizeof(why))) == NULL) {
+		startup_error(why);
 		goto out;
-	apply_limits(&rt, 1);
+	}
 	if (daemon_drop_privileges(cf->chroot, cf->setuid, cf->setgid, why,
 	    sizeof(why))) {
 		startup_error(why);
@@ -373,34 +390,56 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 		}
 		pid_written = 1;
 	}
+	for (k = 1; k < rt.nworkers; k++) {
+		if (worker_start_thread(rt.workers[k]) != 0) {
+			startup_error("cannot start a worker thread");
+			goto out;
+		}
+		threads++;
+	}
+	commit(&rt, plans, svcs, n);
+	plans = NULL;
+	svcs = NULL;
 	init_signal(&rt, &rt.sig_hup, SIGHUP);
 	init_signal(&rt, &rt.sig_term, SIGTERM);
 	init_signal(&rt, &rt.sig_int, SIGINT);
 	init_signal(&rt, &rt.sig_usr1, SIGUSR1);
-	uv_timer_init(&rt.loop, &rt.stop_timer);
-	rt.stop_timer.data = &rt;
+	rt.signals = 1;
+	log_msg(LOG_LVL_INFO, NULL, "at most %zu connections at once (%s), "
+	    "%zu worker%s", connection_limit(cf), cf->max_connections ?
+	    "maxConnections" : "from the open-file limit", rt.nworkers,
+	    rt.nworkers == 1 ? "" : "s");
 	log_msg(LOG_LVL_NOTICE, NULL, "redtun %s started: %zu services, pid "
 	    "%ld%s", PACKAGE_VERSION, n, (long)getpid(),
 	    foreground ? ", foreground" : "");
 	daemon_ready();
 	uv_run(&rt.loop, UV_RUN_DEFAULT);
 	status = 0;
-	log_msg(LOG_LVL_NOTICE, NULL, "exiting");
 out:
-	for (i = 0; i < n; i++)
-		svc_unref(svcs[i]);
+	free_plans(plans, rt.nworkers);
 	if (status != 0) {
-		/* Startup failed: close what was opened and let it settle. */
-		for (i = 0; i < rt.nlst; i++)
-			listener_close(rt.lst[i]);
-		uv_run(&rt.loop, UV_RUN_NOWAIT);
+		/* Startup failed: stop what started and let it settle. */
+		for (k = 0; k < rt.nworkers; k++)
+			worker_stop(rt.workers[k]);
+		if (rt.nworkers > 0)
+			uv_run(&rt.loop, UV_RUN_DEFAULT);
 		daemon_fail(status);
 	}
+	for (k = 0; k < rt.nworkers; k++)
+		worker_free(rt.workers[k]);
+	if (status == 0)
+		log_msg(LOG_LVL_NOTICE, NULL, "exiting");
+	if (svcs != NULL)
+		for (i = 0; i < n; i++)
+			svc_unref(svcs[i]);
+	for (i = 0; i < rt.ncur; i++)
+		svc_unref(rt.cur[i]);
+	free(rt.cur);
+	free(rt.workers);
 	if (pid_written)
 		daemon_pidfile_remove(rt.cf->pid);
-	free(rt.lst);
-	tunnels_free(rt.tunnels);
 	(void)uv_loop_close(&rt.loop);
 	conf_free(rt.cf);
+	(void)threads;
 	return (status);
 }

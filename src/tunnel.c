@@ -28,6 +28,7 @@
 struct tunnels {
 	struct tunnel *head;
 	size_t count;
+	int worker;		/* for log lines */
 	int out_of_fds;		/* until a tunnel closes */
 	unsigned long shed;	/* connections shed meanwhile */
 	void (*on_empty)(void *);
@@ -57,10 +58,13 @@ alive(const struct end *e)
 /* ---- registry --------------------------------------------------------- */
 
 struct tunnels *
-tunnels_new(void)
+tunnels_new(int worker)
 {
+	struct tunnels *set = calloc(1, sizeof(struct tunnels));
 
-	return (calloc(1, sizeof(struct tunnels)));
+	if (set != NULL)
+		set->worker = worker;
+	return (set);
 }
 
 void
@@ -827,7 +831,8 @@ attach_client(struct tunnel *t, uv_stream_t *listener)
 		snprintf(t->peer, sizeof(t->peer), "unknown peer");
 	uv_tcp_nodelay(&t->cli.tcp, 1);
 	uv_tcp_keepalive(&t->cli.tcp, 1, 60);
-	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: accepted", t->peer);
+	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: accepted by worker %d",
+	    t->peer, t->set->worker);
 	return (0);
 }
 

@@ -9,11 +9,12 @@ struct svc;
 struct tunnels;
 
 /**
- * tunnels_new(void):
- * A registry of the open tunnels of one event loop, so that a shutdown can
- * wait for them or close them.  Returns NULL on allocation failure.
+ * tunnels_new(worker):
+ * A registry of the open tunnels of one event loop (worker ${worker}, for
+ * log lines), so that a shutdown can wait for them or close them.
+ * Returns NULL on allocation failure.
  */
-struct tunnels *tunnels_new(void);
+struct tunnels *tunnels_new(int worker);
 
 /**
  * tunnels_free(set): free an empty registry; NULL-safe.  Tunnels must have

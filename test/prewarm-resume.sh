@@ -271,5 +271,24 @@ c=$(ping_new res12 "$L12")
 assert_match "$c" ", session resumed$" "res12 (unchanged) still resumes"
 
 assert_file_no_match "$LOG" " (err|crit|alert|emerg) " "no errors in the log"
+
+# d) the same CAfile path, new content: another CA that does not sign the
+# server's certificate. A reload re-reads the CAfile, so a session verified
+# under the old CA must not be resumed: the next connection does a full
+# handshake, and its verification fails.
+cp "$T/other-ca.crt" "$T/ca-copy.crt.new"
+mv "$T/ca-copy.crt.new" "$T/ca-copy.crt"
+kill -HUP "$RT_PID"
+wait_until 10 count_ge "configuration reloaded" $((n + 4)) || fail "no reload"
+before=$(log_count "$LOG" "\[res13\] 127\.0\.0\.1:[0-9]+: (connected to|upstream )")
+out=$(rcli "$L13" ping 2>&1) || true
+wait_until 5 count_ge "\[res13\] 127\.0\.0\.1:[0-9]+: (connected to|upstream )" $((before + 1)) ||
+	fail "res13: no outcome logged for the connection after the CA content changed"
+last=$(grep -E "\[res13\] 127\.0\.0\.1:[0-9]+: (connected to|upstream )" "$LOG" | tail -n 1)
+assert_not_contains "$last" "session resumed" \
+	"CAfile now holds an unrelated CA: a session verified under the old CA was resumed"
+assert_contains "$last" "certificate verify failed: certificate is not signed by a trusted CA" \
+	"CAfile now holds an unrelated CA: the server's certificate must be rejected"
+assert_not_contains "$out" "PONG" "no PONG through an untrusted server"
 assert_redtun_alive
 say "ok"

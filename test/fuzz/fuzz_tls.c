@@ -72,7 +72,7 @@ setup(void)
 	tls_init();
 	log_open(NULL, 1, LOG_LVL_EMERG);
 	uv_loop_init(&loop);
-	set = tunnels_new();
+	set = tunnels_new(0);
 	upstream_listen = listen_any(&up_port);
 	close(listen_any(&local_port));	/* a free port for the tunnel */
 	snprintf(text, sizeof(text), "services = { f = { accept = "
