@@ -208,6 +208,13 @@ daemon_drop_privileges(const char *root, const char *user,
 		    strerror(errno));
 		return (-1);
 	}
+	/* wolfSSL opens the random device for every TLS session. */
+	if (root != NULL && access("/dev/urandom", R_OK) != 0) {
+		snprintf(why, whylen, "chroot: %s/dev/urandom is missing (%s); "
+		    "TLS needs it inside the jail: mknod -m 444 %s/dev/urandom "
+		    "c 1 9", root, strerror(errno), root);
+		return (-1);
+	}
 	if (gr != NULL && getegid() != gr->gr_gid &&
 	    (setgroups(1, &gr->gr_gid) != 0 || setgid(gr->gr_gid) != 0)) {
 		snprintf(why, whylen, "setgid to %s failed: %s", group,

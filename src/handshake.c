@@ -44,7 +44,8 @@ handshake_upstream(struct tunnel *t)
 
 	if ((ssl = new_session(t, &t->srv)) == NULL) {
 		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot create "
-		    "a TLS session (out of memory?)", t->uphost, t->upport);
+		    "a TLS session (out of memory, or no /dev/urandom in "
+		    "the chroot?)", t->uphost, t->upport);
 		return;
 	}
 	/* RFC 6066: SNI carries host names only, never IP literals. */
@@ -104,7 +105,8 @@ handshake_sniff(struct tunnel *t)
 	if ((unsigned char)e->in[e->in_off] == TLS_RECORD_HANDSHAKE) {
 		if (new_session(t, e) == NULL) {
 			tunnel_finish(t, LOG_LVL_ERR, "cannot create a TLS "
-			    "session (out of memory?)");
+			    "session (out of memory, or no /dev/urandom in the "
+			    "chroot?)");
 			return;
 		}
 		tunnel_begin_phase(t, T_HANDSHAKE);

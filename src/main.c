@@ -128,11 +128,17 @@ main(int argc, char *argv[])
 		status = 0;
 		goto done;
 	}
-	if (cf->pid != NULL && cf->pid[0] != '\0' &&
-	    daemon_pidfile_check(cf->pid, why, sizeof(why))) {
-		fprintf(stderr, "redtun: %s\n", why);
-		status = EXIT_STARTUP;
-		goto done;
+	if (cf->pid != NULL && cf->pid[0] != '\0') {
+		/* The pidfile is written after chroot, so it lives in the jail. */
+		char pidpath[4096];
+
+		snprintf(pidpath, sizeof(pidpath), "%s%s", cf->chroot ?
+		    cf->chroot : "", cf->pid);
+		if (daemon_pidfile_check(pidpath, why, sizeof(why))) {
+			fprintf(stderr, "redtun: %s\n", why);
+			status = EXIT_STARTUP;
+			goto done;
+		}
 	}
 	if (!foreground) {
 		switch (daemon_fork(&status)) {

@@ -322,7 +322,9 @@ alert_text(WOLFSSL *ssl)
 	if (wolfSSL_get_alert_history(ssl, &h) != WOLFSSL_SUCCESS)
 		return ("unknown alert");
 	switch (h.last_rx.code) {
-	case 40: return ("handshake failure (no common cipher suite?)");
+	case 40: return (wolfSSL_is_init_finished(ssl) ? "handshake failure "
+	    "(the peer refused a renegotiation or post-handshake message?)" :
+	    "handshake failure (no common cipher suite?)");
 	case 42: return ("bad certificate");
 	case 43: return ("unsupported certificate");
 	case 45: return ("certificate expired");
