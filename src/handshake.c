@@ -4,6 +4,7 @@
  * bytes (a TLS record or, with encryption = "preferred", plaintext), then
  * TLS with the client, optionally demanding a client certificate.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "service.h"
 #include "tls.h"
+#include "tunnel.h"
 #include "tunnel_priv.h"
 
 #define TLS_RECORD_HANDSHAKE 0x16
@@ -21,6 +23,7 @@ new_session(struct tunnel *t, struct end *e)
 {
 	WOLFSSL *ssl;
 
+	errno = 0;
 	if ((ssl = wolfSSL_new(svc_tls_ctx(t->svc))) == NULL)
 		return (NULL);
 	e->ssl = ssl;
@@ -35,6 +38,21 @@ new_session(struct tunnel *t, struct end *e)
 	return (ssl);
 }
 
+/* wolfSSL_new() opens the random device: it fails when fds run out. */
+static void
+session_failed(struct tunnel *t)
+{
+
+	if (errno == EMFILE || errno == ENFILE) {
+		tunnels_fd_exhausted(t->set);
+		tunnel_finish(t, LOG_LVL_DEBUG, "no descriptor for a TLS "
+		    "session");
+		return;
+	}
+	tunnel_finish(t, LOG_LVL_ERR, "cannot create a TLS session: %s",
+	    errno ? strerror(errno) : "out of memory");
+}
+
 void
 handshake_upstream(struct tunnel *t)
 {
@@ -43,9 +61,7 @@ handshake_upstream(struct tunnel *t)
 	WOLFSSL *ssl;
 
 	if ((ssl = new_session(t, &t->srv)) == NULL) {
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot create "
-		    "a TLS session (out of memory, or no /dev/urandom in "
-		    "the chroot?)", t->uphost, t->upport);
+		session_failed(t);
 		return;
 	}
 	/* RFC 6066: SNI carries host names only, never IP literals. */
@@ -104,9 +120,7 @@ handshake_sniff(struct tunnel *t)
 	}
 	if ((unsigned char)e->in[e->in_off] == TLS_RECORD_HANDSHAKE) {
 		if (new_session(t, e) == NULL) {
-			tunnel_finish(t, LOG_LVL_ERR, "cannot create a TLS "
-			    "session (out of memory, or no /dev/urandom in the "
-			    "chroot?)");
+			session_failed(t);
 			return;
 		}
 		tunnel_begin_phase(t, T_HANDSHAKE);

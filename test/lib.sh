@@ -207,7 +207,9 @@ free_port() {
 	local i p used
 	used=$(ss -tanH 2>/dev/null | awk '{print $4}' | sed 's/.*[:.]//')
 	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+		# Below the ephemeral range (32768+), where outgoing connections
+		# of parallel tests could take a port before it is bound.
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12700))
 		grep -qx "$p" "$_PORTS_FILE" && continue
 		printf '%s\n' "$used" | grep -qx "$p" && continue
 		echo "$p" >>"$_PORTS_FILE"
