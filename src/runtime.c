@@ -23,6 +23,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "service.h"
+#include "tunnel.h"
 #include "worker.h"
 
 struct runtime {
@@ -414,6 +415,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	    foreground ? ", foreground" : "");
 	daemon_ready();
 	uv_run(&rt.loop, UV_RUN_DEFAULT);
+	tunnel_buffers_release();
 	status = 0;
 out:
 	free_plans(plans, rt.nworkers);

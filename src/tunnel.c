@@ -40,6 +40,46 @@ struct tunnels {
 static _Thread_local char plain_buf[64 * 1024];
 static _Thread_local char tls_plain_buf[16 * 1024];
 
+/*
+ * Ciphertext buffers are taken only while data moves and go back to a
+ * small per-loop free list, so idle connections hold none and busy ones
+ * do not churn malloc.
+ */
+#define BUF_POOL_MAX 32
+static _Thread_local struct {
+	char *bufs[BUF_POOL_MAX];
+	int n;
+} buf_pool;
+
+static char *
+buf_get(void)
+{
+
+	if (buf_pool.n > 0)
+		return (buf_pool.bufs[--buf_pool.n]);
+	return (malloc(CIPHER_IN_CAP));
+}
+
+static void
+buf_put(char *b)
+{
+
+	if (b == NULL)
+		return;
+	if (buf_pool.n < BUF_POOL_MAX)
+		buf_pool.bufs[buf_pool.n++] = b;
+	else
+		free(b);
+}
+
+void
+tunnel_buffers_release(void)
+{
+
+	while (buf_pool.n > 0)
+		free(buf_pool.bufs[--buf_pool.n]);
+}
+
 struct wreq {
 	uv_write_t req;
 	struct end *end;
@@ -164,8 +204,8 @@ tunnel_free_if_done(struct tunnel *t)
 		wolfSSL_free(t->cli.ssl);
 	if (t->srv.ssl != NULL)
 		wolfSSL_free(t->srv.ssl);
-	free(t->cli.in);
-	free(t->srv.in);
+	buf_put(t->cli.in);
+	buf_put(t->srv.in);
 	if (t->ai_owned != NULL)
 		uv_freeaddrinfo(t->ai_owned);
 	if (t->prev != NULL)
@@ -623,7 +663,7 @@ drain_tls(struct end *e)
 		return;
 	/* An idle connection keeps no ciphertext buffer. */
 	if (e->in != NULL && e->in_off == e->in_len) {
-		free(e->in);
+		buf_put(e->in);
 		e->in = NULL;
 		e->in_off = e->in_len = 0;
 	}
@@ -665,7 +705,7 @@ pooled_read(struct end *e)
 		break;
 	}
 	if (e->in != NULL && e->in_off == e->in_len) {
-		free(e->in);
+		buf_put(e->in);
 		e->in = NULL;
 		e->in_off = e->in_len = 0;
 	}
@@ -681,7 +721,7 @@ end_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		*buf = uv_buf_init(plain_buf, sizeof(plain_buf));
 		return;
 	}
-	if (e->in == NULL && (e->in = malloc(CIPHER_IN_CAP)) == NULL) {
+	if (e->in == NULL && (e->in = buf_get()) == NULL) {
 		*buf = uv_buf_init(NULL, 0);
 		return;
 	}
@@ -761,7 +801,7 @@ tunnel_start_relay(struct tunnel *t)
 		if (deliver(&t->srv, cli->in + cli->in_off,
 		    cli->in_len - cli->in_off))
 			return;
-		free(cli->in);
+		buf_put(cli->in);
 		cli->in = NULL;
 		cli->in_off = cli->in_len = 0;
 	}

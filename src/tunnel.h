@@ -57,6 +57,13 @@ void tunnels_close_plaintext(struct tunnels *set, const char *name,
     const char *why);
 
 /**
+ * tunnel_buffers_release(void):
+ * Free the calling thread's pool of idle ciphertext buffers; call when a
+ * loop has ended.
+ */
+void tunnel_buffers_release(void);
+
+/**
  * tunnel_accept(set, listener, svc):
  * Accept one pending connection on ${listener} and start forwarding it for
  * the service ${svc} (a reference is taken; the tunnel keeps using this

@@ -257,6 +257,7 @@ run_thread(void *arg)
 	struct worker *w = arg;
 
 	uv_run(w->loop, UV_RUN_DEFAULT);
+	tunnel_buffers_release();
 #ifdef FP_ECC
 	wc_ecc_fp_free();	/* per-thread ECC caches (Debian's build) */
 #endif
