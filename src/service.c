@@ -1,9 +1,11 @@
 /* Service generations: settings, TLS context and resolved targets. */
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <uv.h>
 
@@ -34,7 +36,56 @@ struct svc {
 	size_t next_target;
 	unsigned int plaintext_count;
 	unsigned long handshakes, resumed;
+	uint64_t trust_hash;	/* contents of the files sessions rest on */
 };
+
+/* FNV-1a over a file's bytes (or its absence), folded into ${h}. */
+static uint64_t
+hash_file(uint64_t h, const char *path)
+{
+	unsigned char buf[4096];
+	size_t n, i;
+	FILE *f;
+
+	if (path == NULL)
+		return (h * 1099511628211ULL);
+	if ((f = fopen(path, "rb")) == NULL)
+		return (h ^ 0x5bd1e995ULL);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		for (i = 0; i < n; i++)
+			h = (h ^ buf[i]) * 1099511628211ULL;
+	fclose(f);
+	return (h);
+}
+
+/* A CA directory changes when its entries do: hash names and mtimes. */
+static uint64_t
+hash_dir(uint64_t h, const char *path)
+{
+	struct stat st;
+
+	if (path == NULL || stat(path, &st) != 0)
+		return (h * 1099511628211ULL);
+	h = (h ^ (uint64_t)st.st_mtim.tv_sec) * 1099511628211ULL;
+	return ((h ^ (uint64_t)st.st_mtim.tv_nsec) * 1099511628211ULL);
+}
+
+/*
+ * Sessions were verified against these files: a reload may carry them
+ * over only if the files still hold the same bytes, not just the same
+ * names (a CA rotated in place must end resumption).
+ */
+static uint64_t
+trust_hash(const struct svc_conf *sc)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	h = hash_file(h, sc->cafile != NULL || sc->capath != NULL ?
+	    sc->cafile : "/etc/ssl/certs/ca-certificates.crt");
+	h = hash_dir(h, sc->capath);
+	h = hash_file(h, sc->cert);
+	return (hash_file(h, sc->key));
+}
 
 static void
 resolve_targets(struct svc *svc)
@@ -93,6 +144,8 @@ svc_new(struct svc_conf *sc, char *why, size_t whylen)
 	if ((svc->ctx = tls_ctx_new(sc, handshake_on_session, why,
 	    whylen)) == NULL)
 		goto err;
+	if (sc->client && sc->session_resume)
+		svc->trust_hash = trust_hash(sc);
 	if (!sc->delay)
 		resolve_targets(svc);
 	return (svc);
@@ -214,7 +267,7 @@ svc_inherit(struct svc *svc, struct svc *old)
 	svc->plaintext_count = old->plaintext_count;
 	svc->handshakes = old->handshakes;
 	svc->resumed = old->resumed;
-	if (!same_trust(a, b)) {
+	if (!same_trust(a, b) || svc->trust_hash != old->trust_hash) {
 		uv_mutex_unlock(&old->lock);
 		return;
 	}
