@@ -183,6 +183,9 @@ on_connection(uv_stream_t *server, int status)
 	const struct svc_conf *sc = svc_conf(l->svc);
 	int r = 0;
 
+	/* A pooled connection is already counted: hand it over first. */
+	if (status == 0 && pool_take(l, server) == 0)
+		return;
 	if (status == 0 && tunnels_out_of_fds(l->set)) {
 		shed(server);
 		tunnels_note_shed(l->set);
@@ -198,8 +201,6 @@ on_connection(uv_stream_t *server, int status)
 		refuse(l, server, (unsigned int)l->global_max, 1);
 		return;
 	}
-	if (status == 0 && pool_take(l, server) == 0)
-		return;
 	if (status == 0 && (r = tunnel_accept(l->set, server, l->svc)) == 0) {
 		if (l->accept_failing)
 			log_msg(LOG_LVL_NOTICE, svc_name(l->svc), "accepting "

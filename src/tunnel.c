@@ -38,7 +38,7 @@ struct tunnels {
 /* Plaintext read from a socket or out of wolfSSL is consumed before the
  * callback returns, so one buffer per loop (thread) suffices. */
 static _Thread_local char plain_buf[64 * 1024];
-static _Thread_local char tls_plain_buf[16 * 1024];
+static _Thread_local char tls_plain_buf[64 * 1024];
 
 /*
  * Ciphertext buffers are taken only while data moves and go back to a
@@ -461,6 +461,28 @@ raw_write(struct end *dst, const char *data, size_t len)
 	return (0);
 }
 
+/*
+ * While deliver() encrypts a chunk, the records wolfSSL emits for that end
+ * are gathered here and sent with one write instead of one per record.
+ */
+static _Thread_local struct {
+	char buf[4 * (TLS_RECORD_MAX + 64)];
+	size_t len;
+	struct end *owner;
+	int err;
+} stage;
+
+static void
+stage_flush(void)
+{
+	int r;
+
+	if (stage.owner != NULL && stage.len > 0 &&
+	    (r = raw_write(stage.owner, stage.buf, stage.len)) < 0)
+		stage.err = r;
+	stage.len = 0;
+}
+
 /* wolfSSL send callback: ciphertext out through the socket. */
 int
 end_tls_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
@@ -468,6 +490,17 @@ end_tls_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	struct end *e = ctx;
 
 	(void)ssl;
+	if (stage.owner == e) {
+		if ((size_t)sz > sizeof(stage.buf) - stage.len)
+			stage_flush();
+		if (stage.err != 0)
+			return (WOLFSSL_CBIO_ERR_CONN_RST);
+		if ((size_t)sz <= sizeof(stage.buf)) {
+			memcpy(stage.buf + stage.len, buf, (size_t)sz);
+			stage.len += (size_t)sz;
+			return (sz);
+		}
+	}
 	if (raw_write(e, buf, (size_t)sz) < 0)
 		return (WOLFSSL_CBIO_ERR_CONN_RST);
 	return (sz);
@@ -507,7 +540,14 @@ deliver(struct end *dst, const char *data, size_t len)
 		}
 		return (0);
 	}
+	stage.owner = dst;
+	stage.err = 0;
 	r = wolfSSL_write(dst->ssl, data, (int)len);
+	stage_flush();
+	if (r == (int)len && stage.err < 0)
+		r = -1;
+	stage.owner = NULL;
+	stage.err = 0;
 	if (r != (int)len) {
 		tls_status(dst->ssl, r, &err);
 		tunnel_finish(t, LOG_LVL_ERR, "TLS write to %s failed: %s",
@@ -621,17 +661,34 @@ drain_tls(struct end *e)
 	char text[160];
 	int n, err = 0;
 
+	size_t used = 0;
+
+	/*
+	 * Decrypt records back to back into one buffer and pass them on with
+	 * one write: a 64 KiB reply is four records but one syscall.
+	 */
 	while (alive(e) && !e->read_done) {
-		if (backlogged(e->peer)) {
+		if (used == 0 && backlogged(e->peer)) {
 			pause_reading(e);
 			return;
 		}
-		n = wolfSSL_read(e->ssl, tls_plain_buf, sizeof(tls_plain_buf));
+		n = wolfSSL_read(e->ssl, tls_plain_buf + used,
+		    (int)(sizeof(tls_plain_buf) - used));
 		if (n > 0) {
 			e->bytes += (uint64_t)n;
-			if (deliver(e->peer, tls_plain_buf, (size_t)n))
-				return;
+			used += (size_t)n;
+			if (sizeof(tls_plain_buf) - used < TLS_RECORD_MAX) {
+				if (deliver(e->peer, tls_plain_buf, used))
+					return;
+				used = 0;
+			}
 			continue;
+		}
+		/* Whatever happens next, what came first goes out first. */
+		if (used > 0) {
+			if (deliver(e->peer, tls_plain_buf, used))
+				return;
+			used = 0;
 		}
 		switch (tls_status(e->ssl, n, &err)) {
 		case TLS_TRUNCATED:

@@ -19,6 +19,7 @@
 #define QUEUE_HIGH	(64 * 1024)
 #define QUEUE_LOW	(16 * 1024)
 #define CIPHER_IN_CAP	(20 * 1024)
+#define TLS_RECORD_MAX	(16 * 1024)	/* plaintext bytes per record */
 
 /*
  * Client mode: RESOLVING -> CONNECTING -> HANDSHAKE (TLS to the server)
