@@ -818,14 +818,9 @@ check_duplicates(struct ctx *c, const config_setting_t *services,
 		for (j = 0; j < i; j++) {
 			if (!svc_conf_same_accept(cf->svcs[i], cf->svcs[j]))
 				continue;
-			return (bad(c, config_setting_get_member(
-			    config_setting_get_member(services,
-			    cf->svcs[i]->name), "accept") ?
-			    config_setting_get_member(config_setting_get_member(
-			    services, cf->svcs[i]->name), "accept") :
-			    config_setting_get_member(services,
-			    cf->svcs[i]->name), "%s:%d is already used by "
-			    "service \"%s\"", cf->svcs[i]->accept.host,
+			return (bad(c, where(config_setting_get_member(services,
+			    cf->svcs[i]->name), "accept"), "%s:%d is already "
+			    "used by service \"%s\"", cf->svcs[i]->accept.host,
 			    cf->svcs[i]->accept.port, cf->svcs[j]->name));
 		}
 	}

@@ -363,7 +363,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	struct worker_plan **plans = NULL;
 	char why[512];
 	size_t i, k, n = cf->nsvcs;
-	int status = 2, pid_written = 0, threads = 0;
+	int status = 2, pid_written = 0;
 
 	memset(&rt, 0, sizeof(rt));
 	rt.path = path;
@@ -396,7 +396,6 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 			startup_error("cannot start a worker thread");
 			goto out;
 		}
-		threads++;
 	}
 	commit(&rt, plans, svcs, n);
 	plans = NULL;
@@ -442,6 +441,5 @@ out:
 		daemon_pidfile_remove(rt.cf->pid);
 	(void)uv_loop_close(&rt.loop);
 	conf_free(rt.cf);
-	(void)threads;
 	return (status);
 }
