@@ -44,7 +44,7 @@ session_failed(struct tunnel *t)
 {
 
 	if (errno == EMFILE || errno == ENFILE) {
-		tunnels_fd_exhausted(t->set);
+		tunnels_fd_exhausted(t->set, t->loop);
 		tunnel_finish(t, LOG_LVL_DEBUG, "no descriptor for a TLS "
 		    "session");
 		return;

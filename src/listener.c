@@ -1,5 +1,6 @@
 /* Listening sockets, one per service. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ struct listener {
 	struct svc *svc;
 	size_t global_max;
 	int accept_failing;	/* log a failing accept once, not per try */
+	int reserve_fd;		/* spent to shed connections on EMFILE */
 	uint64_t refused_logged_at;	/* uv_now() of the last refusal line */
 	unsigned long refused;		/* refusals since that line */
 };
@@ -176,6 +178,32 @@ pool_size(struct listener *l)
 
 /* ---- accepting -------------------------------------------------------- */
 
+/*
+ * libuv sheds connections on EMFILE with a spare descriptor of its own,
+ * but if another thread takes that descriptor back (the resolver pool
+ * opening /etc/hosts), it calls us with UV_EMFILE in a tight loop until a
+ * descriptor frees up.  Our own spare breaks that loop: close it, accept
+ * and drop what is pending, take it back.
+ */
+static void
+shed_without_fds(struct listener *l)
+{
+	uv_os_fd_t lfd;
+	int fd;
+
+	if (uv_fileno((uv_handle_t *)&l->tcp, &lfd) != 0)
+		return;
+	if (l->reserve_fd >= 0) {
+		close(l->reserve_fd);
+		l->reserve_fd = -1;
+	}
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(fd);
+	l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	tunnels_fd_exhausted(l->set, l->tcp.loop);
+	tunnels_note_shed(l->set);
+}
+
 static void
 on_connection(uv_stream_t *server, int status)
 {
@@ -208,10 +236,12 @@ on_connection(uv_stream_t *server, int status)
 		l->accept_failing = 0;
 		return;
 	}
+	if (status == UV_EMFILE || status == UV_ENFILE)
+		shed_without_fds(l);
 	if (status < 0)
 		r = status;
-	/* libuv already sheds the connection on EMFILE; do not spin or spam. */
-	if (!l->accept_failing)
+	/* Descriptor exhaustion has its own once-per-episode message. */
+	if (!l->accept_failing && r != UV_EMFILE && r != UV_ENFILE)
 		log_msg(LOG_LVL_ERR, svc_name(l->svc), "cannot accept a "
 		    "connection: %s", uv_strerror(r));
 	l->accept_failing = 1;
@@ -244,6 +274,8 @@ on_listener_closed(uv_handle_t *h)
 
 	if (--l->handles > 0)
 		return;
+	if (l->reserve_fd >= 0)
+		close(l->reserve_fd);
 	svc_unref(l->svc);
 	free(l->pool);
 	free(l);
@@ -309,6 +341,7 @@ listener_open(uv_loop_t *loop, struct tunnels *set, struct svc *svc, int fd,
 	}
 	l->set = set;
 	l->svc = svc_ref(svc);
+	l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	uv_tcp_init(loop, &l->tcp);
 	l->tcp.data = l;
 	uv_timer_init(loop, &l->refill);

@@ -361,6 +361,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 {
 	struct runtime rt;
 	struct worker_plan **plans = NULL;
+	struct svc **cur;
 	char why[512];
 	size_t i, k, n = cf->nsvcs;
 	int status = 2, pid_written = 0;
@@ -397,7 +398,13 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 			goto out;
 		}
 	}
-	commit(&rt, plans, svcs, n);
+	/* The generations' references move into an array the runtime owns. */
+	if ((cur = calloc(n ? n : 1, sizeof(*cur))) == NULL) {
+		startup_error("out of memory");
+		goto out;
+	}
+	memcpy(cur, svcs, n * sizeof(*cur));
+	commit(&rt, plans, cur, n);
 	plans = NULL;
 	svcs = NULL;
 	init_signal(&rt, &rt.sig_hup, SIGHUP);

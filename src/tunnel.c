@@ -30,6 +30,8 @@ struct tunnels {
 	size_t count;
 	int worker;		/* for log lines */
 	int out_of_fds;		/* until a tunnel closes */
+	int exhaustion_logged;	/* until a tunnel gets going again */
+	uint64_t exhaustion_at;	/* uv_now() of that message */
 	unsigned long shed;	/* connections shed meanwhile */
 	void (*on_empty)(void *);
 	void *on_empty_arg;
@@ -122,12 +124,17 @@ tunnels_count(const struct tunnels *set)
 }
 
 void
-tunnels_fd_exhausted(struct tunnels *set)
+tunnels_fd_exhausted(struct tunnels *set, uv_loop_t *loop)
 {
+	uint64_t now = uv_now(loop);
 
-	if (set->out_of_fds)
-		return;
 	set->out_of_fds = 1;
+	/* Once per episode, and an episode lasts at least ten seconds. */
+	if (set->exhaustion_logged ||
+	    (set->exhaustion_at != 0 && now - set->exhaustion_at < 10000))
+		return;
+	set->exhaustion_logged = 1;
+	set->exhaustion_at = now;
 	set->shed = 0;
 	log_msg(LOG_LVL_ERR, NULL, "out of file descriptors (too many open "
 	    "files) with %zu connections open: shedding new connections "
@@ -196,7 +203,6 @@ static void
 tunnel_free_if_done(struct tunnel *t)
 {
 	struct tunnels *set = t->set;
-	int had_pair = t->had_pair;
 
 	if (t->state != T_DEAD || t->pending > 0)
 		return;
@@ -216,13 +222,8 @@ tunnel_free_if_done(struct tunnel *t)
 		t->next->prev = t->prev;
 	svc_unref(t->svc);
 	free(t);
-	/* Only a tunnel that had both sockets gives back enough to go on. */
-	if (set->out_of_fds && had_pair) {
-		set->out_of_fds = 0;
-		log_msg(LOG_LVL_NOTICE, NULL, "a connection closed: accepting "
-		    "connections again (%lu shed while out of descriptors)",
-		    set->shed);
-	}
+	/* Descriptors came back: let the next connection try. */
+	set->out_of_fds = 0;
 	if (--set->count == 0 && set->on_empty != NULL)
 		set->on_empty(set->on_empty_arg);
 }
@@ -283,7 +284,6 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 	}
 	was = t->state;
 	t->state = T_DEAD;
-	t->had_pair = (was == T_RELAY || was == T_POOLED);
 	if (t->pool_cb != NULL) {
 		tunnel_pool_cb *cb = t->pool_cb;
 
@@ -848,6 +848,12 @@ void
 tunnel_start_relay(struct tunnel *t)
 {
 	struct end *cli = &t->cli;
+
+	if (t->set->exhaustion_logged) {
+		t->set->exhaustion_logged = 0;
+		log_msg(LOG_LVL_NOTICE, NULL, "accepting connections again (%lu "
+		    "shed while out of descriptors)", t->set->shed);
+	}
 
 	t->state = T_RELAY;
 	t->t_active = uv_now(t->loop);

@@ -26,12 +26,13 @@ void tunnels_free(struct tunnels *set);
 size_t tunnels_count(const struct tunnels *set);
 
 /**
- * tunnels_fd_exhausted(set):
- * A tunnel could not get a descriptor.  Logged once; until a tunnel
- * closes, tunnels_out_of_fds() is true and listeners shed new connections
- * instead of failing each one.
+ * tunnels_fd_exhausted(set, loop):
+ * A descriptor could not be had.  Logged once per episode (at most every
+ * ten seconds); until a tunnel closes, tunnels_out_of_fds() is true and
+ * listeners shed new connections instead of failing each one.  The first
+ * tunnel to reach the relay afterwards logs the recovery.
  */
-void tunnels_fd_exhausted(struct tunnels *set);
+void tunnels_fd_exhausted(struct tunnels *set, uv_loop_t *loop);
 int tunnels_out_of_fds(const struct tunnels *set);
 void tunnels_note_shed(struct tunnels *set);
 

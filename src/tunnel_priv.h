@@ -75,7 +75,6 @@ struct tunnel {
 	const char *expected;		/* host name the cert must match */
 	struct end *hs_end;		/* the end doing the TLS handshake */
 	int plaintext;			/* server mode, encryption = preferred */
-	int had_pair;			/* it got to RELAY or POOLED */
 	tunnel_pool_cb *pool_cb;	/* set while pre-warmed, unused */
 	void *pool_arg;
 	int state;			/* enum tunnel_state */

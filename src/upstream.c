@@ -35,7 +35,7 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	}
 	t->pending--;
 	if (status == UV_EMFILE || status == UV_ENFILE) {
-		tunnels_fd_exhausted(t->set);
+		tunnels_fd_exhausted(t->set, t->loop);
 		tunnel_finish(t, LOG_LVL_DEBUG, "upstream %s:%d: no descriptor "
 		    "to resolve the name", t->uphost, t->upport);
 		return;
@@ -226,7 +226,7 @@ try_next_address(struct tunnel *t)
 	    on_connected)) < 0) {
 		if (r == UV_EMFILE || r == UV_ENFILE) {
 			/* Logged once for all tunnels, not per connection. */
-			tunnels_fd_exhausted(t->set);
+			tunnels_fd_exhausted(t->set, t->loop);
 			tunnel_finish(t, LOG_LVL_DEBUG, "upstream %s:%d: no "
 			    "descriptor for the socket", t->uphost, t->upport);
 			return;
