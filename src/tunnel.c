@@ -143,6 +143,13 @@ tunnels_fd_exhausted(struct tunnels *set, uv_loop_t *loop)
 }
 
 int
+tunnels_fd_trouble(const struct tunnels *set)
+{
+
+	return (set->out_of_fds || set->exhaustion_logged);
+}
+
+int
 tunnels_out_of_fds(const struct tunnels *set)
 {
 

@@ -34,6 +34,9 @@ size_t tunnels_count(const struct tunnels *set);
  */
 void tunnels_fd_exhausted(struct tunnels *set, uv_loop_t *loop);
 int tunnels_out_of_fds(const struct tunnels *set);
+
+/* tunnels_fd_trouble(set): an exhaustion episode is on (or not over). */
+int tunnels_fd_trouble(const struct tunnels *set);
 void tunnels_note_shed(struct tunnels *set);
 
 /* tunnels_count_service(set, name): open tunnels of the service ${name}. */

@@ -99,7 +99,9 @@ try_next_target(struct tunnel *t)
 		unsigned int wait;
 
 		if (t->tried >= 2 * sc->nconnect) {
-			tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: %s",
+			/* Out of descriptors, lookups fail too: said once. */
+			tunnel_finish(t, tunnels_fd_trouble(t->set) ?
+			    LOG_LVL_INFO : LOG_LVL_ERR, "upstream %s:%d: %s",
 			    t->uphost, t->upport, t->last_err);
 			return;
 		}
