@@ -128,7 +128,7 @@ static int
 load_identity(WOLFSSL_CTX *ctx, const struct svc_conf *sc, char *why,
     size_t whylen)
 {
-	char detail[160] = "the library's check failed";
+	char detail[160] = "its public key differs from the certificate's";
 	int ret;
 
 	if (sc->cert == NULL)

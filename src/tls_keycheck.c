@@ -64,6 +64,21 @@ endpoint(WOLFSSL_CTX *ctx, struct duplex *d)
 	return (ssl);
 }
 
+/* One handshake step of one side; -1 on a real failure. */
+static int
+step(WOLFSSL *ssl, int (*fn)(WOLFSSL *), int *done)
+{
+	int rc;
+
+	if (*done)
+		return (0);
+	if ((rc = fn(ssl)) == WOLFSSL_SUCCESS) {
+		*done = 1;
+		return (0);
+	}
+	return (wolfSSL_get_error(ssl, rc) == WOLFSSL_ERROR_WANT_READ ? 0 : -1);
+}
+
 int
 tls_keypair_matches(const char *cert, const char *key, char *why,
     size_t whylen)
@@ -72,7 +87,7 @@ tls_keypair_matches(const char *cert, const char *key, char *why,
 	struct duplex cd = { &s2c, &c2s }, sd = { &c2s, &s2c };
 	WOLFSSL_CTX *sctx, *cctx;
 	WOLFSSL *s = NULL, *c = NULL;
-	int i, rc, sdone = 0, cdone = 0, ret = -1;
+	int i, sdone = 0, cdone = 0, ret = -1;
 
 	c2s.len = s2c.len = 0;
 	sctx = wolfSSL_CTX_new(wolfTLS_server_method());
@@ -92,24 +107,10 @@ tls_keypair_matches(const char *cert, const char *key, char *why,
 		snprintf(why, whylen, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < 16 && !(sdone && cdone); i++) {
-		if (!cdone) {
-			rc = wolfSSL_connect(c);
-			if (rc == WOLFSSL_SUCCESS)
-				cdone = 1;
-			else if (wolfSSL_get_error(c, rc) !=
-			    WOLFSSL_ERROR_WANT_READ)
-				break;
-		}
-		if (!sdone) {
-			rc = wolfSSL_accept(s);
-			if (rc == WOLFSSL_SUCCESS)
-				sdone = 1;
-			else if (wolfSSL_get_error(s, rc) !=
-			    WOLFSSL_ERROR_WANT_READ)
-				break;
-		}
-	}
+	for (i = 0; i < 16 && !(sdone && cdone); i++)
+		if (step(c, wolfSSL_connect, &cdone) ||
+		    step(s, wolfSSL_accept, &sdone))
+			break;
 	if (sdone && cdone)
 		ret = 0;
 	else
