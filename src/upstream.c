@@ -3,12 +3,15 @@
  * connection when delay = true) and connect with failover across targets
  * and addresses.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "conf.h"
@@ -20,6 +23,25 @@
 
 static void try_next_target(struct tunnel *);
 static void try_next_address(struct tunnel *);
+
+/*
+ * glibc reports a lookup that could not open /etc/hosts for lack of
+ * descriptors as "unknown name": check whether descriptors are short.
+ */
+static int
+short_of_fds(void)
+{
+	int a, b, short_of;
+
+	a = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	b = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	short_of = (a < 0 || b < 0) && (errno == EMFILE || errno == ENFILE);
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	return (short_of);
+}
 
 static void
 on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -34,7 +56,8 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		return;
 	}
 	t->pending--;
-	if (status == UV_EMFILE || status == UV_ENFILE) {
+	if (status == UV_EMFILE || status == UV_ENFILE ||
+	    (status < 0 && short_of_fds())) {
 		tunnels_fd_exhausted(t->set, t->loop);
 		tunnel_finish(t, LOG_LVL_DEBUG, "upstream %s:%d: no descriptor "
 		    "to resolve the name", t->uphost, t->upport);
