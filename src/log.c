@@ -62,13 +62,6 @@ log_set_level(int level)
 }
 
 int
-log_enabled(int level)
-{
-
-	return (level <= out.level);
-}
-
-int
 log_reopen(void)
 {
 	FILE *f;
@@ -154,11 +147,4 @@ log_level_parse(const char *text, int *level)
 		return (-1);
 	*level = (int)n;
 	return (0);
-}
-
-const char *
-log_level_name(int level)
-{
-
-	return (level_names[level]);
 }

@@ -19,9 +19,6 @@ int log_open(const char *path, int use_stderr, int level);
 /* log_set_level(level): change the threshold (used on reload and -d). */
 void log_set_level(int level);
 
-/* log_enabled(level): true if a line at ${level} would be written. */
-int log_enabled(int level);
-
 /**
  * log_reopen(void):
  * Reopen the log file (SIGUSR1, after rotation).  Returns 0 or -1; on
@@ -46,8 +43,5 @@ void log_msg(int level, const char *service, const char *fmt, ...)
  * and sets ${*level}, or -1.
  */
 int log_level_parse(const char *text, int *level);
-
-/* log_level_name(level): the syslog name of ${level}. */
-const char *log_level_name(int level);
 
 #endif
