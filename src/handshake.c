@@ -13,6 +13,7 @@
 #include "log.h"
 #include "service.h"
 #include "tls.h"
+#include "tls_verify.h"
 #include "tunnel.h"
 #include "tunnel_priv.h"
 
@@ -32,8 +33,11 @@ new_session(struct tunnel *t, struct end *e)
 	wolfSSL_SSLSetIOSend(ssl, end_tls_send);
 	wolfSSL_SetIOReadCtx(ssl, e);
 	wolfSSL_SetIOWriteCtx(ssl, e);
+	/* redtun's policy decides; t->expected is set by the caller. */
 	if (t->sc->verify_chain)
-		tls_verify_attach(ssl, &t->vi);
+		tls_verify_attach(ssl, &t->vi, svc_tls_trust(t->svc),
+		    t->sc->client ? t->expected : NULL, t->sc->client ?
+		    TLS_PURPOSE_SERVER : TLS_PURPOSE_CLIENT);
 	t->hs_end = e;
 	return (ssl);
 }
@@ -60,6 +64,7 @@ handshake_upstream(struct tunnel *t)
 	const char *sni;
 	WOLFSSL *ssl;
 
+	t->expected = sc->check_host ? sc->check_host : t->uphost;
 	if ((ssl = new_session(t, &t->srv)) == NULL) {
 		session_failed(t);
 		return;
@@ -73,16 +78,6 @@ handshake_upstream(struct tunnel *t)
 		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot set SNI "
 		    "\"%s\"", t->uphost, t->upport, sni);
 		return;
-	}
-	if (sc->verify_chain) {
-		t->expected = sc->check_host ? sc->check_host : t->uphost;
-		if (wolfSSL_check_domain_name(ssl, t->expected) !=
-		    WOLFSSL_SUCCESS) {
-			tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot "
-			    "set the host name to check", t->uphost,
-			    t->upport);
-			return;
-		}
 	}
 	if (sc->session_resume)
 		(void)svc_session_resume(t->svc, t->target, ssl);
@@ -143,29 +138,39 @@ handshake_sniff(struct tunnel *t)
 	upstream_start(t);
 }
 
-/* The handshake finished: refuse it unless a certificate was verified. */
+/*
+ * The handshake finished: refuse it unless redtun's policy verified the
+ * chain on this very handshake.  Only client mode resumes sessions (to
+ * its own upstreams, per target); a server-mode context never does, so a
+ * resumed session there is refused outright.
+ */
 static int
 peer_ok(struct tunnel *t, struct end *e)
 {
 	WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(e->ssl);
+	int reused = wolfSSL_session_reused(e->ssl);
 	int need = t->sc->client || t->sc->verify_chain;
-
-	/* A resumed session was verified when it was made; no cert now. */
-	if (wolfSSL_session_reused(e->ssl))
-		need = 0;
 
 	if (peer != NULL)
 		wolfSSL_X509_free(peer);
+	if (reused && !t->sc->client) {
+		tunnel_finish(t, LOG_LVL_ERR, "client TLS handshake failed: "
+		    "the client resumed a session, which server mode never "
+		    "offers");
+		return (0);
+	}
+	if (reused)
+		return (1);
 	if (need && peer == NULL) {
 		tunnel_finish(t, LOG_LVL_ERR, "%s: the %s sent no certificate",
 		    t->sc->client ? "upstream" : "client TLS handshake failed",
 		    t->sc->client ? "server" : "client");
 		return (0);
 	}
-	if (t->sc->verify_chain && wolfSSL_get_verify_result(e->ssl) != 0) {
-		tunnel_finish(t, LOG_LVL_ERR, "%scertificate verify failed: "
-		    "verification result %ld", t->sc->client ? "" : "client ",
-		    wolfSSL_get_verify_result(e->ssl));
+	if (t->sc->verify_chain && t->vi.verdict != 1) {
+		tunnel_finish(t, LOG_LVL_ERR, "%scertificate verify failed: %s",
+		    t->sc->client ? "" : "client ", t->vi.verdict < 0 ?
+		    t->vi.reason : "no verdict on the certificate chain");
 		return (0);
 	}
 	return (1);
@@ -186,9 +191,10 @@ handshake_done(struct tunnel *t)
 		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: connected to "
 		    "%s:%d (%s) %s %s%s%s", t->peer, t->uphost, t->upport,
 		    t->upaddr, wolfSSL_get_version(e->ssl),
-		    wolfSSL_get_cipher_name(e->ssl), t->sc->verify_chain ?
-		    ", certificate verified" : ", certificate NOT verified",
-		    reused ? ", session resumed" : "");
+		    wolfSSL_get_cipher_name(e->ssl), !t->sc->verify_chain ?
+		    ", certificate NOT verified" : reused ? "" :
+		    ", certificate verified", reused ? ", session resumed" :
+		    "");
 		log_msg(LOG_LVL_DEBUG, svc_name(t->svc), "%s: %s; %lu of %lu "
 		    "upstream handshakes resumed a session", t->peer, reused ?
 		    "TLS session resumed" : "full TLS handshake", resumed, n);
@@ -234,14 +240,14 @@ handshake_step(struct tunnel *t)
 		    "client");
 		break;
 	case TLS_FATAL:
-		if (e->transport_eof && t->vi.error == 0) {
+		if (e->transport_eof && t->vi.error == 0 &&
+		    t->vi.verdict == 0) {
 			snprintf(why, sizeof(why), "TLS handshake failed: the "
 			    "%s closed the connection", t->sc->client ?
 			    "server" : "client");
 			break;
 		}
-		tls_describe_failure(e->ssl, err, &t->vi, t->expected, why,
-		    sizeof(why));
+		tls_describe_failure(e->ssl, err, &t->vi, why, sizeof(why));
 		break;
 	}
 	if (t->sc->client)

@@ -92,10 +92,44 @@ log_close(void)
 	out.use_syslog = 0;
 }
 
+char *
+log_escape(char *dst, size_t dstlen, const void *src, size_t srclen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = src;
+	size_t i, o = 0;
+
+	if (dstlen == 0)
+		return (dst);
+	for (i = 0; i < srclen; i++) {
+		int plain = s[i] >= 0x20 && s[i] < 0x7f;
+		size_t need = plain ? 1 : 4;
+
+		/* Room for this byte and, if more follow, the "...". */
+		if (o + need + (i + 1 < srclen ? 3 : 0) >= dstlen) {
+			if (o + 3 < dstlen) {
+				memcpy(dst + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (plain) {
+			dst[o++] = (char)s[i];
+			continue;
+		}
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[s[i] >> 4];
+		dst[o++] = hex[s[i] & 15];
+	}
+	dst[o] = '\0';
+	return (dst);
+}
+
 void
 log_msg(int level, const char *service, const char *fmt, ...)
 {
-	char msg[1024];
+	char raw[1024], msg[1400];
 	char stamp[32];
 	struct tm tm;
 	time_t now;
@@ -104,8 +138,10 @@ log_msg(int level, const char *service, const char *fmt, ...)
 	if (level > out.level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* One choke point: whatever a caller passed on from a peer. */
+	log_escape(msg, sizeof(msg), raw, strlen(raw));
 
 	if (out.use_syslog) {
 		if (service != NULL)

@@ -1,6 +1,8 @@
 #ifndef REDTUN_LOG_H
 #define REDTUN_LOG_H
 
+#include <stddef.h>
+
 /* Levels are syslog's, so "debug = 7" means what it means in stunnel. */
 enum log_level {
 	LOG_LVL_EMERG = 0, LOG_LVL_ALERT, LOG_LVL_CRIT, LOG_LVL_ERR,
@@ -32,10 +34,21 @@ void log_close(void);
 /**
  * log_msg(level, service, fmt, ...):
  * Write one line "DATE TIME LEVEL [service] message".  ${service} may be
- * NULL for daemon-wide lines.
+ * NULL for daemon-wide lines.  Control and non-ASCII bytes in the
+ * formatted message are escaped as by log_escape, so text that came from
+ * a peer can never start a line of its own or carry terminal sequences.
  */
 void log_msg(int level, const char *service, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/**
+ * log_escape(dst, dstlen, src, srclen):
+ * Copy the ${srclen} bytes at ${src} (which may hold NULs) into ${dst} as
+ * a NUL-terminated string with every control byte, non-ASCII byte and
+ * DEL written as \xNN, cut (with "...") to fit
+ * ${dstlen}.  For anything a peer sent.  Returns ${dst}.
+ */
+char *log_escape(char *dst, size_t dstlen, const void *src, size_t srclen);
 
 /**
  * log_level_parse(text, level):

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "service.h"
 #include "tls.h"
+#include "tls_verify.h"
 #include "tunnel_priv.h"
 
 struct target_state {
@@ -32,6 +33,7 @@ struct svc {
 	struct target_state *targets;
 	struct svc_conf *conf;
 	WOLFSSL_CTX *ctx;
+	struct tls_trust *trust;	/* anchors for redtun's policy */
 	struct addrinfo **resolved;	/* per target; NULL: resolve later */
 	size_t next_target;
 	unsigned int plaintext_count;
@@ -141,8 +143,8 @@ svc_new(struct svc_conf *sc, char *why, size_t whylen)
 		    sc->line);
 		goto err;
 	}
-	if ((svc->ctx = tls_ctx_new(sc, handshake_on_session, why,
-	    whylen)) == NULL)
+	if ((svc->ctx = tls_ctx_new(sc, handshake_on_session, &svc->trust,
+	    why, whylen)) == NULL)
 		goto err;
 	if (sc->client && sc->session_resume)
 		svc->trust_hash = trust_hash(sc);
@@ -183,6 +185,7 @@ svc_unref(struct svc *svc)
 	free(svc->targets);
 	if (svc->ctx != NULL)
 		wolfSSL_CTX_free(svc->ctx);
+	tls_trust_free(svc->trust);
 	svc_conf_free(svc->conf);
 	free(svc);
 }
@@ -206,6 +209,13 @@ svc_tls_ctx(const struct svc *svc)
 {
 
 	return (svc->ctx);
+}
+
+const struct tls_trust *
+svc_tls_trust(const struct svc *svc)
+{
+
+	return (svc->trust);
 }
 
 size_t

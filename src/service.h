@@ -17,6 +17,7 @@ struct svc_conf;
  * tunnels finish on the one they started with.
  */
 struct svc;
+struct tls_trust;
 
 /**
  * svc_new(sc, why, whylen):
@@ -42,6 +43,10 @@ const char *svc_name(const struct svc *svc);
 
 /* svc_tls_ctx(svc): the TLS context to create connections from. */
 WOLFSSL_CTX *svc_tls_ctx(const struct svc *svc);
+
+/* svc_tls_trust(svc): the anchors of redtun's verification policy, or
+ * NULL without verifyChain; valid while the generation is referenced. */
+const struct tls_trust *svc_tls_trust(const struct svc *svc);
 
 /**
  * svc_first_target(svc):

@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "tls.h"
+#include "tls_verify.h"
 
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
@@ -53,6 +54,7 @@ tls_shutdown(void)
 }
 
 static int verify_cb(int, WOLFSSL_X509_STORE_CTX *);
+static const char *cert_problem(int);
 
 static WOLFSSL_METHOD *
 method(const struct svc_conf *sc)
@@ -158,13 +160,49 @@ load_identity(WOLFSSL_CTX *ctx, const struct svc_conf *sc, char *why,
 	return (0);
 }
 
+/* Verification: the library's checks, then redtun's policy as verdict. */
+static int
+set_verification(WOLFSSL_CTX *ctx, const struct svc_conf *sc,
+    struct tls_trust **trust, char *why, size_t whylen)
+{
+	char detail[256];
+
+	if (!sc->verify_chain) {
+		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+		return (0);
+	}
+	/* A server verifying clients also demands a certificate. */
+	wolfSSL_CTX_set_verify(ctx, sc->client ? WOLFSSL_VERIFY_PEER :
+	    WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+	    verify_cb);
+	wolfSSL_CTX_set_verify_depth(ctx, TLS_MAX_INTERMEDIATES + 1);
+	if (wolfSSL_CTX_SetMinRsaKey_Sz(ctx, 2048) != WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_SetMinEccKey_Sz(ctx, 256) != WOLFSSL_SUCCESS) {
+		snprintf(why, whylen, "%s:%d: cannot set minimum key sizes",
+		    sc->file, sc->line);
+		return (-1);
+	}
+	if (load_trust(ctx, sc, why, whylen))
+		return (-1);
+	if ((*trust = tls_trust_load(sc->cafile, sc->capath, detail,
+	    sizeof(detail))) == NULL) {
+		snprintf(why, whylen, "%s:%d: %s: %s", sc->file,
+		    sc->cafile ? sc->cafile_line : sc->capath ?
+		    sc->capath_line : sc->line, sc->cafile ? "CAfile" :
+		    sc->capath ? "CApath" : "CAfile", detail);
+		return (-1);
+	}
+	return (0);
+}
+
 WOLFSSL_CTX *
 tls_ctx_new(const struct svc_conf *sc,
-    int (*on_session)(WOLFSSL *, WOLFSSL_SESSION *), char *why,
-    size_t whylen)
+    int (*on_session)(WOLFSSL *, WOLFSSL_SESSION *),
+    struct tls_trust **trust, char *why, size_t whylen)
 {
 	WOLFSSL_CTX *ctx;
 
+	*trust = NULL;
 	if ((ctx = wolfSSL_CTX_new(method(sc))) == NULL) {
 		snprintf(why, whylen, "%s:%d: cannot create a TLS context",
 		    sc->file, sc->line);
@@ -182,18 +220,21 @@ tls_ctx_new(const struct svc_conf *sc,
 		    sc->ciphers_line ? sc->ciphers_line : sc->line);
 		goto err;
 	}
-	if (sc->verify_chain) {
-		/* A server verifying clients also demands a certificate. */
-		wolfSSL_CTX_set_verify(ctx, sc->client ? WOLFSSL_VERIFY_PEER :
-		    WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-		    verify_cb);
-		if (load_trust(ctx, sc, why, whylen))
-			goto err;
-	} else {
-		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
-	}
+	if (set_verification(ctx, sc, trust, why, whylen))
+		goto err;
 	if (load_identity(ctx, sc, why, whylen))
 		goto err;
+	if (!sc->client) {
+		/*
+		 * wolfSSL's server session cache is one per process, shared
+		 * by every service and kept across reloads, and a resumed
+		 * session skips the client certificate: no resumption.
+		 */
+		wolfSSL_CTX_set_session_cache_mode(ctx,
+		    WOLFSSL_SESS_CACHE_OFF);
+		wolfSSL_CTX_NoTicketTLSv12(ctx);
+		wolfSSL_CTX_no_ticket_TLSv13(ctx);
+	}
 	/* Tickets: Redis (OpenSSL) resumed TLS 1.2 only with them. */
 	if (sc->client && sc->session_resume && on_session != NULL) {
 		if (wolfSSL_CTX_UseSessionTicket(ctx) != WOLFSSL_SUCCESS) {
@@ -206,6 +247,8 @@ tls_ctx_new(const struct svc_conf *sc,
 	}
 	return (ctx);
 err:
+	tls_trust_free(*trust);
+	*trust = NULL;
 	wolfSSL_CTX_free(ctx);
 	return (NULL);
 }
@@ -233,37 +276,88 @@ tls_status(WOLFSSL *ssl, int ret, int *err)
 	}
 }
 
-/* Keep the first failure and the names of the certificate it concerns. */
+/*
+ * wolfSSL calls this for every certificate, the leaf last.  Its own
+ * verdict on intermediates is only remembered (for the wording when no
+ * policy verdict was made): redtun decides at the leaf, from the whole
+ * chain of this connection, so that nothing wolfSSL cached from earlier
+ * handshakes can change the outcome.
+ */
+/*
+ * Library verdicts that redtun's policy makes again, better: path
+ * building, names, dates, path length, signatures.  In both numberings
+ * (Debian's build reports X509_V_ERR_* values).
+ */
+static int
+superseded(int e)
+{
+
+	switch (e) {
+	case ASN_NO_SIGNER_E: case ASN_SELF_SIGNED_E:
+	case ASN_BEFORE_DATE_E: case ASN_AFTER_DATE_E:
+	case ASN_PATHLEN_INV_E: case ASN_PATHLEN_SIZE_E:
+	case ASN_SIG_CONFIRM_E: case ASN_NAME_INVALID_E:
+	case DOMAIN_NAME_MISMATCH: case IPADDR_MISMATCH: case MAX_CHAIN_ERROR:
+	case 7: case 13: case 14: case 18: case 20: case 25:
+		return (1);
+	default:
+		return (0);
+	}
+}
+
 static int
 verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 {
 	struct tls_verify_info *vi = store->userCtx;
-	WOLFSSL_X509 *x;
-	char *name;
-	size_t used = 0;
+	const unsigned char *der[TLS_MAX_INTERMEDIATES + 4];
+	size_t len[TLS_MAX_INTERMEDIATES + 4];
+	int i, n;
 
-	if (preverify || vi == NULL || vi->error != 0)
-		return (preverify);
-	vi->error = store->error;
-	vi->depth = store->error_depth;
-	vi->names[0] = '\0';
-	if ((x = store->current_cert) == NULL)
-		return (preverify);
-	while ((name = wolfSSL_X509_get_next_altname(x)) != NULL &&
-	    used + strlen(name) + 3 < sizeof(vi->names)) {
-		used += (size_t)snprintf(vi->names + used,
-		    sizeof(vi->names) - used, "%s%s", used ? ", " : "", name);
+	if (vi == NULL || vi->trust == NULL)
+		return (0);		/* fail closed */
+	/* Anything else the library refuses (critical extension, bad
+	 * encoding, unknown algorithm) stays refused. */
+	if (!preverify && vi->error == 0 && !superseded(store->error))
+		vi->error = store->error;
+	if (store->error_depth > 0)
+		return (1);
+	n = store->totalCerts;
+	if (store->certs == NULL || n <= 0 ||
+	    n > TLS_MAX_INTERMEDIATES + 4) {
+		snprintf(vi->reason, sizeof(vi->reason), "the peer sent %d "
+		    "certificates", n);
+		vi->verdict = -1;
+		return (0);
 	}
-	if (used == 0 && (name = wolfSSL_X509_get_subjectCN(x)) != NULL)
-		snprintf(vi->names, sizeof(vi->names), "%s", name);
-	return (preverify);
+	for (i = 0; i < n; i++) {
+		der[i] = store->certs[i].buffer;
+		len[i] = store->certs[i].length;
+	}
+	if (tls_verify_chain(vi->trust, der, len, (size_t)n, vi->purpose,
+	    vi->host, vi->reason, sizeof(vi->reason)) != 0) {
+		vi->verdict = -1;
+		return (0);
+	}
+	if (vi->error != 0) {
+		snprintf(vi->reason, sizeof(vi->reason), "%s",
+		    cert_problem(vi->error) ? cert_problem(vi->error) :
+		    tls_error_text(vi->error));
+		vi->verdict = -1;
+		return (0);
+	}
+	vi->verdict = 1;
+	return (1);
 }
 
 void
-tls_verify_attach(WOLFSSL *ssl, struct tls_verify_info *vi)
+tls_verify_attach(WOLFSSL *ssl, struct tls_verify_info *vi,
+    const struct tls_trust *trust, const char *host, int purpose)
 {
 
 	memset(vi, 0, sizeof(*vi));
+	vi->trust = trust;
+	vi->host = host;
+	vi->purpose = purpose;
 	wolfSSL_SetCertCbCtx(ssl, vi);
 }
 
@@ -296,21 +390,13 @@ cert_problem(int code)
 	case ASN_SIG_CONFIRM_E:
 	case 7:				/* X509_V_ERR_CERT_SIGNATURE_FAILURE */
 		return ("certificate signature is invalid");
-	case DOMAIN_NAME_MISMATCH:
-	case IPADDR_MISMATCH:
-	case 62: case 64:		/* X509_V_ERR_HOSTNAME/IP_MISMATCH */
-		return ("hostname mismatch");
+	case RSA_KEY_SIZE_E:
+		return ("RSA key is below the 2048-bit minimum");
+	case ECC_KEY_SIZE_E:
+		return ("EC key is below the 256-bit minimum");
 	default:
 		return (NULL);
 	}
-}
-
-static int
-is_name_mismatch(int code)
-{
-
-	return (code == DOMAIN_NAME_MISMATCH || code == IPADDR_MISMATCH ||
-	    code == 62 || code == 64);
 }
 
 /* Name the alert a peer refused us with; these say what to fix. */
@@ -354,34 +440,24 @@ tls_fatal_text(WOLFSSL *ssl, int err, char *buf, size_t len)
 
 const char *
 tls_describe_failure(WOLFSSL *ssl, int err, const struct tls_verify_info *vi,
-    const char *expected, char *buf, size_t len)
+    char *buf, size_t len)
 {
-	int code = err;
-	const char *what = cert_problem(code);
+	const char *what;
 	char text[160];
 
-	/* The handshake error can be generic; the callback saw the cause. */
-	if (vi != NULL && vi->error != 0 && cert_problem(vi->error) != NULL) {
-		code = vi->error;
-		what = cert_problem(code);
+	if (vi != NULL && vi->verdict < 0) {
+		snprintf(buf, len, "certificate verify failed: %s", vi->reason);
+		return (buf);
 	}
-	if (what == NULL && vi != NULL && vi->error != 0) {
-		snprintf(buf, len, "certificate verify failed: %s",
-		    tls_error_text(vi->error));
-	} else if (what == NULL) {
+	/* The handshake error can be generic; the callback saw the cause. */
+	what = cert_problem(err);
+	if (vi != NULL && vi->error != 0 && cert_problem(vi->error) != NULL)
+		what = cert_problem(vi->error);
+	if (what != NULL)
+		snprintf(buf, len, "certificate verify failed: %s", what);
+	else
 		snprintf(buf, len, "TLS handshake failed: %s",
 		    tls_fatal_text(ssl, err, text, sizeof(text)));
-	} else if (is_name_mismatch(code)) {
-		snprintf(buf, len, "certificate verify failed: hostname "
-		    "mismatch: expected %s, certificate has %s",
-		    expected ? expected : "?", vi && vi->names[0] ?
-		    vi->names : "no usable names");
-	} else if (vi != NULL && vi->names[0] != '\0') {
-		snprintf(buf, len, "certificate verify failed: %s (%s)", what,
-		    vi->names);
-	} else {
-		snprintf(buf, len, "certificate verify failed: %s", what);
-	}
 	return (buf);
 }
 

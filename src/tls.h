@@ -18,11 +18,20 @@ enum tls_status {
 	TLS_FATAL		/* the connection is unusable */
 };
 
-/* Certificate details captured by the verify callback for error messages. */
+struct tls_trust;
+
+/*
+ * Per-handshake verification state: what to check (set by
+ * tls_verify_attach) and redtun's verdict, made by the verify callback
+ * when wolfSSL reaches the leaf.
+ */
 struct tls_verify_info {
-	int error;		/* first verification error, 0 if none */
-	int depth;		/* chain depth of that error */
-	char names[256];	/* subject CN and DNS/IP names of that cert */
+	const struct tls_trust *trust;	/* anchors of the generation */
+	const char *host;		/* expected name; NULL for clients */
+	int purpose;			/* enum tls_purpose */
+	int verdict;			/* 0 not made, 1 verified, -1 refused */
+	int error;			/* wolfSSL's first error, 0 if none */
+	char reason[320];		/* why it was refused */
 };
 
 /**
@@ -34,7 +43,7 @@ int tls_init(void);
 void tls_shutdown(void);
 
 /**
- * tls_ctx_new(sc, on_session, why, whylen):
+ * tls_ctx_new(sc, on_session, trust, why, whylen):
  * Build a complete context for the service ${sc}, a client context when
  * sc->client and a server context otherwise: verify mode, trust store
  * (client mode: the server's chain; server mode: client certificates, if
@@ -42,14 +51,18 @@ void tls_shutdown(void);
  * and key (read now, so a reload re-reads them).  In client mode with
  * sessionResume, session tickets are asked for and ${on_session} gets
  * each new session (it returns 1 to keep the reference, 0 to decline), as
- * for wolfSSL_CTX_sess_set_new_cb.  Nothing is taken from the
+ * for wolfSSL_CTX_sess_set_new_cb.  Server contexts never resume a
+ * session: wolfSSL 5.5.4's session cache is process-wide and does not
+ * check which service or trust made a session.  Nothing is taken from the
  * library defaults, which on Debian are OpenSSL-compatible (no
- * verification, anonymous and NULL suites).  Returns the context or NULL
- * with "FILE:LINE: SETTING: problem" in ${why}.
+ * verification, anonymous and NULL suites).  With verifyChain, ${*trust}
+ * gets the anchors for redtun's own policy (tls_verify.h; the caller frees
+ * it), else NULL.  Returns the context or NULL with "FILE:LINE: SETTING:
+ * problem" in ${why}.
  */
 WOLFSSL_CTX *tls_ctx_new(const struct svc_conf *sc,
-    int (*on_session)(WOLFSSL *, WOLFSSL_SESSION *), char *why,
-    size_t whylen);
+    int (*on_session)(WOLFSSL *, WOLFSSL_SESSION *),
+    struct tls_trust **trust, char *why, size_t whylen);
 
 /**
  * tls_status(ssl, ret, err):
@@ -59,21 +72,24 @@ WOLFSSL_CTX *tls_ctx_new(const struct svc_conf *sc,
 enum tls_status tls_status(WOLFSSL *ssl, int ret, int *err);
 
 /**
- * tls_verify_attach(ssl, vi):
- * Record certificate verification failures of ${ssl} into ${vi}, which must
- * outlive the handshake.
+ * tls_verify_attach(ssl, vi, trust, host, purpose):
+ * Make redtun's policy (tls_verify_chain) the verdict on the peer chain
+ * of ${ssl}: against ${trust}, for ${purpose}, and for ${host} unless it
+ * is NULL.  ${vi}, ${trust} and ${host} must outlive the handshake.  The
+ * handshake is refused unless vi->verdict ends up 1.
  */
-void tls_verify_attach(WOLFSSL *ssl, struct tls_verify_info *vi);
+void tls_verify_attach(WOLFSSL *ssl, struct tls_verify_info *vi,
+    const struct tls_trust *trust, const char *host, int purpose);
 
 /**
  * tls_describe_failure(ssl, err, vi, expected, buf, len):
  * Put a sentence for a failed handshake into ${buf}: "certificate verify
- * failed: ..." for certificate problems (naming ${expected} and the
- * certificate's names on a hostname mismatch), else "TLS handshake failed:
+ * failed: <reason>" when redtun's policy refused the chain, else the
+ * library's certificate error in words, else "TLS handshake failed:
  * <library text>".  Returns ${buf}.
  */
-const char *tls_describe_failure(WOLFSSL *ssl, int err, const struct tls_verify_info *vi,
-    const char *expected, char *buf, size_t len);
+const char *tls_describe_failure(WOLFSSL *ssl, int err,
+    const struct tls_verify_info *vi, char *buf, size_t len);
 
 /**
  * tls_fatal_text(ssl, err, buf, len):

@@ -95,7 +95,7 @@ refused untrusted "certificate verify failed: .*not signed by a trusted CA"
 refused wronghost "certificate verify failed: hostname mismatch"
 assert_file_match "$LOG" "\[wronghost\] .*hostname mismatch: expected localhost, certificate has .*wrong\.example" \
 	"hostname mismatch names both names"
-refused expired "certificate verify failed: certificate has expired"
+refused expired "certificate verify failed: certificate .*has expired"
 refused tls11 "TLS handshake failed"
 refused anon "TLS handshake failed"
 refused weak "TLS handshake failed"

@@ -81,9 +81,9 @@ say "1st: ${c1#* info }"
 say "2nd: ${c2#* info }"
 assert_match "$c1" "connected to localhost:$R13 \(127\.0\.0\.1[^)]*\) TLSv1\.3 [A-Z0-9_-]+, certificate verified$" \
 	"1st TLS 1.3 connection: a full handshake (no resumed suffix)"
-assert_match "$c2" "TLSv1\.3 [A-Z0-9_-]+, certificate verified, session resumed$" \
+assert_match "$c2" "TLSv1\.3 [A-Z0-9_-]+, session resumed$" \
 	"2nd TLS 1.3 connection must resume the session"
-assert_match "$c3" "TLSv1\.3 [A-Z0-9_-]+, certificate verified, session resumed$" \
+assert_match "$c3" "TLSv1\.3 [A-Z0-9_-]+, session resumed$" \
 	"3rd TLS 1.3 connection must resume the session"
 assert_file_match "$LOG" "debug \[res13\] 127\.0\.0\.1:[0-9]+: full TLS handshake; 0 of 1 upstream handshakes resumed a session" \
 	"debug counter after the 1st connection"
@@ -98,9 +98,9 @@ c2=$(ping_new res12 "$L12")
 c3=$(ping_new res12 "$L12")
 assert_match "$c1" "connected to localhost:$R12 \(127\.0\.0\.1[^)]*\) TLSv1\.2 [A-Z0-9_-]+, certificate verified$" \
 	"1st TLS 1.2 connection: a full handshake"
-assert_match "$c2" "TLSv1\.2 [A-Z0-9_-]+, certificate verified, session resumed$" \
+assert_match "$c2" "TLSv1\.2 [A-Z0-9_-]+, session resumed$" \
 	"2nd TLS 1.2 connection must resume the session"
-assert_match "$c3" "TLSv1\.2 [A-Z0-9_-]+, certificate verified, session resumed$" \
+assert_match "$c3" "TLSv1\.2 [A-Z0-9_-]+, session resumed$" \
 	"3rd TLS 1.2 connection must resume the session"
 assert_file_match "$LOG" "debug \[res12\] 127\.0\.0\.1:[0-9]+: TLS session resumed; 1 of 2 upstream handshakes resumed a session" \
 	"TLS 1.2 debug counter after the 2nd connection"
@@ -289,7 +289,7 @@ wait_until 5 count_ge "\[res13\] 127\.0\.0\.1:[0-9]+: (connected to|upstream )" 
 last=$(grep -E "\[res13\] 127\.0\.0\.1:[0-9]+: (connected to|upstream )" "$LOG" | tail -n 1)
 assert_not_contains "$last" "session resumed" \
 	"CAfile now holds an unrelated CA: a session verified under the old CA was resumed"
-assert_contains "$last" "certificate verify failed: certificate is not signed by a trusted CA" \
+assert_match "$last" "certificate verify failed: certificate .*is not signed by a trusted CA" \
 	"CAfile now holds an unrelated CA: the server's certificate must be rejected"
 assert_not_contains "$out" "PONG" "no PONG through an untrusted server"
 assert_redtun_alive

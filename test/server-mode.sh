@@ -77,7 +77,7 @@ assert_not_contains "$out" "PONG" "redis-cli without a client certificate"
 wait_for_log "$LOG" "\[mtls\] .*client TLS handshake failed: .*certificate" 5
 out=$(tls_cli "$S_MTLS" --cert "$T/otherclient.crt" --key "$T/otherclient.key" ping 2>&1 || true)
 assert_not_contains "$out" "PONG" "redis-cli with another CA's certificate"
-wait_for_log "$LOG" "\[mtls\] .*client certificate verify failed: certificate is not signed by a trusted CA" 5
+wait_for_log "$LOG" "\[mtls\] .*client certificate verify failed: certificate .*is not signed by a trusted CA" 5
 assert_eq "PONG" "$(rcli "$C_GOOD" ping)" "client-mode redtun -> server-mode redtun with mTLS"
 out=$(rcli "$C_BAD" ping 2>&1 || true)
 assert_not_contains "$out" "PONG" "client-mode redtun with another CA's certificate"

@@ -1,0 +1,548 @@
+/*
+ * redtun's own certificate policy, applied on top of wolfSSL's checks
+ * from the verify callback.  wolfSSL 5.5.4 caches every intermediate it
+ * has verified in the context's certificate manager (even from failed
+ * handshakes), checks name constraints against the next certificate only,
+ * ignores iPAddress constraints, does not chain EKU, and checks keyUsage
+ * only in TLS 1.2.  So the verdict is computed here, from the anchors read
+ * at load time and the chain of this one connection, with wolfCrypt's
+ * certificate parser and signature check.  See docs/SECURITY.md.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/rsa.h>
+
+#include "log.h"
+#include "tls_identity.h"
+#include "tls_nc.h"
+#include "tls_verify.h"
+
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define MAX_RECEIVED	(TLS_MAX_INTERMEDIATES + 4)
+#define MAX_SANS	64
+#define MAX_ANCHORS	4096
+#define MAX_PEM		(8 << 20)
+
+struct anchor {
+	unsigned char *der;
+	size_t len;
+	unsigned char subject[KEYID_SIZE];
+};
+
+struct tls_trust {
+	struct anchor *a;
+	size_t n;
+};
+
+/* ---- anchors ---------------------------------------------------------- */
+
+static int
+add_anchor(struct tls_trust *tr, const unsigned char *der, size_t len)
+{
+	DecodedCert dc;
+	struct anchor *na;
+	int ret;
+
+	if (tr->n >= MAX_ANCHORS)
+		return (0);
+	wc_InitDecodedCert(&dc, der, (word32)len, NULL);
+	ret = wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL);
+	if (ret == 0 && (na = realloc(tr->a, (tr->n + 1) * sizeof(*na))) !=
+	    NULL) {
+		tr->a = na;
+		na = &tr->a[tr->n];
+		memcpy(na->subject, dc.subjectHash, KEYID_SIZE);
+		if ((na->der = malloc(len)) != NULL) {
+			memcpy(na->der, der, len);
+			na->len = len;
+			tr->n++;
+		}
+	}
+	wc_FreeDecodedCert(&dc);
+	/* An unparsable entry of a system bundle is skipped, as wolfSSL does. */
+	return (0);
+}
+
+/* Every "BEGIN CERTIFICATE" block of the PEM file ${path}. */
+static int
+load_pem_file(struct tls_trust *tr, const char *path, char *why,
+    size_t whylen)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	static const char end[] = "-----END CERTIFICATE-----";
+	unsigned char *buf = NULL, *der = NULL;
+	char *p, *q;
+	FILE *f;
+	long sz;
+	int n;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		goto err0;
+	if (fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || sz > MAX_PEM ||
+	    fseek(f, 0, SEEK_SET))
+		goto err1;
+	if ((buf = malloc((size_t)sz + 1)) == NULL ||
+	    (der = malloc((size_t)sz + 1)) == NULL)
+		goto err1;
+	if (fread(buf, 1, (size_t)sz, f) != (size_t)sz)
+		goto err1;
+	buf[sz] = '\0';
+	for (p = (char *)buf; (p = strstr(p, begin)) != NULL; p = q) {
+		if ((q = strstr(p, end)) == NULL)
+			break;
+		q += sizeof(end) - 1;
+		n = wc_CertPemToDer((unsigned char *)p, (int)(q - p), der,
+		    (int)sz, CERT_TYPE);
+		if (n > 0)
+			add_anchor(tr, der, (size_t)n);
+	}
+	free(der);
+	free(buf);
+	fclose(f);
+	return (0);
+
+err1:
+	free(der);
+	free(buf);
+	fclose(f);
+err0:
+	snprintf(why, whylen, "cannot read \"%s\"", path);
+	return (-1);
+}
+
+static int
+load_dir(struct tls_trust *tr, const char *dir, char *why, size_t whylen)
+{
+	char path[4096];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL) {
+		snprintf(why, whylen, "cannot read the directory \"%s\"", dir);
+		return (-1);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			(void)load_pem_file(tr, path, why, whylen);
+	}
+	closedir(d);
+	return (0);
+}
+
+struct tls_trust *
+tls_trust_load(const char *cafile, const char *capath, char *why,
+    size_t whylen)
+{
+	struct tls_trust *tr;
+
+	if ((tr = calloc(1, sizeof(*tr))) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return (NULL);
+	}
+	if (cafile == NULL && capath == NULL)
+		cafile = SYSTEM_CA_BUNDLE;
+	if (cafile != NULL && load_pem_file(tr, cafile, why, whylen))
+		goto err;
+	if (capath != NULL && load_dir(tr, capath, why, whylen))
+		goto err;
+	if (tr->n == 0) {
+		snprintf(why, whylen, "no usable CA certificate in \"%s\"",
+		    cafile ? cafile : capath);
+		goto err;
+	}
+	return (tr);
+err:
+	tls_trust_free(tr);
+	return (NULL);
+}
+
+void
+tls_trust_free(struct tls_trust *tr)
+{
+	size_t i;
+
+	if (tr == NULL)
+		return;
+	for (i = 0; i < tr->n; i++)
+		free(tr->a[i].der);
+	free(tr->a);
+	free(tr);
+}
+
+/* ---- one path ---------------------------------------------------------- */
+
+struct path {
+	DecodedCert *c[TLS_MAX_INTERMEDIATES + 2];	/* leaf .. anchor */
+	size_t n;					/* incl. anchor */
+	DecodedCert anchor;
+	int anchor_init;
+};
+
+/* "'CN'" of ${c} for a reason, escaped. */
+static const char *
+cn(const DecodedCert *c, char *buf, size_t len)
+{
+	char esc[96];
+
+	if (c->subjectCN == NULL || c->subjectCNLen <= 0)
+		snprintf(buf, len, "'%.80s'", c->subject);
+	else
+		snprintf(buf, len, "'%s'", log_escape(esc, sizeof(esc),
+		    c->subjectCN, (size_t)c->subjectCNLen));
+	return (buf);
+}
+
+static int
+signed_by(const DecodedCert *c, const DecodedCert *issuer)
+{
+
+	if (memcmp(c->issuerHash, issuer->subjectHash, KEYID_SIZE) != 0)
+		return (0);
+	return (wc_CheckCertSigPubKey(c->source, c->maxIdx, NULL,
+	    issuer->publicKey, issuer->pubKeySize, (int)issuer->keyOID) == 0);
+}
+
+/*
+ * Walk up from the leaf: at each step an anchor first (as OpenSSL's
+ * trusted-first), else a not yet used certificate of this chain, whatever
+ * its position (TLS 1.3 allows any order).  No backtracking.
+ */
+static int
+build_path(const struct tls_trust *tr, DecodedCert *rc, size_t n,
+    struct path *pa, char *why, size_t whylen)
+{
+	DecodedCert *cur = &rc[0];
+	unsigned used = 1;
+	char name[128], leaf[128];
+	size_t i, j;
+
+	pa->n = 0;
+	pa->c[pa->n++] = cur;
+	for (i = 0; i <= TLS_MAX_INTERMEDIATES; i++) {
+		for (j = 0; j < tr->n; j++) {
+			if (memcmp(tr->a[j].subject, cur->issuerHash,
+			    KEYID_SIZE) != 0)
+				continue;
+			wc_InitDecodedCert(&pa->anchor, tr->a[j].der,
+			    (word32)tr->a[j].len, NULL);
+			pa->anchor_init = 1;
+			if (wc_ParseCert(&pa->anchor, CERT_TYPE, NO_VERIFY,
+			    NULL) == 0 && signed_by(cur, &pa->anchor)) {
+				pa->c[pa->n++] = &pa->anchor;
+				return (0);
+			}
+			wc_FreeDecodedCert(&pa->anchor);
+			pa->anchor_init = 0;
+		}
+		for (j = 1; j < n; j++)
+			if (!(used & (1u << j)) && signed_by(cur, &rc[j]))
+				break;
+		if (j == n)
+			break;
+		used |= 1u << j;
+		cur = &rc[j];
+		pa->c[pa->n++] = cur;
+	}
+	if (i > TLS_MAX_INTERMEDIATES)
+		snprintf(why, whylen, "the chain has more than %d "
+		    "intermediate certificates", TLS_MAX_INTERMEDIATES);
+	else if (pa->n > 1 && (cur->selfSigned || memcmp(cur->issuerHash,
+	    cur->subjectHash, KEYID_SIZE) == 0))
+		snprintf(why, whylen, "certificate %s is not signed by a "
+		    "trusted CA: its chain ends at the self-signed %s, which "
+		    "is not a trust anchor", cn(&rc[0], leaf, sizeof(leaf)),
+		    cn(cur, name, sizeof(name)));
+	else if (cur->selfSigned || memcmp(cur->issuerHash, cur->subjectHash,
+	    KEYID_SIZE) == 0)
+		snprintf(why, whylen, "certificate %s is self-signed and not "
+		    "trusted", cn(cur, name, sizeof(name)));
+	else
+		snprintf(why, whylen, "certificate %s is not signed by a "
+		    "trusted CA (issuer '%.80s' is neither a trust anchor nor "
+		    "in the chain, or its signature does not verify)",
+		    cn(cur, name, sizeof(name)), cur->issuer);
+	return (-1);
+}
+
+/* ---- per-certificate rules --------------------------------------------- */
+
+static const char *
+weak_sig(word32 oid)
+{
+
+	switch (oid) {
+	case CTC_MD2wRSA: return ("md2WithRSAEncryption");
+	case CTC_MD5wRSA: return ("md5WithRSAEncryption");
+	case CTC_SHAwRSA: return ("sha1WithRSAEncryption");
+	case CTC_SHAwECDSA: return ("ecdsa-with-SHA1");
+	case CTC_SHAwDSA: return ("dsaWithSHA1");
+	default: return (NULL);
+	}
+}
+
+/* Key size rule; 0 or -1 with the reason. */
+static int
+key_ok(const DecodedCert *c, const char *who, char *why, size_t whylen)
+{
+	RsaKey rsa;
+	word32 idx = 0;
+	int bits = 0;
+
+	switch (c->keyOID) {
+	case RSAk:
+	case RSAPSSk:
+		if (wc_InitRsaKey(&rsa, NULL) != 0)
+			break;
+		if (wc_RsaPublicKeyDecode(c->publicKey, &idx, &rsa,
+		    c->pubKeySize) == 0)
+			bits = wc_RsaEncryptSize(&rsa) * 8;
+		wc_FreeRsaKey(&rsa);
+		if (bits >= 2048)
+			return (0);
+		snprintf(why, whylen, "RSA key of %d bits is below the "
+		    "2048-bit minimum (%s)", bits, who);
+		return (-1);
+	case ECDSAk:
+		switch (c->pkCurveOID) {
+		case ECC_SECP256R1_OID:
+		case ECC_SECP384R1_OID:
+		case ECC_SECP521R1_OID:
+			return (0);
+		default:
+			snprintf(why, whylen, "EC key on a curve other than "
+			    "P-256, P-384 or P-521 (%s)", who);
+			return (-1);
+		}
+	case ED25519k:
+	case ED448k:
+		return (0);
+	default:
+		break;
+	}
+	snprintf(why, whylen, "unsupported public key type (%s)", who);
+	return (-1);
+}
+
+static int
+date_ok(const DecodedCert *c, time_t now, const char *who, char *why,
+    size_t whylen)
+{
+	const byte *d;
+	byte fmt;
+	int len;
+	struct tm tm;
+	time_t nb = 0, na = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (wc_GetDateInfo(c->beforeDate, c->beforeDateLen, &d, &fmt,
+	    &len) == 0 && wc_GetDateAsCalendarTime(d, len, fmt, &tm) == 0)
+		nb = timegm(&tm);
+	memset(&tm, 0, sizeof(tm));
+	if (wc_GetDateInfo(c->afterDate, c->afterDateLen, &d, &fmt,
+	    &len) == 0 && wc_GetDateAsCalendarTime(d, len, fmt, &tm) == 0)
+		na = timegm(&tm);
+	if (nb == 0 || na == 0) {
+		snprintf(why, whylen, "cannot read the validity dates (%s)",
+		    who);
+		return (-1);
+	}
+	if (now < nb) {
+		snprintf(why, whylen, "certificate %s is not yet valid", who);
+		return (-1);
+	}
+	if (now > na) {
+		snprintf(why, whylen, "certificate %s has expired", who);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The SANs of ${c} in the form the matchers take; returns the count. */
+static size_t
+sans_of(const DecodedCert *c, struct tls_san *s, size_t max)
+{
+	const DNS_entry *e;
+	size_t n = 0;
+
+	for (e = c->altNames; e != NULL && n < max; e = e->next) {
+		if (e->type != ASN_DNS_TYPE && e->type != ASN_IP_TYPE)
+			continue;
+		s[n].type = e->type == ASN_DNS_TYPE ? TLS_SAN_DNS : TLS_SAN_IP;
+		s[n].p = (const unsigned char *)e->name;
+		s[n].len = e->len > 0 ? (size_t)e->len : 0;
+		n++;
+	}
+	return (n);
+}
+
+/* Rules for a CA at path position ${k} (k >= 1; the anchor is last). */
+static int
+ca_ok(const struct path *pa, size_t k, int purpose, const char *who,
+    char *why, size_t whylen)
+{
+	const DecodedCert *c = pa->c[k];
+	int is_anchor = (k == pa->n - 1);
+	size_t below = k - 1;		/* intermediates between it and leaf */
+
+	if (!c->isCA && !(is_anchor && c->version == 0)) {
+		snprintf(why, whylen, "%s is not a CA (basicConstraints "
+		    "%s)", who, c->extBasicConstSet ? "CA:FALSE" : "missing");
+		return (-1);
+	}
+	if (c->extKeyUsageSet && !(c->extKeyUsage & KEYUSE_KEY_CERT_SIGN)) {
+		snprintf(why, whylen, "%s may not sign certificates (its "
+		    "keyUsage lacks keyCertSign)", who);
+		return (-1);
+	}
+	if (c->pathLengthSet && below > c->pathLength) {
+		snprintf(why, whylen, "path length constraint exceeded at "
+		    "depth %zu: %s allows %u intermediate certificate%s below "
+		    "it", k, who, (unsigned)c->pathLength,
+		    c->pathLength == 1 ? "" : "s");
+		return (-1);
+	}
+	if (!is_anchor && c->extExtKeyUsageSet && !(c->extExtKeyUsage &
+	    (purpose | EXTKEYUSE_ANY))) {
+		snprintf(why, whylen, "%s extended key usage does not allow "
+		    "%s", who, purpose == EXTKEYUSE_SERVER_AUTH ?
+		    "serverAuth" : "clientAuth");
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+leaf_ok(const DecodedCert *c, int purpose, char *why, size_t whylen)
+{
+
+	if (c->extExtKeyUsageSet && !(c->extExtKeyUsage & purpose)) {
+		snprintf(why, whylen, "certificate extended key usage does not "
+		    "include %s", purpose == EXTKEYUSE_SERVER_AUTH ?
+		    "serverAuth" : "clientAuth");
+		return (-1);
+	}
+	/* Every suite redtun allows signs the handshake with this key. */
+	if (c->extKeyUsageSet && !(c->extKeyUsage & KEYUSE_DIGITAL_SIG)) {
+		snprintf(why, whylen, "certificate key usage lacks "
+		    "digitalSignature (needed to sign the TLS handshake)");
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+path_ok(struct path *pa, int purpose, char *why, size_t whylen)
+{
+	struct tls_san sans[MAX_SANS];
+	char who[160], name[128], detail[200];
+	time_t now = time(NULL);
+	size_t k, b, ns;
+	const char *alg;
+	int r;
+
+	for (k = 0; k < pa->n; k++) {
+		const DecodedCert *c = pa->c[k];
+
+		cn(c, name, sizeof(name));
+		if (k == 0)
+			snprintf(who, sizeof(who), "%s", name);
+		else
+			snprintf(who, sizeof(who), "%s %s", k == pa->n - 1 ?
+			    "CA" : "intermediate", name);
+		if (date_ok(c, now, who, why, whylen) ||
+		    key_ok(c, who, why, whylen))
+			return (-1);
+		if (k + 1 < pa->n && (alg = weak_sig(c->signatureOID))) {
+			snprintf(why, whylen, "signature algorithm %s not "
+			    "accepted (%s)", alg, who);
+			return (-1);
+		}
+		if (k > 0 && ca_ok(pa, k, purpose, who, why, whylen))
+			return (-1);
+		/* This CA's name constraints bind everything below it. */
+		for (b = 0; k > 0 && b < k; b++) {
+			ns = sans_of(pa->c[b], sans, MAX_SANS);
+			r = tls_nc_check(c->extensions, (size_t)(c->extensions ?
+			    c->extensionsSz : 0), sans, ns, detail,
+			    sizeof(detail));
+			if (r == -2) {
+				snprintf(why, whylen, "cannot parse the name "
+				    "constraints of %s", who);
+				return (-1);
+			}
+			if (r == -1) {
+				snprintf(why, whylen, "name constraints of %s "
+				    "%s", name, detail);
+				return (-1);
+			}
+			if (r == 1)
+				break;
+		}
+	}
+	return (leaf_ok(pa->c[0], purpose, why, whylen));
+}
+
+int
+tls_verify_chain(const struct tls_trust *trust,
+    const unsigned char *const *der, const size_t *len, size_t n,
+    enum tls_purpose purpose, const char *host, char *why, size_t whylen)
+{
+	struct tls_san sans[MAX_SANS];
+	DecodedCert *rc;
+	struct path pa;
+	size_t i, parsed = 0;
+	int ret = -1, eku;
+
+	eku = purpose == TLS_PURPOSE_SERVER ? EXTKEYUSE_SERVER_AUTH :
+	    EXTKEYUSE_CLIENT_AUTH;
+	if (n == 0 || trust == NULL) {
+		snprintf(why, whylen, "no certificate to verify");
+		return (-1);
+	}
+	if (n > MAX_RECEIVED) {
+		snprintf(why, whylen, "the peer sent %zu certificates; at most"
+		    " %d are accepted", n, MAX_RECEIVED);
+		return (-1);
+	}
+	if ((rc = calloc(n, sizeof(*rc))) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return (-1);
+	}
+	memset(&pa, 0, sizeof(pa));
+	for (; parsed < n; parsed++) {
+		wc_InitDecodedCert(&rc[parsed], der[parsed],
+		    (word32)len[parsed], NULL);
+		if (wc_ParseCert(&rc[parsed], CERT_TYPE, NO_VERIFY, NULL)) {
+			snprintf(why, whylen, "cannot parse the certificate "
+			    "at depth %zu", parsed);
+			parsed++;
+			goto done;
+		}
+	}
+	if (build_path(trust, rc, n, &pa, why, whylen) ||
+	    path_ok(&pa, eku, why, whylen))
+		goto done;
+	if (host != NULL && tls_identity_match(host, sans,
+	    sans_of(&rc[0], sans, MAX_SANS), why, whylen))
+		goto done;
+	ret = 0;
+done:
+	if (pa.anchor_init)
+		wc_FreeDecodedCert(&pa.anchor);
+	for (i = 0; i < parsed; i++)
+		wc_FreeDecodedCert(&rc[i]);
+	free(rc);
+	return (ret);
+}
