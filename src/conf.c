@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "log.h"
 
@@ -316,18 +317,51 @@ set_sni(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
 
 	sc->sni_set = 1;
-	return (get_string(c, s, &sc->sni));
+	if (get_string(c, s, &sc->sni))
+		return (-1);
+	/* RFC 6066: SNI carries host names only. */
+	if (addr_is_ip(sc->sni))
+		return (bad(c, s, "\"%s\" is an IP address; SNI carries host "
+		    "names only (RFC 6066)", sc->sni));
+	return (0);
+}
+
+/* checkHost takes a DNS name, checkIP an address: never one for the other. */
+static int
+set_check(struct ctx *c, const config_setting_t *s, struct svc_conf *sc,
+    int ip)
+{
+
+	if (sc->check_host != NULL && sc->check_ip != ip)
+		return (bad(c, s, "set only one of checkHost and checkIP"));
+	free(sc->check_host);
+	sc->check_host = NULL;
+	sc->check_ip = ip;
+	if (get_string(c, s, &sc->check_host))
+		return (-1);
+	if (sc->check_host[0] == '\0')
+		return (bad(c, s, "empty %s", ip ? "address" : "host name"));
+	if (ip && !addr_is_ip(sc->check_host))
+		return (bad(c, s, "\"%s\" is not an IPv4 or IPv6 address",
+		    sc->check_host));
+	if (!ip && addr_is_ip(sc->check_host))
+		return (bad(c, s, "\"%s\" is an IP address; use checkIP",
+		    sc->check_host));
+	return (0);
 }
 
 static int
 set_check_host(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
 
-	if (get_string(c, s, &sc->check_host))
-		return (-1);
-	if (sc->check_host[0] == '\0')
-		return (bad(c, s, "empty host name"));
-	return (0);
+	return (set_check(c, s, sc, 0));
+}
+
+static int
+set_check_ip(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
+{
+
+	return (set_check(c, s, sc, 1));
 }
 
 #define SVC_PATH(fn, field, dir)					\
@@ -489,6 +523,7 @@ static const struct {
 	{ "sni", set_sni, 0 },
 	{ "verifyChain", set_verify_chain, 0 },
 	{ "checkHost", set_check_host, 0 },
+	{ "checkIP", set_check_ip, 0 },
 	{ "verifyPeer", set_verify_peer, 0 },
 	{ "encryption", set_encryption, 0 },
 	{ "CAfile", set_cafile, 0 },
@@ -586,7 +621,8 @@ check_mode(struct ctx *c, const config_setting_t *g, struct svc_conf *sc)
 		return (bad(c, where(g, "sni"), "is a client-mode setting; "
 		    "server-mode virtual hosts are not supported"));
 	if (sc->check_host != NULL)
-		return (bad(c, where(g, "checkHost"), "is not supported in "
+		return (bad(c, where(g, sc->check_ip ? "checkIP" :
+		    "checkHost"), "is not supported in "
 		    "server mode; client certificates are checked against "
 		    "CAfile/CApath only"));
 	if (sc->cert == NULL) {

@@ -27,6 +27,7 @@ struct svc_conf {
 	int sni_set;		/* sni given explicitly ("" disables SNI) */
 	int verify_chain;	/* client: server cert; server: mTLS */
 	char *check_host;	/* NULL: derived from the connect host */
+	int check_ip;		/* check_host came from checkIP */
 	char *cafile, *capath, *cert, *key;
 	int cafile_line, capath_line, cert_line, key_line, ciphers_line;
 	char *ciphers;		/* TLS 1.2 list, wolfSSL names; NULL = default */

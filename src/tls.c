@@ -465,7 +465,18 @@ const char *
 tls_version_info(char *buf, size_t len)
 {
 
-	snprintf(buf, len, "wolfSSL %s (AES-NI: %s)", wolfSSL_lib_version(),
-	    HAVE_FAST_AES ? "yes" : "no");
+	snprintf(buf, len, "wolfSSL %s (AES-NI: %s; Ed25519: %s; Ed448: %s)",
+	    wolfSSL_lib_version(), HAVE_FAST_AES ? "yes" : "no",
+#ifdef HAVE_ED25519
+	    "yes",
+#else
+	    "no",
+#endif
+#ifdef HAVE_ED448
+	    "yes"
+#else
+	    "no"
+#endif
+	    );
 	return (buf);
 }

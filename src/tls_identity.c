@@ -16,7 +16,15 @@ int
 tls_identity_is_ip(const char *host, unsigned char addr[16], size_t *len)
 {
 
+	struct in_addr a4;
+
 	if (inet_pton(AF_INET, host, addr) == 1) {
+		*len = 4;
+		return (1);
+	}
+	/* glibc's resolver also takes "127.1", "2130706433", "0x7f.1". */
+	if (inet_aton(host, &a4) == 1) {
+		memcpy(addr, &a4, 4);
 		*len = 4;
 		return (1);
 	}
@@ -77,7 +85,14 @@ name_ok(const unsigned char *p, size_t len, int allow_star)
 		if (++label > 63)
 			return (0);
 	}
-	return (label > 0);
+	if (label == 0)
+		return (0);
+	/* A numeric last label is an address in disguise, not a name. */
+	for (i = len - label; i < len; i++)
+		if (p[i] < '0' || p[i] > '9')
+			break;
+	return (i < len && !(label > 2 && p[len - label] == '0' &&
+	    (p[len - label + 1] == 'x' || p[len - label + 1] == 'X')));
 }
 
 static int

@@ -387,6 +387,42 @@ sans_of(const DecodedCert *c, struct tls_san *s, size_t max)
 	return (n);
 }
 
+/* No name of the leaf may carry a control byte (NUL tricks, log forgery). */
+static int
+names_clean(const DecodedCert *c, char *why, size_t whylen)
+{
+	const DNS_entry *e;
+	char esc[160];
+	int i;
+
+	for (e = c->altNames; e != NULL; e = e->next) {
+		if (e->type != ASN_DNS_TYPE && e->type != ASN_RFC822_TYPE &&
+		    e->type != ASN_URI_TYPE)
+			continue;
+		for (i = 0; i < e->len; i++) {
+			if ((unsigned char)e->name[i] < 0x20 ||
+			    e->name[i] == 0x7f) {
+				snprintf(why, whylen, "certificate name "
+				    "contains a %s byte (%s)", e->name[i] ?
+				    "control" : "NUL", log_escape(esc,
+				    sizeof(esc), e->name, (size_t)e->len));
+				return (-1);
+			}
+		}
+	}
+	for (i = 0; c->subjectCN != NULL && i < c->subjectCNLen; i++) {
+		if ((unsigned char)c->subjectCN[i] < 0x20 ||
+		    c->subjectCN[i] == 0x7f) {
+			snprintf(why, whylen, "certificate name contains a %s "
+			    "byte (CN=%s)", c->subjectCN[i] ? "control" : "NUL",
+			    log_escape(esc, sizeof(esc), c->subjectCN,
+			    (size_t)c->subjectCNLen));
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 /* Rules for a CA at path position ${k} (k >= 1; the anchor is last). */
 static int
 ca_ok(const struct path *pa, size_t k, int purpose, const char *who,
@@ -531,7 +567,8 @@ tls_verify_chain(const struct tls_trust *trust,
 			goto done;
 		}
 	}
-	if (build_path(trust, rc, n, &pa, why, whylen) ||
+	if (names_clean(&rc[0], why, whylen) ||
+	    build_path(trust, rc, n, &pa, why, whylen) ||
 	    path_ok(&pa, eku, why, whylen))
 		goto done;
 	if (host != NULL && tls_identity_match(host, sans,

@@ -98,6 +98,55 @@ services = {
 };
 EOF
 
+bad sni-ip sni "is an IP address; SNI carries host names only" <<EOF
+$G
+services = {
+  primary = {
+    client = true;
+    accept = "127.0.0.1:$L1";
+    connect = "localhost:$UP";
+    sni = "127.0.0.1";  #ERR
+  };
+};
+EOF
+
+bad checkhost-ip checkHost "is an IP address; use checkIP" <<EOF
+$G
+services = {
+  primary = {
+    client = true;
+    accept = "127.0.0.1:$L1";
+    connect = "localhost:$UP";
+    checkHost = "::1";  #ERR
+  };
+};
+EOF
+
+bad checkip-name checkIP "is not an IPv4 or IPv6 address" <<EOF
+$G
+services = {
+  primary = {
+    client = true;
+    accept = "127.0.0.1:$L1";
+    connect = "localhost:$UP";
+    checkIP = "localhost";  #ERR
+  };
+};
+EOF
+
+bad checkip-and-host checkIP "set only one of checkHost and checkIP" <<EOF
+$G
+services = {
+  primary = {
+    client = true;
+    accept = "127.0.0.1:$L1";
+    connect = "localhost:$UP";
+    checkHost = "localhost";
+    checkIP = "127.0.0.1";  #ERR
+  };
+};
+EOF
+
 bad unknown-global frobnicate <<EOF
 $G
 frobnicate = true;  #ERR
