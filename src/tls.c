@@ -39,6 +39,13 @@
 	"ECDHE-RSA-AES256-GCM-SHA384"
 #endif
 
+/* The library refuses longer chains before redtun sees them. */
+#ifdef MAX_CHAIN_DEPTH
+#define LIB_CHAIN_DEPTH MAX_CHAIN_DEPTH
+#else
+#define LIB_CHAIN_DEPTH 9	/* wolfSSL 5.5.4's internal default */
+#endif
+
 int
 tls_init(void)
 {
@@ -98,8 +105,12 @@ load_trust(WOLFSSL_CTX *ctx, const struct svc_conf *sc, char *why,
 	int ret;
 
 	if (sc->cafile != NULL || sc->capath != NULL) {
-		ret = wolfSSL_CTX_load_verify_locations(ctx, sc->cafile,
-		    sc->capath);
+		/*
+		 * An expired anchor loads (OpenSSL's behaviour): redtun's
+		 * policy refuses chains that end in it, naming it.
+		 */
+		ret = wolfSSL_CTX_load_verify_locations_ex(ctx, sc->cafile,
+		    sc->capath, WOLFSSL_LOAD_FLAG_DATE_ERR_OKAY);
 		if (ret != WOLFSSL_SUCCESS) {
 			snprintf(why, whylen, "%s:%d: %s: cannot load trust "
 			    "anchors from \"%s\": %s", sc->file,
@@ -176,14 +187,15 @@ set_verification(WOLFSSL_CTX *ctx, const struct svc_conf *sc,
 	    WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT,
 	    verify_cb);
 	wolfSSL_CTX_set_verify_depth(ctx, TLS_MAX_INTERMEDIATES + 1);
+	if (load_trust(ctx, sc, why, whylen))
+		return (-1);
+	/* After loading: a weak anchor is refused per connection, by name. */
 	if (wolfSSL_CTX_SetMinRsaKey_Sz(ctx, 2048) != WOLFSSL_SUCCESS ||
 	    wolfSSL_CTX_SetMinEccKey_Sz(ctx, 256) != WOLFSSL_SUCCESS) {
 		snprintf(why, whylen, "%s:%d: cannot set minimum key sizes",
 		    sc->file, sc->line);
 		return (-1);
 	}
-	if (load_trust(ctx, sc, why, whylen))
-		return (-1);
 	if ((*trust = tls_trust_load(sc->cafile, sc->capath, detail,
 	    sizeof(detail))) == NULL) {
 		snprintf(why, whylen, "%s:%d: %s: %s", sc->file,
@@ -461,22 +473,24 @@ tls_describe_failure(WOLFSSL *ssl, int err, const struct tls_verify_info *vi,
 	return (buf);
 }
 
+#ifdef HAVE_ED25519
+#define HAS_ED25519 "yes"
+#else
+#define HAS_ED25519 "no"
+#endif
+#ifdef HAVE_ED448
+#define HAS_ED448 "yes"
+#else
+#define HAS_ED448 "no"
+#endif
+
 const char *
 tls_version_info(char *buf, size_t len)
 {
 
-	snprintf(buf, len, "wolfSSL %s (AES-NI: %s; Ed25519: %s; Ed448: %s)",
-	    wolfSSL_lib_version(), HAVE_FAST_AES ? "yes" : "no",
-#ifdef HAVE_ED25519
-	    "yes",
-#else
-	    "no",
-#endif
-#ifdef HAVE_ED448
-	    "yes"
-#else
-	    "no"
-#endif
-	    );
+	snprintf(buf, len, "wolfSSL %s (AES-NI: %s; Ed25519: %s; Ed448: %s; "
+	    "longest chain: %d certificates)", wolfSSL_lib_version(),
+	    HAVE_FAST_AES ? "yes" : "no", HAS_ED25519, HAS_ED448,
+	    LIB_CHAIN_DEPTH);
 	return (buf);
 }
