@@ -148,29 +148,33 @@ static int
 peer_ok(struct tunnel *t, struct end *e)
 {
 	WOLFSSL_X509 *peer = wolfSSL_get_peer_certificate(e->ssl);
-	int reused = wolfSSL_session_reused(e->ssl);
-	int need = t->sc->client || t->sc->verify_chain;
+	int has_cert = (peer != NULL);
 
 	if (peer != NULL)
 		wolfSSL_X509_free(peer);
-	if (reused && !t->sc->client) {
+	if (wolfSSL_session_reused(e->ssl)) {
+		if (t->sc->client)
+			return (1);
 		tunnel_finish(t, LOG_LVL_ERR, "client TLS handshake failed: "
 		    "the client resumed a session, which server mode never "
 		    "offers");
 		return (0);
 	}
-	if (reused)
-		return (1);
-	if (need && peer == NULL) {
+	if (t->sc->verify_chain && t->vi.verdict < 0) {
+		tunnel_finish(t, LOG_LVL_ERR, "%scertificate verify failed: %s",
+		    t->sc->client ? "" : "client ", t->vi.reason);
+		return (0);
+	}
+	/*
+	 * The verdict is made from the raw chain, so it implies a
+	 * certificate; without verification a client still wants one (an
+	 * anonymous suite must never pass).
+	 */
+	if (t->sc->verify_chain ? t->vi.verdict != 1 : (t->sc->client &&
+	    !has_cert)) {
 		tunnel_finish(t, LOG_LVL_ERR, "%s: the %s sent no certificate",
 		    t->sc->client ? "upstream" : "client TLS handshake failed",
 		    t->sc->client ? "server" : "client");
-		return (0);
-	}
-	if (t->sc->verify_chain && t->vi.verdict != 1) {
-		tunnel_finish(t, LOG_LVL_ERR, "%scertificate verify failed: %s",
-		    t->sc->client ? "" : "client ", t->vi.verdict < 0 ?
-		    t->vi.reason : "no verdict on the certificate chain");
 		return (0);
 	}
 	return (1);

@@ -113,11 +113,14 @@ load_trust(WOLFSSL_CTX *ctx, const struct svc_conf *sc, char *why,
 		    sc->capath, WOLFSSL_LOAD_FLAG_DATE_ERR_OKAY);
 		if (ret != WOLFSSL_SUCCESS) {
 			snprintf(why, whylen, "%s:%d: %s: cannot load trust "
-			    "anchors from \"%s\": %s", sc->file,
+			    "anchors from \"%s\": %s%s", sc->file,
 			    sc->cafile ? sc->cafile_line : sc->capath_line,
 			    sc->cafile ? "CAfile" : "CApath",
 			    sc->cafile ? sc->cafile : sc->capath,
-			    tls_error_text(ret));
+			    tls_error_text(ret), ret == ASN_AFTER_DATE_E ?
+			    " (a certificate in it has expired)" :
+			    ret == ASN_BEFORE_DATE_E ? " (a certificate in it "
+			    "is not yet valid)" : "");
 			return (-1);
 		}
 		return (0);
@@ -347,6 +350,12 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	}
 	if (tls_verify_chain(vi->trust, der, len, (size_t)n, vi->purpose,
 	    vi->host, vi->reason, sizeof(vi->reason)) != 0) {
+		/* The library drops what is beyond its depth: say so. */
+		if (n >= LIB_CHAIN_DEPTH)
+			snprintf(vi->reason + strlen(vi->reason),
+			    sizeof(vi->reason) - strlen(vi->reason), " (the "
+			    "TLS library keeps at most %d certificates of a "
+			    "chain)", LIB_CHAIN_DEPTH);
 		vi->verdict = -1;
 		return (0);
 	}

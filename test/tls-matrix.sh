@@ -52,6 +52,10 @@ fi
 ip -4 addr show dev lo | grep -q '127\.0\.0\.1' || hard_error "no 127.0.0.1 on lo"
 
 step "certificates and cases"
+# Chains longer than the linked wolfSSL keeps are expected to be refused.
+TLS_MATRIX_LIB_DEPTH=$("$REDTUN" -V | sed -n 's/.*longest chain: \([0-9]*\) certificates.*/\1/p')
+[ -n "$TLS_MATRIX_LIB_DEPTH" ] || hard_error "redtun -V does not say the longest chain"
+export TLS_MATRIX_LIB_DEPTH
 timeout 120 python3 "$MATRIX_PY" gen "$T/pki" >"$T/services.txt" 2>"$T/gen.log" || {
 	cat "$T/gen.log" >&2
 	hard_error "tls_matrix.py gen failed"
