@@ -352,10 +352,9 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	    vi->host, vi->reason, sizeof(vi->reason)) != 0) {
 		/* The library drops what is beyond its depth: say so. */
 		if (n >= LIB_CHAIN_DEPTH)
-			snprintf(vi->reason + strlen(vi->reason),
-			    sizeof(vi->reason) - strlen(vi->reason), " (the "
-			    "TLS library keeps at most %d certificates of a "
-			    "chain)", LIB_CHAIN_DEPTH);
+			snprintf(vi->reason, sizeof(vi->reason), "the chain "
+			    "is longer than the TLS library keeps (at most %d "
+			    "certificates)", LIB_CHAIN_DEPTH);
 		vi->verdict = -1;
 		return (0);
 	}

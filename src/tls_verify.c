@@ -270,8 +270,8 @@ build_path(const struct tls_trust *tr, DecodedCert *rc, size_t n,
 		    "trusted", cn(cur, name, sizeof(name)));
 	else
 		snprintf(why, whylen, "certificate %s is not signed by a "
-		    "trusted CA (issuer '%.80s' is neither a trust anchor nor "
-		    "in the chain, or its signature does not verify)",
+		    "trusted CA (issuer '%.80s' is not a trust anchor or in the "
+		    "chain, or its signature does not verify)",
 		    cn(cur, name, sizeof(name)), cur->issuer);
 	return (-1);
 }
