@@ -92,8 +92,11 @@ log_close(void)
 	out.use_syslog = 0;
 }
 
-char *
-log_escape(char *dst, size_t dstlen, const void *src, size_t srclen)
+/* ${backslash}: escape '\\' too (peer strings; not the final pass over a
+ * line, which would escape the escapes). */
+static char *
+escape(char *dst, size_t dstlen, const void *src, size_t srclen,
+    int backslash)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = src;
@@ -102,7 +105,8 @@ log_escape(char *dst, size_t dstlen, const void *src, size_t srclen)
 	if (dstlen == 0)
 		return (dst);
 	for (i = 0; i < srclen; i++) {
-		int plain = s[i] >= 0x20 && s[i] < 0x7f;
+		int plain = s[i] >= 0x20 && s[i] < 0x7f &&
+		    !(backslash && s[i] == '\\');
 		size_t need = plain ? 1 : 4;
 
 		/* Room for this byte and, if more follow, the "...". */
@@ -126,6 +130,14 @@ log_escape(char *dst, size_t dstlen, const void *src, size_t srclen)
 	return (dst);
 }
 
+char *
+log_escape(char *dst, size_t dstlen, const void *src, size_t srclen)
+{
+
+	/* A backslash too: "\x0a" in a name must not pass for an escape. */
+	return (escape(dst, dstlen, src, srclen, 1));
+}
+
 void
 log_msg(int level, const char *service, const char *fmt, ...)
 {
@@ -141,7 +153,7 @@ log_msg(int level, const char *service, const char *fmt, ...)
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
 	/* One choke point: whatever a caller passed on from a peer. */
-	log_escape(msg, sizeof(msg), raw, strlen(raw));
+	escape(msg, sizeof(msg), raw, strlen(raw), 0);
 
 	if (out.use_syslog) {
 		if (service != NULL)

@@ -35,8 +35,10 @@ void log_close(void);
  * log_msg(level, service, fmt, ...):
  * Write one line "DATE TIME LEVEL [service] message".  ${service} may be
  * NULL for daemon-wide lines.  Control and non-ASCII bytes in the
- * formatted message are escaped as by log_escape, so text that came from
- * a peer can never start a line of its own or carry terminal sequences.
+ * formatted message are escaped as \xNN, so text that came from a peer
+ * can never start a line of its own or carry terminal sequences; pass
+ * peer strings through log_escape first so that their backslashes are
+ * escaped too.
  */
 void log_msg(int level, const char *service, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -44,8 +46,8 @@ void log_msg(int level, const char *service, const char *fmt, ...)
 /**
  * log_escape(dst, dstlen, src, srclen):
  * Copy the ${srclen} bytes at ${src} (which may hold NULs) into ${dst} as
- * a NUL-terminated string with every control byte, non-ASCII byte and
- * DEL written as \xNN, cut (with "...") to fit
+ * a NUL-terminated string with every control byte, non-ASCII byte, DEL
+ * and backslash written as \xNN, cut (with "...") to fit
  * ${dstlen}.  For anything a peer sent.  Returns ${dst}.
  */
 char *log_escape(char *dst, size_t dstlen, const void *src, size_t srclen);

@@ -60,31 +60,22 @@ hash_file(uint64_t h, const char *path)
 	return (h);
 }
 
-/* A CA directory changes when its entries do: hash names and mtimes. */
-static uint64_t
-hash_dir(uint64_t h, const char *path)
-{
-	struct stat st;
-
-	if (path == NULL || stat(path, &st) != 0)
-		return (h * 1099511628211ULL);
-	h = (h ^ (uint64_t)st.st_mtim.tv_sec) * 1099511628211ULL;
-	return ((h ^ (uint64_t)st.st_mtim.tv_nsec) * 1099511628211ULL);
-}
-
 /*
  * Sessions were verified against these files: a reload may carry them
  * over only if the files still hold the same bytes, not just the same
  * names (a CA rotated in place must end resumption).
  */
 static uint64_t
-trust_hash(const struct svc_conf *sc)
+trust_hash(const struct svc_conf *sc, const struct tls_trust *trust)
 {
 	uint64_t h = 14695981039346656037ULL;
 
-	h = hash_file(h, sc->cafile != NULL || sc->capath != NULL ?
-	    sc->cafile : "/etc/ssl/certs/ca-certificates.crt");
-	h = hash_dir(h, sc->capath);
+	/* The anchors as read (CAfile, every CApath file, or the system
+	 * bundle); without verification the files by name. */
+	if (trust != NULL)
+		h = tls_trust_fingerprint(trust, h);
+	else
+		h = hash_file(h, sc->cafile);
 	h = hash_file(h, sc->cert);
 	return (hash_file(h, sc->key));
 }
@@ -147,7 +138,7 @@ svc_new(struct svc_conf *sc, char *why, size_t whylen)
 	    why, whylen)) == NULL)
 		goto err;
 	if (sc->client && sc->session_resume)
-		svc->trust_hash = trust_hash(sc);
+		svc->trust_hash = trust_hash(sc, svc->trust);
 	if (!sc->delay)
 		resolve_targets(svc);
 	return (svc);

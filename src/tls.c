@@ -19,6 +19,16 @@
 
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
+/*
+ * verify_cb clears the library's error on intermediates (redtun decides at
+ * the leaf).  Without alternate chains wolfSSL would then add any CA a
+ * peer sends, unverified, to the context's store: unbounded memory and a
+ * lasting denial of service against the real issuers.
+ */
+#ifndef WOLFSSL_ALT_CERT_CHAINS
+#error "wolfSSL must be built with --enable-altcertchains"
+#endif
+
 #ifdef WOLFSSL_AESNI
 #define HAVE_FAST_AES 1
 /* With AES-NI, AES-GCM is the fastest AEAD. */
@@ -311,7 +321,8 @@ superseded(int e)
 	case ASN_NO_SIGNER_E: case ASN_SELF_SIGNED_E:
 	case ASN_BEFORE_DATE_E: case ASN_AFTER_DATE_E:
 	case ASN_PATHLEN_INV_E: case ASN_PATHLEN_SIZE_E:
-	case ASN_SIG_CONFIRM_E: case ASN_NAME_INVALID_E:
+	case ASN_SIG_CONFIRM_E: case ASN_SIG_OID_E: case ASN_SIG_HASH_E:
+	case ASN_SIG_KEY_E: case ASN_NAME_INVALID_E:
 	case DOMAIN_NAME_MISMATCH: case IPADDR_MISMATCH: case MAX_CHAIN_ERROR:
 	case 7: case 13: case 14: case 18: case 20: case 25:
 		return (1);
@@ -326,7 +337,7 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	struct tls_verify_info *vi = store->userCtx;
 	const unsigned char *der[TLS_MAX_INTERMEDIATES + 4];
 	size_t len[TLS_MAX_INTERMEDIATES + 4];
-	int i, n;
+	int i, n, r;
 
 	if (vi == NULL || vi->trust == NULL)
 		return (0);		/* fail closed */
@@ -348,10 +359,10 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 		der[i] = store->certs[i].buffer;
 		len[i] = store->certs[i].length;
 	}
-	if (tls_verify_chain(vi->trust, der, len, (size_t)n, vi->purpose,
-	    vi->host, vi->reason, sizeof(vi->reason)) != 0) {
+	if ((r = tls_verify_chain(vi->trust, der, len, (size_t)n,
+	    vi->purpose, vi->host, vi->reason, sizeof(vi->reason))) != 0) {
 		/* The library drops what is beyond its depth: say so. */
-		if (n >= LIB_CHAIN_DEPTH)
+		if (r == -2 && n >= LIB_CHAIN_DEPTH)
 			snprintf(vi->reason, sizeof(vi->reason), "the chain "
 			    "is longer than the TLS library keeps (at most %d "
 			    "certificates)", LIB_CHAIN_DEPTH);

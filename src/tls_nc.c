@@ -93,13 +93,16 @@ lower(int c)
 }
 
 /* dNSName ${n} is within subtree ${b}: equal, or ends in ".b" (or "b"
- * when ${b} starts with a dot).  Case-insensitive. */
+ * when ${b} starts with a dot).  Case-insensitive, one trailing dot
+ * ignored on both. */
 static int
 dns_within(const unsigned char *n, size_t nl, const unsigned char *b,
     size_t bl)
 {
 	size_t i;
 
+	if (bl > 0 && b[bl - 1] == '.')
+		bl--;
 	if (bl == 0)
 		return (1);		/* an empty base is every name */
 	if (nl > 0 && n[nl - 1] == '.')
@@ -110,6 +113,28 @@ dns_within(const unsigned char *n, size_t nl, const unsigned char *b,
 		if (lower(n[nl - bl + i]) != lower(b[i]))
 			return (0);
 	return (nl == bl || b[0] == '.' || n[nl - bl - 1] == '.');
+}
+
+/*
+ * A wildcard "*.S" stands for every "L.S": it hits an excluded base that
+ * is one such name, not only bases it lies within.
+ */
+static int
+wildcard_covers(const unsigned char *n, size_t nl, const unsigned char *b,
+    size_t bl)
+{
+	const unsigned char *dot;
+
+	if (nl < 3 || n[0] != '*' || n[1] != '.')
+		return (0);
+	if (bl > 0 && b[bl - 1] == '.')
+		bl--;
+	if (bl == 0 || b[0] == '.' || (dot = memchr(b, '.', bl)) == NULL ||
+	    dot == b)
+		return (0);
+	dot++;
+	return (dns_within(n + 2, nl - 2, dot, bl - (size_t)(dot - b)) &&
+	    dns_within(dot, bl - (size_t)(dot - b), n + 2, nl - 2));
 }
 
 static int
@@ -131,7 +156,8 @@ ip_within(const unsigned char *a, size_t al, const unsigned char *b,
  * hold a subtree of the same type (*typed = 1) and does one contain it?
  */
 static int
-in_subtrees(const struct tlv *l, const struct tls_san *s, int *typed)
+in_subtrees(const struct tlv *l, const struct tls_san *s, int excluded,
+    int *typed)
 {
 	const unsigned char *p = l->p, *end = l->p + l->len, *q;
 	struct tlv st, gn;
@@ -146,7 +172,9 @@ in_subtrees(const struct tlv *l, const struct tls_san *s, int *typed)
 			return (-1);
 		if (s->type == TLS_SAN_DNS && gn.tag == 0x82) {
 			*typed = 1;
-			hit |= dns_within(s->p, s->len, gn.p, gn.len);
+			hit |= dns_within(s->p, s->len, gn.p, gn.len) ||
+			    (excluded && wildcard_covers(s->p, s->len, gn.p,
+			    gn.len));
 		} else if (s->type == TLS_SAN_IP && gn.tag == 0x87) {
 			*typed = 1;
 			hit |= ip_within(s->p, s->len, gn.p, gn.len);
@@ -207,7 +235,7 @@ tls_nc_check(const unsigned char *ext, size_t extlen,
 			continue;
 		describe(s, name, sizeof(name));
 		if (excluded.p != NULL) {
-			if ((r = in_subtrees(&excluded, s, &typed)) < 0)
+			if ((r = in_subtrees(&excluded, s, 1, &typed)) < 0)
 				return (-2);
 			if (r) {
 				snprintf(why, whylen, "exclude %s", name);
@@ -215,7 +243,7 @@ tls_nc_check(const unsigned char *ext, size_t extlen,
 			}
 		}
 		if (permitted.p != NULL) {
-			if ((r = in_subtrees(&permitted, s, &typed)) < 0)
+			if ((r = in_subtrees(&permitted, s, 0, &typed)) < 0)
 				return (-2);
 			if (typed && !r) {
 				snprintf(why, whylen, "do not permit %s", name);

@@ -168,6 +168,19 @@ err:
 	return (NULL);
 }
 
+uint64_t
+tls_trust_fingerprint(const struct tls_trust *tr, uint64_t h)
+{
+	size_t i, j;
+
+	for (i = 0; i < tr->n; i++) {
+		for (j = 0; j < tr->a[i].len; j++)
+			h = (h ^ tr->a[i].der[j]) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
+	}
+	return (h);
+}
+
 void
 tls_trust_free(struct tls_trust *tr)
 {
@@ -188,6 +201,7 @@ struct path {
 	size_t n;					/* incl. anchor */
 	DecodedCert anchor;
 	int anchor_init;
+	unsigned checks;		/* signature checks left */
 };
 
 /* "'CN'" of ${c} for a reason, escaped. */
@@ -197,19 +211,24 @@ cn(const DecodedCert *c, char *buf, size_t len)
 	char esc[96];
 
 	if (c->subjectCN == NULL || c->subjectCNLen <= 0)
-		snprintf(buf, len, "'%.80s'", c->subject);
+		snprintf(buf, len, "'%s'", log_escape(esc, sizeof(esc),
+		    c->subject, strnlen(c->subject, sizeof(c->subject))));
 	else
 		snprintf(buf, len, "'%s'", log_escape(esc, sizeof(esc),
 		    c->subjectCN, (size_t)c->subjectCNLen));
 	return (buf);
 }
 
+/* Bounded: a peer must not make a worker verify signatures all day. */
 static int
-signed_by(const DecodedCert *c, const DecodedCert *issuer)
+signed_by(struct path *pa, const DecodedCert *c, const DecodedCert *issuer)
 {
 
 	if (memcmp(c->issuerHash, issuer->subjectHash, KEYID_SIZE) != 0)
 		return (0);
+	if (pa->checks == 0)
+		return (0);
+	pa->checks--;
 	return (wc_CheckCertSigPubKey(c->source, c->maxIdx, NULL,
 	    issuer->publicKey, issuer->pubKeySize, (int)issuer->keyOID) == 0);
 }
@@ -230,6 +249,7 @@ build_path(const struct tls_trust *tr, DecodedCert *rc, size_t n,
 
 	pa->n = 0;
 	pa->c[pa->n++] = cur;
+	pa->checks = 2 * (unsigned)n + 8;
 	for (i = 0; i <= TLS_MAX_INTERMEDIATES; i++) {
 		for (j = 0; j < tr->n; j++) {
 			if (memcmp(tr->a[j].subject, cur->issuerHash,
@@ -239,7 +259,7 @@ build_path(const struct tls_trust *tr, DecodedCert *rc, size_t n,
 			    (word32)tr->a[j].len, NULL);
 			pa->anchor_init = 1;
 			if (wc_ParseCert(&pa->anchor, CERT_TYPE, NO_VERIFY,
-			    NULL) == 0 && signed_by(cur, &pa->anchor)) {
+			    NULL) == 0 && signed_by(pa, cur, &pa->anchor)) {
 				pa->c[pa->n++] = &pa->anchor;
 				return (0);
 			}
@@ -247,7 +267,7 @@ build_path(const struct tls_trust *tr, DecodedCert *rc, size_t n,
 			pa->anchor_init = 0;
 		}
 		for (j = 1; j < n; j++)
-			if (!(used & (1u << j)) && signed_by(cur, &rc[j]))
+			if (!(used & (1u << j)) && signed_by(pa, cur, &rc[j]))
 				break;
 		if (j == n)
 			break;
@@ -255,9 +275,15 @@ build_path(const struct tls_trust *tr, DecodedCert *rc, size_t n,
 		cur = &rc[j];
 		pa->c[pa->n++] = cur;
 	}
-	if (i > TLS_MAX_INTERMEDIATES)
+	if (i > TLS_MAX_INTERMEDIATES) {
 		snprintf(why, whylen, "the chain has more than %d "
 		    "intermediate certificates", TLS_MAX_INTERMEDIATES);
+		return (-1);
+	}
+	if (pa->checks == 0)
+		snprintf(why, whylen, "too many certificates in the chain "
+		    "claim to be the issuer of %s", cn(cur, name,
+		    sizeof(name)));
 	else if (pa->n > 1 && (cur->selfSigned || memcmp(cur->issuerHash,
 	    cur->subjectHash, KEYID_SIZE) == 0))
 		snprintf(why, whylen, "certificate %s is not signed by a "
@@ -270,19 +296,42 @@ build_path(const struct tls_trust *tr, DecodedCert *rc, size_t n,
 		    "trusted", cn(cur, name, sizeof(name)));
 	else
 		snprintf(why, whylen, "certificate %s is not signed by a "
-		    "trusted CA (issuer '%.80s' is not a trust anchor or in the "
+		    "trusted CA (issuer '%s' is not a trust anchor or in the "
 		    "chain, or its signature does not verify)",
-		    cn(cur, name, sizeof(name)), cur->issuer);
-	return (-1);
+		    cn(cur, name, sizeof(name)), log_escape(leaf, sizeof(leaf),
+		    cur->issuer, strnlen(cur->issuer, sizeof(cur->issuer))));
+	return (-2);
 }
 
 /* ---- per-certificate rules --------------------------------------------- */
 
+/*
+ * RSASSA-PSS names its hash in the parameters, and the default (absent
+ * [0] hashAlgorithm) is SHA-1.
+ */
+static int
+pss_sha1(const DecodedCert *c)
+{
+	static const unsigned char sha1[] = { 0x06, 0x05, 0x2b, 0x0e, 0x03,
+	    0x02, 0x1a };
+	const unsigned char *p = c->source + c->sigParamsIndex;
+	size_t len = c->sigParamsLength, i;
+
+	if (len < 4 || p[0] != 0x30 || p[1] >= 0x80 || p[2] != 0xa0)
+		return (1);
+	for (i = 2; i + sizeof(sha1) <= len; i++)
+		if (memcmp(p + i, sha1, sizeof(sha1)) == 0)
+			return (1);
+	return (0);
+}
+
 static const char *
-weak_sig(word32 oid)
+weak_sig(const DecodedCert *c)
 {
 
-	switch (oid) {
+	if (c->signatureOID == CTC_RSASSAPSS && pss_sha1(c))
+		return ("rsassaPss with SHA-1");
+	switch (c->signatureOID) {
 	case CTC_MD2wRSA: return ("md2WithRSAEncryption");
 	case CTC_MD5wRSA: return ("md5WithRSAEncryption");
 	case CTC_SHAwRSA: return ("sha1WithRSAEncryption");
@@ -410,6 +459,18 @@ names_clean(const DecodedCert *c, char *why, size_t whylen)
 			}
 		}
 	}
+	for (e = c->altEmailNames; e != NULL; e = e->next) {
+		for (i = 0; i < e->len; i++) {
+			if ((unsigned char)e->name[i] < 0x20 ||
+			    e->name[i] == 0x7f) {
+				snprintf(why, whylen, "certificate name "
+				    "contains a %s byte (email:%s)", e->name[i] ?
+				    "control" : "NUL", log_escape(esc,
+				    sizeof(esc), e->name, (size_t)e->len));
+				return (-1);
+			}
+		}
+	}
 	for (i = 0; c->subjectCN != NULL && i < c->subjectCNLen; i++) {
 		if ((unsigned char)c->subjectCN[i] < 0x20 ||
 		    c->subjectCN[i] == 0x7f) {
@@ -500,7 +561,7 @@ path_ok(struct path *pa, int purpose, char *why, size_t whylen)
 		if (date_ok(c, now, who, why, whylen) ||
 		    key_ok(c, who, why, whylen))
 			return (-1);
-		if (k + 1 < pa->n && (alg = weak_sig(c->signatureOID))) {
+		if (k + 1 < pa->n && (alg = weak_sig(c))) {
 			snprintf(why, whylen, "signature algorithm %s not "
 			    "accepted (%s)", alg, who);
 			return (-1);
@@ -567,9 +628,12 @@ tls_verify_chain(const struct tls_trust *trust,
 			goto done;
 		}
 	}
-	if (names_clean(&rc[0], why, whylen) ||
-	    build_path(trust, rc, n, &pa, why, whylen) ||
-	    path_ok(&pa, eku, why, whylen))
+	if (names_clean(&rc[0], why, whylen))
+		goto done;
+	if ((ret = build_path(trust, rc, n, &pa, why, whylen)) != 0)
+		goto done;
+	ret = -1;
+	if (path_ok(&pa, eku, why, whylen))
 		goto done;
 	if (host != NULL && tls_identity_match(host, sans,
 	    sans_of(&rc[0], sans, MAX_SANS), why, whylen))

@@ -2,6 +2,7 @@
 #define REDTUN_TLS_VERIFY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* What the peer's certificate must be good for. */
 enum tls_purpose {
@@ -31,6 +32,14 @@ struct tls_trust *tls_trust_load(const char *cafile, const char *capath,
 void tls_trust_free(struct tls_trust *trust);
 
 /**
+ * tls_trust_fingerprint(trust, h):
+ * Fold the bytes of every anchor of ${trust} into the FNV-1a hash ${h}
+ * and return it: equal fingerprints mean the same trust, whatever file
+ * layout it came from.
+ */
+uint64_t tls_trust_fingerprint(const struct tls_trust *trust, uint64_t h);
+
+/**
  * tls_verify_chain(trust, der, len, n, purpose, host, why, whylen):
  * The whole verification policy for the ${n} DER certificates ${der}[i]
  * (${len}[i] bytes) a peer sent, leaf first: build a path from the leaf
@@ -41,8 +50,9 @@ void tls_trust_free(struct tls_trust *trust);
  * constraints of every CA over everything below it, extended key usage
  * for ${purpose} on the leaf and intermediates, digitalSignature on the
  * leaf.  If ${host} is not NULL, the leaf must be for it
- * (tls_identity_match).  Returns 0, or -1 with one sentence naming the
- * cause and the certificate in ${why}.
+ * (tls_identity_match).  Returns 0, -2 when no path to an anchor was
+ * found, or -1 for any other refusal, with one sentence naming the cause
+ * and the certificate in ${why}.
  */
 int tls_verify_chain(const struct tls_trust *trust,
     const unsigned char *const *der, const size_t *len, size_t n,

@@ -468,6 +468,13 @@ def define(pki):
          cafile=rsaroot, leafkw={"key": "leaf-rsa2048", "sigopt": (
              "rsa_padding_mode:pss", "rsa_pss_saltlen:digest")})
 
+    case("rsa-pss-sha1-signature", FOO, "DNS:" + FOO, issuer=rsaroot,
+         cafile=rsaroot, leafkw={"key": "leaf-rsa2048", "md": "sha1",
+                                 "sigopt": ("rsa_padding_mode:pss",
+                                            "rsa_pss_saltlen:digest")},
+         expect="refuse", reason="sha1",
+         note="RSASSA-PSS over SHA-1 is as forgeable as sha1WithRSA")
+
     # 5. Name constraints.
     nc = "nameConstraints"
     good = ca("int-nc-good", root, **{nc: "critical,permitted;DNS:good.test"})
@@ -494,6 +501,17 @@ def define(pki):
          issuer=sub2, chain=[sub2, bad], reason="nc")
     case("nc-excl-other", "fine.test", "DNS:fine.test", issuer=bad,
          chain=[bad])
+    exw = ca("int-nc-excl-wild", root,
+             **{nc: "critical,excluded;DNS:bad.example.test"})
+    case("nc-excl-wildcard", "bad.example.test", "DNS:*.example.test",
+         issuer=exw, chain=[exw], expect="refuse", reason="nc",
+         note="stricter on purpose: the wildcard stands for the excluded "
+         "name (OpenSSL compares the pattern as text)")
+    exd = ca("int-nc-excl-dot", root, **{nc: "critical,excluded;DNS:evil.test."})
+    case("nc-excl-trailing-dot", "evil.test", "DNS:evil.test", issuer=exd,
+         chain=[exd], expect="refuse", reason="nc",
+         note="stricter on purpose: an excluded base with a trailing dot "
+         "is the same name")
     i = ca("int-nc-ip10", root, **{nc: "critical,permitted;IP:10.0.0.0/255.0.0.0"})
     case("nc-ip-outside", "127.0.0.1", "IP:127.0.0.1", issuer=i, chain=[i],
          reason="nc")
@@ -627,7 +645,7 @@ def define(pki):
     return cases
 
 
-HOSTS = ["localhost", "foo.example.test", "foo.example.test.",
+HOSTS = ["localhost", "foo.example.test", "foo.example.test.", "bad.example.test",
          "a.b.example.test", "example.test", "host.example.test",
          "host.good.test", "a.good.test", "evil.test", "bad.test",
          "host.bad.test", "fine.test"]
