@@ -192,6 +192,8 @@ describe(const struct tls_san *s, char *out, size_t outlen)
 		inet_ntop(s->len == 4 ? AF_INET : AF_INET6, s->p, esc,
 		    sizeof(esc));
 		snprintf(out, outlen, "IP:%s", esc);
+	} else if (s->type == TLS_SAN_IP) {
+		snprintf(out, outlen, "IP:(%zu bytes)", s->len);
 	} else {
 		log_escape(esc, sizeof(esc), s->p, s->len);
 		snprintf(out, outlen, "DNS:%s", esc);
@@ -221,9 +223,10 @@ tls_nc_check(const unsigned char *ext, size_t extlen,
 
 		if (tlv_next(&p, end, &t))
 			return (-2);
-		if (t.tag == 0xa0)
+		/* A repeated field is bad DER; never let it hide a list. */
+		if (t.tag == 0xa0 && permitted.p == NULL)
 			permitted = t;
-		else if (t.tag == 0xa1)
+		else if (t.tag == 0xa1 && excluded.p == NULL)
 			excluded = t;
 		else
 			return (-2);
