@@ -70,9 +70,10 @@ STRICTER_KU = ("stricter on purpose: the key signs the handshake, so keyUsage "
 TRAILING_DOT = ("on purpose: one trailing dot is the same absolute name "
                 "(RFC 9525 matching as the issue asks; Go and curl strip it); "
                 "OpenSSL 3.0 compares the dot literally")
-LIB_RSAPSS = ("library limitation: wolfSSL 5.5.4 cannot complete a handshake "
-              "with an id-RSASSA-PSS key (\"The security parameter is "
-              "invalid\"); RSA keys with PSS signatures work")
+LIB_RSAPSS = ("library limitation: wolfSSL 5.5.4 does not decode the "
+              "rsa_pss_pss_* schemes (0x0809-0x080b) that an id-RSASSA-PSS "
+              "key signs with (tls13.c DecodeTls13SigAlg: \"The security "
+              "parameter is invalid\"); RSA keys signing rsa_pss_rsae work")
 ANY_EKU_CA = ("OpenSSL refuses a CA whose only EKU is anyExtendedKeyUsage; "
               "RFC 5280 4.2.1.12: it means no restriction")
 
