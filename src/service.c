@@ -13,6 +13,7 @@
 #include "log.h"
 #include "service.h"
 #include "tls.h"
+#include "tls_trust.h"
 #include "tls_verify.h"
 #include "tunnel_priv.h"
 

@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "tls.h"
+#include "tls_trust.h"
 #include "tls_verify.h"
 
 #define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"

@@ -8,11 +8,9 @@
  * at load time and the chain of this one connection, with wolfCrypt's
  * certificate parser and signature check.  See docs/SECURITY.md.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <wolfssl/options.h>
@@ -23,176 +21,11 @@
 #include "log.h"
 #include "tls_identity.h"
 #include "tls_nc.h"
+#include "tls_trust.h"
 #include "tls_verify.h"
 
-#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #define MAX_RECEIVED	(TLS_MAX_INTERMEDIATES + 4)
 #define MAX_SANS	64
-#define MAX_ANCHORS	4096
-#define MAX_PEM		(8 << 20)
-
-struct anchor {
-	unsigned char *der;
-	size_t len;
-	unsigned char subject[KEYID_SIZE];
-};
-
-struct tls_trust {
-	struct anchor *a;
-	size_t n;
-};
-
-/* ---- anchors ---------------------------------------------------------- */
-
-static int
-add_anchor(struct tls_trust *tr, const unsigned char *der, size_t len)
-{
-	DecodedCert dc;
-	struct anchor *na;
-	int ret;
-
-	if (tr->n >= MAX_ANCHORS)
-		return (0);
-	wc_InitDecodedCert(&dc, der, (word32)len, NULL);
-	ret = wc_ParseCert(&dc, CERT_TYPE, NO_VERIFY, NULL);
-	if (ret == 0 && (na = realloc(tr->a, (tr->n + 1) * sizeof(*na))) !=
-	    NULL) {
-		tr->a = na;
-		na = &tr->a[tr->n];
-		memcpy(na->subject, dc.subjectHash, KEYID_SIZE);
-		if ((na->der = malloc(len)) != NULL) {
-			memcpy(na->der, der, len);
-			na->len = len;
-			tr->n++;
-		}
-	}
-	wc_FreeDecodedCert(&dc);
-	/* An unparsable entry of a system bundle is skipped, as wolfSSL does. */
-	return (0);
-}
-
-/* Every "BEGIN CERTIFICATE" block of the PEM file ${path}. */
-static int
-load_pem_file(struct tls_trust *tr, const char *path, char *why,
-    size_t whylen)
-{
-	static const char begin[] = "-----BEGIN CERTIFICATE-----";
-	static const char end[] = "-----END CERTIFICATE-----";
-	unsigned char *buf = NULL, *der = NULL;
-	char *p, *q;
-	FILE *f;
-	long sz;
-	int n;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		goto err0;
-	if (fseek(f, 0, SEEK_END) || (sz = ftell(f)) < 0 || sz > MAX_PEM ||
-	    fseek(f, 0, SEEK_SET))
-		goto err1;
-	if ((buf = malloc((size_t)sz + 1)) == NULL ||
-	    (der = malloc((size_t)sz + 1)) == NULL)
-		goto err1;
-	if (fread(buf, 1, (size_t)sz, f) != (size_t)sz)
-		goto err1;
-	buf[sz] = '\0';
-	for (p = (char *)buf; (p = strstr(p, begin)) != NULL; p = q) {
-		if ((q = strstr(p, end)) == NULL)
-			break;
-		q += sizeof(end) - 1;
-		n = wc_CertPemToDer((unsigned char *)p, (int)(q - p), der,
-		    (int)sz, CERT_TYPE);
-		if (n > 0)
-			add_anchor(tr, der, (size_t)n);
-	}
-	free(der);
-	free(buf);
-	fclose(f);
-	return (0);
-
-err1:
-	free(der);
-	free(buf);
-	fclose(f);
-err0:
-	snprintf(why, whylen, "cannot read \"%s\"", path);
-	return (-1);
-}
-
-static int
-load_dir(struct tls_trust *tr, const char *dir, char *why, size_t whylen)
-{
-	char path[4096];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-
-	if ((d = opendir(dir)) == NULL) {
-		snprintf(why, whylen, "cannot read the directory \"%s\"", dir);
-		return (-1);
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-			(void)load_pem_file(tr, path, why, whylen);
-	}
-	closedir(d);
-	return (0);
-}
-
-struct tls_trust *
-tls_trust_load(const char *cafile, const char *capath, char *why,
-    size_t whylen)
-{
-	struct tls_trust *tr;
-
-	if ((tr = calloc(1, sizeof(*tr))) == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return (NULL);
-	}
-	if (cafile == NULL && capath == NULL)
-		cafile = SYSTEM_CA_BUNDLE;
-	if (cafile != NULL && load_pem_file(tr, cafile, why, whylen))
-		goto err;
-	if (capath != NULL && load_dir(tr, capath, why, whylen))
-		goto err;
-	if (tr->n == 0) {
-		snprintf(why, whylen, "no usable CA certificate in \"%s\"",
-		    cafile ? cafile : capath);
-		goto err;
-	}
-	return (tr);
-err:
-	tls_trust_free(tr);
-	return (NULL);
-}
-
-uint64_t
-tls_trust_fingerprint(const struct tls_trust *tr, uint64_t h)
-{
-	size_t i, j;
-
-	for (i = 0; i < tr->n; i++) {
-		for (j = 0; j < tr->a[i].len; j++)
-			h = (h ^ tr->a[i].der[j]) * 1099511628211ULL;
-		h = (h ^ 0xff) * 1099511628211ULL;
-	}
-	return (h);
-}
-
-void
-tls_trust_free(struct tls_trust *tr)
-{
-	size_t i;
-
-	if (tr == NULL)
-		return;
-	for (i = 0; i < tr->n; i++)
-		free(tr->a[i].der);
-	free(tr->a);
-	free(tr);
-}
 
 /* ---- one path ---------------------------------------------------------- */
 
@@ -243,20 +76,19 @@ build_path(const struct tls_trust *tr, DecodedCert *rc, size_t n,
     struct path *pa, char *why, size_t whylen)
 {
 	DecodedCert *cur = &rc[0];
+	const unsigned char *der;
 	unsigned used = 1;
 	char name[128], leaf[128];
-	size_t i, j;
+	size_t i, j, dlen;
 
 	pa->n = 0;
 	pa->c[pa->n++] = cur;
 	pa->checks = 2 * (unsigned)n + 8;
 	for (i = 0; i <= TLS_MAX_INTERMEDIATES; i++) {
-		for (j = 0; j < tr->n; j++) {
-			if (memcmp(tr->a[j].subject, cur->issuerHash,
-			    KEYID_SIZE) != 0)
-				continue;
-			wc_InitDecodedCert(&pa->anchor, tr->a[j].der,
-			    (word32)tr->a[j].len, NULL);
+		for (j = 0; (der = tls_trust_next(tr, cur->issuerHash, &j,
+		    &dlen)) != NULL;) {
+			wc_InitDecodedCert(&pa->anchor, der, (word32)dlen,
+			    NULL);
 			pa->anchor_init = 1;
 			if (wc_ParseCert(&pa->anchor, CERT_TYPE, NO_VERIFY,
 			    NULL) == 0 && signed_by(pa, cur, &pa->anchor)) {
@@ -436,52 +268,49 @@ sans_of(const DecodedCert *c, struct tls_san *s, size_t max)
 	return (n);
 }
 
+/* Index of the first control byte of ${p}, or -1. */
+static int
+control_at(const char *p, int len)
+{
+	int i;
+
+	for (i = 0; p != NULL && i < len; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return (i);
+	return (-1);
+}
+
+static int
+name_refused(const char *kind, const char *p, int len, char *why,
+    size_t whylen)
+{
+	char esc[160];
+	int i;
+
+	if ((i = control_at(p, len)) < 0)
+		return (0);
+	snprintf(why, whylen, "certificate name contains a %s byte (%s%s)",
+	    p[i] ? "control" : "NUL", kind, log_escape(esc, sizeof(esc), p,
+	    (size_t)len));
+	return (-1);
+}
+
 /* No name of the leaf may carry a control byte (NUL tricks, log forgery). */
 static int
 names_clean(const DecodedCert *c, char *why, size_t whylen)
 {
 	const DNS_entry *e;
-	char esc[160];
-	int i;
 
-	for (e = c->altNames; e != NULL; e = e->next) {
-		if (e->type != ASN_DNS_TYPE && e->type != ASN_RFC822_TYPE &&
-		    e->type != ASN_URI_TYPE)
-			continue;
-		for (i = 0; i < e->len; i++) {
-			if ((unsigned char)e->name[i] < 0x20 ||
-			    e->name[i] == 0x7f) {
-				snprintf(why, whylen, "certificate name "
-				    "contains a %s byte (%s)", e->name[i] ?
-				    "control" : "NUL", log_escape(esc,
-				    sizeof(esc), e->name, (size_t)e->len));
-				return (-1);
-			}
-		}
-	}
-	for (e = c->altEmailNames; e != NULL; e = e->next) {
-		for (i = 0; i < e->len; i++) {
-			if ((unsigned char)e->name[i] < 0x20 ||
-			    e->name[i] == 0x7f) {
-				snprintf(why, whylen, "certificate name "
-				    "contains a %s byte (email:%s)", e->name[i] ?
-				    "control" : "NUL", log_escape(esc,
-				    sizeof(esc), e->name, (size_t)e->len));
-				return (-1);
-			}
-		}
-	}
-	for (i = 0; c->subjectCN != NULL && i < c->subjectCNLen; i++) {
-		if ((unsigned char)c->subjectCN[i] < 0x20 ||
-		    c->subjectCN[i] == 0x7f) {
-			snprintf(why, whylen, "certificate name contains a %s "
-			    "byte (CN=%s)", c->subjectCN[i] ? "control" : "NUL",
-			    log_escape(esc, sizeof(esc), c->subjectCN,
-			    (size_t)c->subjectCNLen));
+	for (e = c->altNames; e != NULL; e = e->next)
+		if ((e->type == ASN_DNS_TYPE || e->type == ASN_RFC822_TYPE ||
+		    e->type == ASN_URI_TYPE) && name_refused("", e->name,
+		    e->len, why, whylen))
 			return (-1);
-		}
-	}
-	return (0);
+	for (e = c->altEmailNames; e != NULL; e = e->next)
+		if (name_refused("email:", e->name, e->len, why, whylen))
+			return (-1);
+	return (name_refused("CN=", c->subjectCN, c->subjectCNLen, why,
+	    whylen));
 }
 
 /* Rules for a CA at path position ${k} (k >= 1; the anchor is last). */

@@ -2,7 +2,6 @@
 #define REDTUN_TLS_VERIFY_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 /* What the peer's certificate must be good for. */
 enum tls_purpose {
@@ -14,30 +13,6 @@ enum tls_purpose {
 #define TLS_MAX_INTERMEDIATES	16
 
 struct tls_trust;
-
-/**
- * tls_trust_load(cafile, capath, why, whylen):
- * Read the trust anchors redtun's own path validation uses: the PEM
- * certificates of ${cafile} and of every regular file in ${capath}; with
- * both NULL, the system bundle.  The same files are given to wolfSSL, but
- * redtun's verdict depends only on these anchors and the chain received on
- * one connection, never on intermediates the library remembered.  Returns
- * the read-only store (safe to share between threads), or NULL with the
- * problem in ${why}.
- */
-struct tls_trust *tls_trust_load(const char *cafile, const char *capath,
-    char *why, size_t whylen);
-
-/* tls_trust_free(trust): release ${trust}; NULL is fine. */
-void tls_trust_free(struct tls_trust *trust);
-
-/**
- * tls_trust_fingerprint(trust, h):
- * Fold the bytes of every anchor of ${trust} into the FNV-1a hash ${h}
- * and return it: equal fingerprints mean the same trust, whatever file
- * layout it came from.
- */
-uint64_t tls_trust_fingerprint(const struct tls_trust *trust, uint64_t h);
 
 /**
  * tls_verify_chain(trust, der, len, n, purpose, host, why, whylen):

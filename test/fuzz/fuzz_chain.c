@@ -45,20 +45,14 @@
 #include <wolfssl/wolfcrypt/sha512.h>
 #include <wolfssl/wolfcrypt/wc_port.h>
 
+#include "fuzz_util.h"
+#include "tls_trust.h"
 #include "tls_verify.h"
 
 #define MAX_CERTS	6
 #define MAX_FILE	(64 << 10)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "fuzz_chain: %s:%d: invariant failed: %s\n", \
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
 
 /* The real certificates, by number; missing ones are skipped. */
 static const char *const real_names[] = { "server.crt", "ca.crt",
@@ -149,31 +143,6 @@ memhas(const unsigned char *p, size_t len, const void *needle, size_t nlen)
 	return (len >= nlen && memmem(p, len, needle, nlen) != NULL);
 }
 
-/* Append the DER header of TAG and a LEN-byte value; returns its size. */
-static size_t
-hdr(unsigned char *out, unsigned char tag, size_t len)
-{
-	size_t h = 0;
-
-	out[h++] = tag;
-	if (len < 0x80) {
-		out[h++] = (unsigned char)len;
-	} else if (len < 0x100) {
-		out[h++] = 0x81;
-		out[h++] = (unsigned char)len;
-	} else if (len < 0x10000) {
-		out[h++] = 0x82;
-		out[h++] = (unsigned char)(len >> 8);
-		out[h++] = (unsigned char)len;
-	} else {
-		out[h++] = 0x83;
-		out[h++] = (unsigned char)(len >> 16);
-		out[h++] = (unsigned char)(len >> 8);
-		out[h++] = (unsigned char)len;
-	}
-	return (h);
-}
-
 /*
  * Certificate { TBS, ecdsa-with-SHA256 (or -SHA1 / -SHA384 when the TBS
  * signature field near its start names that), signature by the CA key }.
@@ -227,9 +196,9 @@ sign_tbs(const unsigned char *in, size_t inlen, size_t *outlen)
 		free(tbs);
 		return (NULL);
 	}
-	bhl = hdr(bh, 0x03, siglen + 1);
+	bhl = der_header(bh, 0x03, siglen + 1);
 	body = inlen + alglen + bhl + 1 + siglen;
-	chl = hdr(ch, 0x30, body);
+	chl = der_header(ch, 0x30, body);
 	if ((out = malloc(chl + body)) != NULL) {
 		q = out;
 		memcpy(q, ch, chl);
@@ -271,17 +240,6 @@ mutate_real(unsigned which, const unsigned char *m, size_t mlen,
 		len -= m[i];
 	*outlen = len;
 	return (out);
-}
-
-static void
-check_why(const char *why, size_t whylen)
-{
-	size_t i;
-
-	CHECK(memchr(why, '\0', whylen) != NULL);
-	for (i = 0; why[i] != '\0'; i++)
-		CHECK((unsigned char)why[i] >= 0x20 &&
-		    (unsigned char)why[i] < 0x7f);
 }
 
 int

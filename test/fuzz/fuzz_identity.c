@@ -22,20 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "tls_identity.h"
 
 #define MAX_HOST	300
 #define MAX_SANS	16
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "fuzz_identity: %s:%d: invariant failed: " \
-		    "%s\n", __FILE__, __LINE__, #c);			\
-		abort();						\
-	}								\
-} while (0)
 
 static int
 lc(unsigned char c)
@@ -151,17 +144,6 @@ model(const char *host, const struct tls_san *s, size_t n)
 		}
 	}
 	return (0);
-}
-
-static void
-check_why(const char *why, size_t whylen)
-{
-	size_t i;
-
-	CHECK(memchr(why, '\0', whylen) != NULL);
-	for (i = 0; why[i] != '\0'; i++)
-		CHECK((unsigned char)why[i] >= 0x20 &&
-		    (unsigned char)why[i] < 0x7f);
 }
 
 int

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "tls_identity.h"
 #include "tls_nc.h"
 
@@ -48,14 +49,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "fuzz_nc: %s:%d: invariant failed: %s\n", \
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
-
 /* ---- DER building (the harness's own, independent of tls_nc.c) -------- */
 
 /* A heap buffer of TAG LEN VALUE; frees ${v}.  NULL on no memory. */
@@ -63,24 +56,8 @@ static unsigned char *
 tlv(unsigned char tag, unsigned char *v, size_t vlen, size_t *outlen)
 {
 	unsigned char hdr[5], *out;
-	size_t h = 0;
+	size_t h = der_header(hdr, tag, vlen);
 
-	hdr[h++] = tag;
-	if (vlen < 0x80) {
-		hdr[h++] = (unsigned char)vlen;
-	} else if (vlen < 0x100) {
-		hdr[h++] = 0x81;
-		hdr[h++] = (unsigned char)vlen;
-	} else if (vlen < 0x10000) {
-		hdr[h++] = 0x82;
-		hdr[h++] = (unsigned char)(vlen >> 8);
-		hdr[h++] = (unsigned char)vlen;
-	} else {
-		hdr[h++] = 0x83;
-		hdr[h++] = (unsigned char)(vlen >> 16);
-		hdr[h++] = (unsigned char)(vlen >> 8);
-		hdr[h++] = (unsigned char)vlen;
-	}
 	if ((out = malloc(h + vlen)) != NULL) {
 		memcpy(out, hdr, h);
 		if (vlen)
@@ -364,17 +341,6 @@ model(const struct subtree *st, size_t nst, const struct tls_san *s,
 }
 
 /* ---- checks ------------------------------------------------------------ */
-
-static void
-check_why(const char *why, size_t whylen)
-{
-	size_t i;
-
-	CHECK(memchr(why, '\0', whylen) != NULL);
-	for (i = 0; why[i] != '\0'; i++)
-		CHECK((unsigned char)why[i] >= 0x20 &&
-		    (unsigned char)why[i] < 0x7f);
-}
 
 static int
 memhas(const unsigned char *p, size_t len, const void *needle, size_t nlen)
