@@ -30,6 +30,28 @@ check_why(const char *why, size_t whylen)
 		    (unsigned char)why[i] < 0x7f);
 }
 
+/*
+ * The same call with a ${smalllen}-byte buffer ${small} (of ${size}
+ * bytes, pre-filled with 'x') gave a refusal when ${refused}: the text
+ * must be the start of the full sentence ${why}, and nothing past
+ * ${smalllen} may be written.
+ */
+static inline void
+check_truncated(const char *small, size_t smalllen, size_t size,
+    const char *why, int refused)
+{
+	size_t i;
+
+	if (refused) {
+		check_why(small, smalllen);
+		CHECK(strlen(small) == (strlen(why) < smalllen - 1 ?
+		    strlen(why) : smalllen - 1));
+		CHECK(strncmp(small, why, strlen(small)) == 0);
+	}
+	for (i = smalllen; i < size; i++)
+		CHECK(small[i] == 'x');
+}
+
 /* Write the DER header of ${tag} for a ${len}-byte value (<= 5 bytes). */
 static inline size_t
 der_header(unsigned char *out, unsigned char tag, size_t len)
