@@ -195,26 +195,34 @@ err:
 	return (-1);
 }
 
+/*
+ * stunnel's meaning: "all" is no minimum (for sslVersionMin) or no maximum
+ * (for sslVersionMax); redtun's range is TLS 1.2 to TLS 1.3, so "all" is
+ * TLS 1.2 as a minimum and TLS 1.3 as a maximum.  Versions stunnel knows
+ * below TLS 1.2 are refused, not silently raised.
+ */
 static int
-get_version(struct ctx *c, const config_setting_t *s, int *out)
+get_version(struct ctx *c, const config_setting_t *s, int is_max, int *out)
 {
 	const char *v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return (bad(c, s, "expected \"TLSv1.2\" or \"TLSv1.3\", got %s",
-		    type_name(s)));
+		return (bad(c, s, "expected \"TLSv1.2\", \"TLSv1.3\" or \"all\""
+		    ", got %s", type_name(s)));
 	v = config_setting_get_string(s);
 	if (strcmp(v, "TLSv1.2") == 0)
 		*out = TLS_V1_2;
-	else if (strcmp(v, "TLSv1.3") == 0 || strcmp(v, "all") == 0)
+	else if (strcmp(v, "TLSv1.3") == 0)
 		*out = TLS_V1_3;
+	else if (strcmp(v, "all") == 0)
+		*out = is_max ? TLS_V1_3 : TLS_V1_2;
 	else if (strcmp(v, "SSLv2") == 0 || strcmp(v, "SSLv3") == 0 ||
 	    strcmp(v, "TLSv1") == 0 || strcmp(v, "TLSv1.1") == 0)
-		return (bad(c, s, "\"%s\" is not supported: the lowest "
-		    "version redtun allows is TLSv1.2", v));
+		return (bad(c, s, "\"%s\" is below redtun's floor of TLSv1.2",
+		    v));
 	else
-		return (bad(c, s, "unknown version \"%s\" (use \"TLSv1.2\" "
-		    "or \"TLSv1.3\")", v));
+		return (bad(c, s, "unknown version \"%s\" (use \"TLSv1.2\", "
+		    "\"TLSv1.3\" or \"all\")", v));
 	return (0);
 }
 
@@ -471,13 +479,13 @@ set_ciphersuites(struct ctx *c, const config_setting_t *s,
 static int
 set_vmin(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
-	return (get_version(c, s, &sc->version_min));
+	return (get_version(c, s, 0, &sc->version_min));
 }
 
 static int
 set_vmax(struct ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
-	return (get_version(c, s, &sc->version_max));
+	return (get_version(c, s, 1, &sc->version_max));
 }
 
 static int

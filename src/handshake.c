@@ -5,7 +5,9 @@
  * TLS with the client, optionally demanding a client certificate.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
@@ -185,6 +187,7 @@ handshake_done(struct tunnel *t)
 {
 	struct end *e = t->hs_end;
 
+	handshake_probe_close(t);	/* the server speaks TLS */
 	if (!peer_ok(t, e))
 		return;
 	if (t->sc->client) {
@@ -220,6 +223,180 @@ handshake_done(struct tunnel *t)
 	upstream_start(t);
 }
 
+/*
+ * Client mode: the first bytes a TLS server sends are a TLS record (type
+ * 0x14 to 0x18).  Anything else means a plaintext server (Redis without
+ * TLS answers "-ERR ..." or, when probed, "+PONG"): say so, quoting the
+ * first line (escaped, at most PLAIN_QUOTE_MAX bytes).
+ */
+#define PLAIN_QUOTE_MAX 60
+
+static int
+is_tls_record_type(unsigned char c)
+{
+
+	return (c >= 0x14 && c <= 0x18);
+}
+
+void
+handshake_plaintext_reply(struct tunnel *t, const char *data, size_t len,
+    const char *context)
+{
+	char quoted[4 * PLAIN_QUOTE_MAX + 8];
+	size_t n;
+	int cut;
+
+	for (n = 0; n < len && data[n] != '\r' && data[n] != '\n'; n++)
+		;
+	cut = n > PLAIN_QUOTE_MAX;
+	if (cut)
+		n = PLAIN_QUOTE_MAX;
+	log_escape(quoted, sizeof(quoted), data, n);
+	tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: TLS handshake failed: "
+	    "the server answered in plaintext (\"%s%s\"%s): is TLS enabled on "
+	    "it?", t->uphost, t->upport, quoted, cut ? "..." : "", context);
+}
+
+/* ---- plaintext probe -------------------------------------------------- */
+
+struct plain_probe {
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	struct tunnel *t;	/* pending until this closes */
+	char buf[128];
+	size_t len;
+};
+
+static const char probe_ping[] = "PING\r\n";
+
+uint64_t
+handshake_probe_due(const struct tunnel *t)
+{
+	const struct end *e = &t->srv;
+
+	if (!t->sc->client || t->probed || t->state != T_HANDSHAKE ||
+	    e->first_seen || (e->in != NULL && e->in_len > e->in_off))
+		return (0);
+	return (t->t_phase + PLAIN_PROBE_AFTER_MS);
+}
+
+static void
+probe_closed(uv_handle_t *h)
+{
+	struct plain_probe *p = h->data;
+	struct tunnel *t = p->t;
+
+	free(p);
+	t->probe = NULL;
+	tunnel_unpend(t);
+}
+
+static void
+probe_close(struct plain_probe *p)
+{
+
+	if (!uv_is_closing((uv_handle_t *)&p->tcp))
+		uv_close((uv_handle_t *)&p->tcp, probe_closed);
+}
+
+void
+handshake_probe_close(struct tunnel *t)
+{
+
+	if (t->probe != NULL)
+		probe_close(t->probe);
+}
+
+static void
+probe_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct plain_probe *p = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init(p->buf + p->len, (unsigned int)(sizeof(p->buf) -
+	    p->len));
+}
+
+static void
+probe_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct plain_probe *p = s->data;
+	struct tunnel *t = p->t;
+
+	(void)buf;
+	if (nread == 0)
+		return;
+	if (nread < 0 || t->state != T_HANDSHAKE) {
+		/* A TLS server closes on "PING": nothing learnt. */
+		probe_close(p);
+		return;
+	}
+	p->len += (size_t)nread;
+	if (is_tls_record_type((unsigned char)p->buf[0])) {
+		probe_close(p);		/* an alert: TLS after all */
+		return;
+	}
+	/* Wait for the end of the line (or a full buffer). */
+	if (memchr(p->buf, '\n', p->len) == NULL && p->len < sizeof(p->buf))
+		return;
+	handshake_plaintext_reply(t, p->buf, p->len, " to a PING");
+}
+
+static void
+probe_written(uv_write_t *req, int status)
+{
+	struct plain_probe *p = req->data;
+
+	if (status < 0 && status != UV_ECANCELED)
+		probe_close(p);
+}
+
+static void
+probe_connected(uv_connect_t *req, int status)
+{
+	struct plain_probe *p = req->data;
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)probe_ping,
+	    sizeof(probe_ping) - 1);
+
+	if (status == UV_ECANCELED)
+		return;
+	if (status < 0 || p->t->state != T_HANDSHAKE ||
+	    uv_write(&p->wreq, (uv_stream_t *)&p->tcp, &b, 1,
+	    probe_written) < 0 ||
+	    uv_read_start((uv_stream_t *)&p->tcp, probe_alloc, probe_read) < 0)
+		probe_close(p);
+}
+
+void
+handshake_probe_start(struct tunnel *t)
+{
+	struct sockaddr_storage ss;
+	struct plain_probe *p;
+	int len = sizeof(ss);
+
+	t->probed = 1;
+	if (uv_tcp_getpeername(&t->srv.tcp, (struct sockaddr *)&ss,
+	    &len) != 0 || (p = calloc(1, sizeof(*p))) == NULL)
+		return;
+	if (uv_tcp_init(t->loop, &p->tcp) != 0) {
+		free(p);
+		return;
+	}
+	p->t = t;
+	p->tcp.data = p;
+	p->creq.data = p;
+	p->wreq.data = p;
+	t->probe = p;
+	t->pending++;
+	log_msg(LOG_LVL_DEBUG, svc_name(t->svc), "%s: upstream %s:%d silent "
+	    "for %d ms in the TLS handshake: checking whether it speaks "
+	    "plaintext", t->peer, t->uphost, t->upport, PLAIN_PROBE_AFTER_MS);
+	if (uv_tcp_connect(&p->creq, &p->tcp, (struct sockaddr *)&ss,
+	    probe_connected) != 0)
+		probe_close(p);
+}
+
 void
 handshake_step(struct tunnel *t)
 {
@@ -227,6 +404,15 @@ handshake_step(struct tunnel *t)
 	char why[384];
 	int r, err = 0;
 
+	if (t->sc->client && !e->first_seen && e->in != NULL &&
+	    e->in_len > e->in_off) {
+		e->first_seen = 1;
+		if (!is_tls_record_type((unsigned char)e->in[e->in_off])) {
+			handshake_plaintext_reply(t, e->in + e->in_off,
+			    e->in_len - e->in_off, "");
+			return;
+		}
+	}
 	r = t->sc->client ? wolfSSL_connect(e->ssl) : wolfSSL_accept(e->ssl);
 	switch (tls_status(e->ssl, r, &err)) {
 	case TLS_DONE:

@@ -289,13 +289,28 @@ format_where(const struct svc_conf *sc, char *where, size_t len)
 	    "%s:%d", sc->accept.host, sc->accept.port);
 }
 
-int
-listener_bind(const struct svc_conf *sc, int reuseport, char *why,
+/* "cannot listen on ADDR: reason", naming another holder plainly. */
+static void
+bind_error(const struct svc_conf *sc, const char *where, int err, char *why,
     size_t whylen)
+{
+
+	snprintf(why, whylen, "[%s] cannot listen on %s: %s", sc->name, where,
+	    err == EADDRINUSE ? "already in use by another process" :
+	    strerror(err));
+}
+
+/*
+ * A socket bound to the accept address of ${sc}, listening if ${backlog}
+ * > 0.  Returns the descriptor, or -1 with the reason in ${why}.
+ */
+static int
+bind_accept(const struct svc_conf *sc, int reuseport, int backlog,
+    char *why, size_t whylen)
 {
 	struct sockaddr_storage ss;
 	char where[80];
-	int fd, on = 1;
+	int fd, on = 1, err;
 
 	format_where(sc, where, sizeof(where));
 	if (resolve_accept(&sc->accept, &ss) < 0) {
@@ -313,14 +328,71 @@ listener_bind(const struct svc_conf *sc, int reuseport, char *why,
 	    IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
 	    bind(fd, (struct sockaddr *)&ss, ss.ss_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) != 0 ||
-	    listen(fd, 511) != 0) {
-		snprintf(why, whylen, "[%s] cannot listen on %s: %s", sc->name,
-		    where, strerror(errno));
+	    (backlog > 0 && listen(fd, backlog) != 0)) {
+		err = errno;
+		bind_error(sc, where, err, why, whylen);
 		if (fd >= 0)
 			close(fd);
 		return (-1);
 	}
 	return (fd);
+}
+
+int
+listener_bind(const struct svc_conf *sc, int reuseport, char *why,
+    size_t whylen)
+{
+
+	return (bind_accept(sc, reuseport, 511, why, whylen));
+}
+
+/* Is ${ss} the wildcard address (0.0.0.0 or ::)? */
+static int
+is_any(const struct sockaddr_storage *ss)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+	if (ss->ss_family == AF_INET)
+		return (((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY));
+	return (memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, &any6,
+	    sizeof(any6)) == 0);
+}
+
+int
+listener_overlaps(const struct svc_conf *a, const struct svc_conf *b)
+{
+	struct sockaddr_storage x, y;
+
+	if (a->accept.port != b->accept.port)
+		return (0);
+	if (resolve_accept(&a->accept, &x) < 0 ||
+	    resolve_accept(&b->accept, &y) < 0 || x.ss_family != y.ss_family)
+		return (0);
+	if (is_any(&x) || is_any(&y))
+		return (1);
+	if (x.ss_family == AF_INET)
+		return (((struct sockaddr_in *)&x)->sin_addr.s_addr ==
+		    ((struct sockaddr_in *)&y)->sin_addr.s_addr);
+	return (memcmp(&((struct sockaddr_in6 *)&x)->sin6_addr,
+	    &((struct sockaddr_in6 *)&y)->sin6_addr,
+	    sizeof(struct in6_addr)) == 0);
+}
+
+/*
+ * SO_REUSEPORT lets any socket of the same user join the group, so a
+ * second redtun would share the port silently.  A socket bound without
+ * SO_REUSEPORT succeeds only if nobody holds the address.
+ */
+int
+listener_check_free(const struct svc_conf *sc, char *why, size_t whylen)
+{
+	int fd;
+
+	if ((fd = bind_accept(sc, 0, 0, why, whylen)) < 0)
+		return (-1);
+	close(fd);
+	return (0);
 }
 
 struct listener *

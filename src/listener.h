@@ -27,10 +27,30 @@ struct listener *listener_new(uv_loop_t *loop, struct tunnels *set,
  * listener_bind(sc, reuseport, why, whylen):
  * A listening socket on the accept address of ${sc} (SO_REUSEPORT if
  * ${reuseport}, so that every worker thread can have its own).  Returns
- * the descriptor, or -1 with "cannot listen on ADDR: reason" in ${why}.
+ * the descriptor, or -1 with "cannot listen on ADDR: reason" in ${why}
+ * ("already in use by another process" for EADDRINUSE).
  */
 int listener_bind(const struct svc_conf *sc, int reuseport, char *why,
     size_t whylen);
+
+/**
+ * listener_check_free(sc, why, whylen):
+ * Check that no socket (of this or any other process) holds the accept
+ * address of ${sc}, by binding one without SO_REUSEPORT and closing it;
+ * call it before binding a SO_REUSEPORT group.  Returns 0, or -1 with
+ * "cannot listen on ADDR: already in use by another process" (or another
+ * reason) in ${why}.
+ */
+int listener_check_free(const struct svc_conf *sc, char *why, size_t whylen);
+
+/**
+ * listener_overlaps(a, b):
+ * Whether the accept addresses of ${a} and ${b} resolve to the same port
+ * on the same or a wildcard address (a reload moving a listener from
+ * "127.0.0.1:P" to "localhost:P" or "0.0.0.0:P": redtun's own socket is
+ * still bound there, so listener_check_free would blame another process).
+ */
+int listener_overlaps(const struct svc_conf *a, const struct svc_conf *b);
 
 /**
  * listener_open(loop, set, svc, fd, announce, why, whylen):

@@ -13,6 +13,8 @@
 #include <uv.h>
 
 #include "config.h"
+#include "check.h"
+#include "probe.h"
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
@@ -30,13 +32,19 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: redtun [-f|--foreground] [-t|--test-config] "
 	    "[-d|--debug LEVEL] CONFIG\n"
+	    "       redtun [-t] -p|--probe CONFIG\n"
 	    "       redtun -V|--version\n"
 	    "       redtun -h|--help\n"
 	    "\n"
 	    "  -f, --foreground   stay in the foreground, log to stderr unless"
 	    " 'output' is set\n"
-	    "  -t, --test-config  check CONFIG (including certificate files) "
-	    "and exit\n"
+	    "  -t, --test-config  check CONFIG as start would (accounts, pid and "
+	    "log\n"
+	    "                     directories, files readable at reload) and "
+	    "exit\n"
+	    "  -p, --probe        after -t, do a TLS handshake with every "
+	    "connect target\n"
+	    "                     and PING it; exit 1 unless all verify\n"
 	    "  -d, --debug LEVEL  log level 0..7 or emerg..debug, overriding "
 	    "'debug'\n"
 	    "  -V, --version      print versions and exit\n"
@@ -61,6 +69,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "test-config", no_argument, NULL, 't' },
+		{ "probe", no_argument, NULL, 'p' },
 		{ "debug", required_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -69,13 +78,14 @@ main(int argc, char *argv[])
 	char why[512], *path;
 	struct conf *cf;
 	struct svc **svcs;
-	int c, foreground = 0, test = 0, debug = -1, status;
+	int c, foreground = 0, test = 0, probe = 0, debug = -1, status;
 	size_t i;
 
-	while ((c = getopt_long(argc, argv, "ftd:Vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "ftpd:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': foreground = 1; break;
 		case 't': test = 1; break;
+		case 'p': test = probe = 1; break;
 		case 'd':
 			if (log_level_parse(optarg, &debug)) {
 				fprintf(stderr, "redtun: -d: expected 0..7 or a "
@@ -123,9 +133,28 @@ main(int argc, char *argv[])
 		}
 	}
 	if (test) {
-		printf("%s: configuration OK (%zu services)\n", path,
-		    cf->nsvcs);
+		const struct svc_conf **scs;
+
+		if ((scs = calloc(cf->nsvcs ? cf->nsvcs : 1,
+		    sizeof(*scs))) == NULL) {
+			status = EXIT_STARTUP;
+			goto done;
+		}
+		for (i = 0; i < cf->nsvcs; i++)
+			scs[i] = svc_conf(svcs[i]);
 		status = 0;
+		if (check_start(cf, scs, cf->nsvcs, path) != 0)
+			status = EXIT_CONFIG;
+		else {
+			printf("%s: configuration OK (%zu services)\n", path,
+			    cf->nsvcs);
+			if (probe) {
+				fflush(stdout);
+				printf("\n");
+				status = probe_targets(scs, cf->nsvcs);
+			}
+		}
+		free(scs);
 		goto done;
 	}
 	if (cf->pid != NULL && cf->pid[0] != '\0') {

@@ -122,6 +122,18 @@ free_plans(struct worker_plan **plans, size_t n)
 	free(plans);
 }
 
+/* Does one of the listeners now serving overlap ${svc}'s address? */
+static int
+overlaps_current(const struct runtime *rt, struct svc *svc)
+{
+	size_t j;
+
+	for (j = 0; j < rt->ncur; j++)
+		if (listener_overlaps(svc_conf(rt->cur[j]), svc_conf(svc)))
+			return (1);
+	return (0);
+}
+
 /*
  * One plan per worker for serving ${svcs}: listeners whose accept address
  * stays are kept, new ones are bound here (SO_REUSEPORT with several
@@ -162,6 +174,16 @@ prepare(struct runtime *rt, struct svc **svcs, size_t n, size_t max_total,
 				keep = (long)j;
 			}
 		}
+		/*
+		 * A SO_REUSEPORT group would silently take in another
+		 * process's sockets: first make sure the address is free.
+		 * Listeners kept across a reload are ours and not checked,
+		 * nor are addresses our current listeners overlap.
+		 */
+		if (keep < 0 && rt->nworkers > 1 &&
+		    !overlaps_current(rt, svcs[i]) &&
+		    listener_check_free(svc_conf(svcs[i]), why, whylen) != 0)
+			goto err;
 		for (k = 0; k < rt->nworkers; k++) {
 			p = plans[k];
 			p->svcs[i] = svc_ref(svcs[i]);

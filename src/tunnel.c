@@ -304,6 +304,7 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 	    (double)(uv_now(t->loop) - t->t_start) / 1000.0);
 	if (t->gai_active)
 		uv_cancel((uv_req_t *)&t->gai);
+	handshake_probe_close(t);
 	close_end(&t->cli);
 	close_end(&t->srv);
 	t->pending++;
@@ -318,8 +319,15 @@ deadline(const struct tunnel *t)
 {
 	const struct svc_conf *sc = t->sc;
 
+	uint64_t due, probe;
+
 	switch (t->state) {
-	case T_SNIFF: case T_HANDSHAKE: case T_RESOLVING: case T_CONNECTING:
+	case T_HANDSHAKE:
+		/* Client mode: a silent server may be a plaintext Redis. */
+		due = t->t_phase + (uint64_t)sc->timeout_connect * 1000;
+		probe = handshake_probe_due(t);
+		return (probe != 0 && probe < due ? probe : due);
+	case T_SNIFF: case T_RESOLVING: case T_CONNECTING:
 		return (t->t_phase + (uint64_t)sc->timeout_connect * 1000);
 	case T_POOLED:
 		/* Recycle, so that the pool follows DNS and server changes. */
@@ -348,6 +356,12 @@ on_timer(uv_timer_t *timer)
 	if (now < due) {
 		/* Activity moved the deadline; sleep for the rest. */
 		uv_timer_start(&t->timer, on_timer, due - now, 0);
+		return;
+	}
+	if (t->state == T_HANDSHAKE && (due = handshake_probe_due(t)) != 0 &&
+	    now >= due) {
+		handshake_probe_start(t);
+		tunnel_arm_timer(t);
 		return;
 	}
 	if (t->state == T_POOLED)
@@ -702,10 +716,14 @@ drain_tls(struct end *e)
 			/*
 			 * After our close_notify a bare FIN is normal (Redis
 			 * does that); before it, the stream was cut short.
-			 * Pass on what came either way.
+			 * Pass on what came either way.  A TLS client (server
+			 * mode) closing without close_notify is how most
+			 * clients leave (redis-cli --tls does): info, not an
+			 * error; a server cutting a reply short stays one.
 			 */
 			if (!e->write_done)
-				log_msg(LOG_LVL_ERR, svc_name(t->svc), "%s: the "
+				log_msg(e == &t->cli ? LOG_LVL_INFO :
+				    LOG_LVL_ERR, svc_name(t->svc), "%s: the "
 				    "%s closed the connection without TLS "
 				    "close_notify: the data may be truncated",
 				    t->peer, e == &t->cli ? "client" : "server");

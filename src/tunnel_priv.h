@@ -53,6 +53,7 @@ struct end {
 	unsigned int transport_eof:1;	/* TCP FIN seen on a TLS end */
 	unsigned int write_done:1;	/* we started shutting down writes */
 	unsigned int shut_complete:1;	/* queued data flushed, FIN sent */
+	unsigned int first_seen:1;	/* first handshake bytes checked */
 };
 
 struct tunnel {
@@ -75,6 +76,8 @@ struct tunnel {
 	const char *expected;		/* host name the cert must match */
 	struct end *hs_end;		/* the end doing the TLS handshake */
 	int plaintext;			/* server mode, encryption = preferred */
+	struct plain_probe *probe;	/* handshake.c: is the server plaintext? */
+	int probed;			/* that probe was started */
 	tunnel_pool_cb *pool_cb;	/* set while pre-warmed, unused */
 	void *pool_arg;
 	int state;			/* enum tunnel_state */
@@ -111,5 +114,19 @@ void handshake_sniff(struct tunnel *t);
 void handshake_upstream(struct tunnel *t);
 void handshake_step(struct tunnel *t);
 int handshake_on_session(WOLFSSL *ssl, WOLFSSL_SESSION *session);
+void handshake_plaintext_reply(struct tunnel *t, const char *data,
+    size_t len, const char *context);
+/*
+ * A client-mode handshake silent for PLAIN_PROBE_AFTER_MS: ask the same
+ * address "PING" on a second connection; a plaintext Redis (which waits
+ * forever on a ClientHello) answers it, and the tunnel then fails at once
+ * with the plaintext hint.  handshake_probe_due() says when (0: never),
+ * handshake_probe_start() starts it, handshake_probe_close() (from
+ * tunnel_finish) closes it; the tunnel stays pending until it is closed.
+ */
+#define PLAIN_PROBE_AFTER_MS	1000
+uint64_t handshake_probe_due(const struct tunnel *t);
+void handshake_probe_start(struct tunnel *t);
+void handshake_probe_close(struct tunnel *t);
 
 #endif

@@ -546,7 +546,11 @@ else
 	if [ -n "$cafile" ] && [ ! -r "$cafile" ]; then
 		say "$EXAMPLE: its CAfile $cafile does not exist here; not checked"
 	else
-		out=$(timeout 10 "$REDTUN" -t "$EXAMPLE" 2>&1) || fail "redtun -t $EXAMPLE failed: $out"
+		# The account and directories it names are the installed
+		# system's (-t checks them there); here only the rest is checked.
+		sed -E '/^[[:space:]]*(setuid|setgid|pid|output)[[:space:]]*=/d' \
+			"$EXAMPLE" >"$T/example.conf"
+		out=$(timeout 10 "$REDTUN" -t "$T/example.conf" 2>&1) || fail "redtun -t $EXAMPLE (without setuid, setgid, pid, output) failed: $out"
 		assert_contains "$out" "configuration OK" "redtun -t $EXAMPLE"
 	fi
 fi
