@@ -312,6 +312,14 @@ worker_free(struct worker *w)
 	free(w->lst);
 	tunnels_free(w->tunnels);
 	uv_mutex_destroy(&w->lock);
+	if (w->loop == &w->own_loop && !w->threaded) {
+		/* Never started (a failed start): its handles are still open. */
+		if (!uv_is_closing((uv_handle_t *)&w->wake))
+			uv_close((uv_handle_t *)&w->wake, NULL);
+		if (!uv_is_closing((uv_handle_t *)&w->stop_timer))
+			uv_close((uv_handle_t *)&w->stop_timer, NULL);
+		(void)uv_run(&w->own_loop, UV_RUN_DEFAULT);
+	}
 	if (w->loop == &w->own_loop)
 		(void)uv_loop_close(&w->own_loop);
 	free(w);
