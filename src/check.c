@@ -7,16 +7,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libconfig.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>

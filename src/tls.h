@@ -82,7 +82,7 @@ void tls_verify_attach(WOLFSSL *ssl, struct tls_verify_info *vi,
     const struct tls_trust *trust, const char *host, int purpose);
 
 /**
- * tls_describe_failure(ssl, err, vi, expected, buf, len):
+ * tls_describe_failure(ssl, err, vi, buf, len):
  * Put a sentence for a failed handshake into ${buf}: "certificate verify
  * failed: <reason>" when redtun's policy refused the chain, else the
  * library's certificate error in words, else "TLS handshake failed:

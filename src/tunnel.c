@@ -318,7 +318,6 @@ static uint64_t
 deadline(const struct tunnel *t)
 {
 	const struct svc_conf *sc = t->sc;
-
 	uint64_t due, probe;
 
 	switch (t->state) {
