@@ -83,7 +83,6 @@ handshake_upstream(struct tunnel *t)
 	}
 	if (sc->session_resume)
 		(void)svc_session_resume(t->svc, t->target, ssl);
-	tunnel_begin_phase(t, T_HANDSHAKE);
 	end_read_start(&t->srv);
 	handshake_step(t);
 }
@@ -116,12 +115,7 @@ handshake_sniff(struct tunnel *t)
 		return;
 	}
 	if ((unsigned char)e->in[e->in_off] == TLS_RECORD_HANDSHAKE) {
-		if (new_session(t, e) == NULL) {
-			session_failed(t);
-			return;
-		}
-		tunnel_begin_phase(t, T_HANDSHAKE);
-		handshake_step(t);
+		tunnel_sniffed(t, 1);
 		return;
 	}
 	if (t->sc->encryption != ENCRYPTION_PREFERRED) {
@@ -137,7 +131,18 @@ handshake_sniff(struct tunnel *t)
 	n = svc_count_plaintext(t->svc);
 	log_msg(LOG_LVL_NOTICE, svc_name(t->svc), "%s: plaintext connection "
 	    "(encryption = \"preferred\"; %u plaintext so far)", t->peer, n);
-	upstream_start(t);
+	tunnel_sniffed(t, 0);
+}
+
+void
+handshake_client(struct tunnel *t)
+{
+
+	if (new_session(t, &t->cli) == NULL) {
+		session_failed(t);
+		return;
+	}
+	handshake_step(t);
 }
 
 /*
@@ -205,13 +210,7 @@ handshake_done(struct tunnel *t)
 		log_msg(LOG_LVL_DEBUG, svc_name(t->svc), "%s: %s; %lu of %lu "
 		    "upstream handshakes resumed a session", t->peer, reused ?
 		    "TLS session resumed" : "full TLS handshake", resumed, n);
-		if (t->pool_cb != NULL) {
-			/* Pre-warmed: idle until a client is handed over. */
-			tunnel_begin_phase(t, T_POOLED);
-			t->pool_cb(t, POOL_READY, t->pool_arg);
-			return;
-		}
-		tunnel_start_relay(t);
+		tunnel_handshaken(t);
 		return;
 	}
 	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: TLS handshake done: %s "
@@ -220,7 +219,7 @@ handshake_done(struct tunnel *t)
 	    ", client certificate verified" : "");
 	/* Hold the client until the backend is there; TCP buffers for us. */
 	end_read_stop(e);
-	upstream_start(t);
+	tunnel_handshaken(t);
 }
 
 /*

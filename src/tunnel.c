@@ -1,16 +1,18 @@
 /*
  * A tunnel joins one accepted client connection to one upstream server
- * connection and moves bytes both ways with bounded buffering.  Either end
- * may carry TLS (wolfSSL driven through memory callbacks over libuv
- * streams); the other is plaintext.
+ * connection.  This file owns its life: the registry of a loop's tunnels,
+ * the phases (which one follows which, and each one's timeout), and the
+ * teardown.  The phases' work is elsewhere: upstream.c (connect),
+ * handshake.c (sniff, TLS), tunnel_io.c and relay.c (moving bytes),
+ * tunnel_pool.c (pre-warmed tunnels); each reports back here when done.
  *
  * Lifetime: tunnel_finish() marks the tunnel dead and closes its handles;
  * the memory (and the WOLFSSL objects, so that no wolfSSL frame is ever on
  * the stack when they go) is freed once every close callback and lookup
  * has come back.
  */
-#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,191 +20,13 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "relay.h"
 #include "service.h"
 #include "tunnel.h"
 #include "tunnel_priv.h"
 
 /* A pre-warmed connection older than this is replaced. */
 #define PREWARM_MAX_IDLE_MS (60 * 1000)
-
-struct tunnels {
-	struct tunnel *head;
-	size_t count;
-	int worker;		/* for log lines */
-	int out_of_fds;		/* until a tunnel closes */
-	int exhaustion_logged;	/* until a tunnel gets going again */
-	uint64_t exhaustion_at;	/* uv_now() of that message */
-	unsigned long shed;	/* connections shed meanwhile */
-	void (*on_empty)(void *);
-	void *on_empty_arg;
-};
-
-/* Plaintext read from a socket or out of wolfSSL is consumed before the
- * callback returns, so one buffer per loop (thread) suffices. */
-static _Thread_local char plain_buf[64 * 1024];
-static _Thread_local char tls_plain_buf[64 * 1024];
-
-/*
- * Ciphertext buffers are taken only while data moves and go back to a
- * small per-loop free list, so idle connections hold none and busy ones
- * do not churn malloc.
- */
-#define BUF_POOL_MAX 32
-static _Thread_local struct {
-	char *bufs[BUF_POOL_MAX];
-	int n;
-} buf_pool;
-
-static char *
-buf_get(void)
-{
-
-	if (buf_pool.n > 0)
-		return (buf_pool.bufs[--buf_pool.n]);
-	return (malloc(CIPHER_IN_CAP));
-}
-
-static void
-buf_put(char *b)
-{
-
-	if (b == NULL)
-		return;
-	if (buf_pool.n < BUF_POOL_MAX)
-		buf_pool.bufs[buf_pool.n++] = b;
-	else
-		free(b);
-}
-
-void
-tunnel_buffers_release(void)
-{
-
-	while (buf_pool.n > 0)
-		free(buf_pool.bufs[--buf_pool.n]);
-}
-
-struct wreq {
-	uv_write_t req;
-	struct end *end;
-	char data[];
-};
-
-static void drain_tls(struct end *e);
-
-static int
-alive(const struct end *e)
-{
-
-	return (e->t->state != T_DEAD);
-}
-
-/* ---- registry --------------------------------------------------------- */
-
-struct tunnels *
-tunnels_new(int worker)
-{
-	struct tunnels *set = calloc(1, sizeof(struct tunnels));
-
-	if (set != NULL)
-		set->worker = worker;
-	return (set);
-}
-
-void
-tunnels_free(struct tunnels *set)
-{
-
-	free(set);
-}
-
-size_t
-tunnels_count(const struct tunnels *set)
-{
-
-	return (set->count);
-}
-
-void
-tunnels_fd_exhausted(struct tunnels *set, uv_loop_t *loop)
-{
-	uint64_t now = uv_now(loop);
-
-	set->out_of_fds = 1;
-	/* Once per episode, and an episode lasts at least ten seconds. */
-	if (set->exhaustion_logged ||
-	    (set->exhaustion_at != 0 && now - set->exhaustion_at < 10000))
-		return;
-	set->exhaustion_logged = 1;
-	set->exhaustion_at = now;
-	set->shed = 0;
-	log_msg(LOG_LVL_ERR, NULL, "out of file descriptors (too many open "
-	    "files) with %zu connections open: shedding new connections "
-	    "until some close (raise the open-file limit or lower "
-	    "maxConnections)", set->count);
-}
-
-int
-tunnels_fd_trouble(const struct tunnels *set)
-{
-
-	return (set->out_of_fds || set->exhaustion_logged);
-}
-
-int
-tunnels_out_of_fds(const struct tunnels *set)
-{
-
-	return (set->out_of_fds);
-}
-
-void
-tunnels_note_shed(struct tunnels *set)
-{
-
-	set->shed++;
-}
-
-size_t
-tunnels_count_service(const struct tunnels *set, const char *name)
-{
-	const struct tunnel *t;
-	size_t n = 0;
-
-	for (t = set->head; t != NULL; t = t->next)
-		n += (t->state != T_DEAD && strcmp(svc_name(t->svc), name) == 0);
-	return (n);
-}
-
-void
-tunnels_on_empty(struct tunnels *set, void (*cb)(void *), void *arg)
-{
-
-	set->on_empty = cb;
-	set->on_empty_arg = arg;
-	if (set->count == 0 && cb != NULL)
-		cb(arg);
-}
-
-void
-tunnels_close_all(struct tunnels *set, const char *why)
-{
-	struct tunnel *t;
-
-	for (t = set->head; t != NULL; t = t->next)
-		tunnel_finish(t, LOG_LVL_NOTICE, "%s", why);
-}
-
-void
-tunnels_close_plaintext(struct tunnels *set, const char *name,
-    const char *why)
-{
-	struct tunnel *t;
-
-	for (t = set->head; t != NULL; t = t->next)
-		if (t->plaintext && strcmp(svc_name(t->svc), name) == 0)
-			tunnel_finish(t, LOG_LVL_NOTICE, "%s", why);
-}
 
 /* ---- teardown ----------------------------------------------------------- */
 
@@ -217,22 +41,14 @@ tunnel_free_if_done(struct tunnel *t)
 		wolfSSL_free(t->cli.ssl);
 	if (t->srv.ssl != NULL)
 		wolfSSL_free(t->srv.ssl);
-	buf_put(t->cli.in);
-	buf_put(t->srv.in);
+	end_release_input(&t->cli, 1);
+	end_release_input(&t->srv, 1);
+	relay_free(t->relay);
 	if (t->ai_owned != NULL)
 		uv_freeaddrinfo(t->ai_owned);
-	if (t->prev != NULL)
-		t->prev->next = t->next;
-	else
-		set->head = t->next;
-	if (t->next != NULL)
-		t->next->prev = t->prev;
 	svc_unref(t->svc);
+	tunnels_remove(set, t);
 	free(t);
-	/* Descriptors came back: let the next connection try. */
-	set->out_of_fds = 0;
-	if (--set->count == 0 && set->on_empty != NULL)
-		set->on_empty(set->on_empty_arg);
 }
 
 /* A callback the tunnel was waiting for has come back. */
@@ -258,6 +74,7 @@ on_end_closed(uv_handle_t *h)
 {
 	struct end *e = h->data;
 
+	e->t->cli_closing &= (e != &e->t->cli) ? 1 : 0;
 	e->t->pending--;
 	tunnel_free_if_done(e->t);
 }
@@ -278,6 +95,7 @@ void
 tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 {
 	char why[256];
+	uint64_t up, down;
 	va_list ap;
 	int was;
 
@@ -297,11 +115,13 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 		t->pool_cb = NULL;
 		cb(t, was == T_POOLED ? POOL_LOST : POOL_FAILED, t->pool_arg);
 	}
-	log_msg(t->cli.bytes + t->srv.bytes > 0 || t->cli.open ?
-	    LOG_LVL_NOTICE : LOG_LVL_INFO, svc_name(t->svc), "%s: closed: %llu "
-	    "bytes to server, %llu bytes to client, %.3f s", t->peer,
-	    (unsigned long long)t->cli.bytes, (unsigned long long)t->srv.bytes,
-	    (double)(uv_now(t->loop) - t->t_start) / 1000.0);
+	up = relay_bytes_out(t->relay, RELAY_UP);
+	down = relay_bytes_out(t->relay, RELAY_DOWN);
+	log_msg(up + down > 0 || t->cli.open ? LOG_LVL_NOTICE : LOG_LVL_INFO,
+	    svc_name(t->svc), "%s: closed: %llu bytes to server, %llu bytes "
+	    "to client, %.3f s", t->peer, (unsigned long long)up,
+	    (unsigned long long)down, (double)(uv_now(t->loop) - t->t_start) /
+	    1000.0);
 	if (t->gai_active)
 		uv_cancel((uv_req_t *)&t->gai);
 	handshake_probe_close(t);
@@ -311,37 +131,72 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 	uv_close((uv_handle_t *)&t->timer, on_timer_closed);
 }
 
-/* ---- timers ------------------------------------------------------------- */
+/* ---- phases ------------------------------------------------------------ */
 
-/* The deadline for the current phase, or 0 for none. */
+/*
+ * Every phase and its clock, in one table.  A deadline runs from the start
+ * of the phase (PH_FROM_START: the phase must end in time) or from the last
+ * byte relayed (PH_FROM_ACTIVITY: silence is what is bounded).  expire()
+ * says what a missed deadline means.
+ */
+enum phase_clock { PH_NONE, PH_CONNECT, PH_POOL, PH_IDLE, PH_CLOSE };
+
+static void expire_sniff(struct tunnel *);
+static void expire_handshake(struct tunnel *);
+static void expire_prepare(struct tunnel *);
+static void expire_pooled(struct tunnel *);
+static void expire_relay(struct tunnel *);
+static void expire_drain(struct tunnel *);
+
+static const struct phase {
+	const char *name;
+	enum phase_clock clock;
+	int from_activity;
+	void (*expire)(struct tunnel *);
+} phases[] = {
+	[T_SNIFF] =	{ "sniff", PH_CONNECT, 0, expire_sniff },
+	[T_CONNECT] =	{ "connect", PH_CONNECT, 0, upstream_timeout },
+	[T_HANDSHAKE] =	{ "handshake", PH_CONNECT, 0, expire_handshake },
+	[T_PREPARE] =	{ "prepare", PH_CONNECT, 0, expire_prepare },
+	[T_POOLED] =	{ "pooled", PH_POOL, 0, expire_pooled },
+	[T_RELAY] =	{ "relay", PH_IDLE, 1, expire_relay },
+	[T_DRAIN] =	{ "drain", PH_CLOSE, 1, expire_drain },
+	[T_DEAD] =	{ "closed", PH_NONE, 0, NULL },
+};
+
+/* The deadline for the current phase (uv_now() ms), or 0 for none. */
 static uint64_t
 deadline(const struct tunnel *t)
 {
+	const struct phase *ph = &phases[t->state];
 	const struct svc_conf *sc = t->sc;
+	uint64_t base = ph->from_activity ? t->t_active : t->t_phase;
 	uint64_t due, probe;
 
-	switch (t->state) {
-	case T_HANDSHAKE:
-		/* Client mode: a silent server may be a plaintext Redis. */
-		due = t->t_phase + (uint64_t)sc->timeout_connect * 1000;
-		probe = handshake_probe_due(t);
-		return (probe != 0 && probe < due ? probe : due);
-	case T_SNIFF: case T_RESOLVING: case T_CONNECTING:
-		return (t->t_phase + (uint64_t)sc->timeout_connect * 1000);
-	case T_POOLED:
+	switch (ph->clock) {
+	case PH_CONNECT:
+		due = base + (uint64_t)sc->timeout_connect * 1000;
+		break;
+	case PH_POOL:
 		/* Recycle, so that the pool follows DNS and server changes. */
-		return (t->t_phase + PREWARM_MAX_IDLE_MS);
-	case T_RELAY:
-		if (t->cli.read_done || t->srv.read_done)
-			return (t->t_active + (uint64_t)sc->timeout_close *
-			    1000 + 1);
-		if (sc->timeout_idle > 0)
-			return (t->t_active + (uint64_t)sc->timeout_idle *
-			    1000);
-		return (0);
+		due = base + PREWARM_MAX_IDLE_MS;
+		break;
+	case PH_IDLE:
+		if (sc->timeout_idle == 0)
+			return (0);
+		due = base + (uint64_t)sc->timeout_idle * 1000;
+		break;
+	case PH_CLOSE:
+		due = base + (uint64_t)sc->timeout_close * 1000 + 1;
+		break;
 	default:
 		return (0);
 	}
+	/* Client mode: a silent server may be a plaintext Redis. */
+	if (t->state == T_HANDSHAKE && (probe = handshake_probe_due(t)) != 0 &&
+	    probe < due)
+		due = probe;
+	return (due);
 }
 
 static void
@@ -363,36 +218,61 @@ on_timer(uv_timer_t *timer)
 		tunnel_arm_timer(t);
 		return;
 	}
-	if (t->state == T_POOLED)
-		tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection recycled "
-		    "after %d s idle", PREWARM_MAX_IDLE_MS / 1000);
-	else if (t->state == T_SNIFF)
-		tunnel_finish(t, LOG_LVL_ERR, "client sent nothing for %u s",
-		    t->sc->timeout_connect);
-	else if (t->state == T_HANDSHAKE && t->sc->client)
+	phases[t->state].expire(t);
+}
+
+static void
+expire_sniff(struct tunnel *t)
+{
+
+	tunnel_finish(t, LOG_LVL_ERR, "client sent nothing for %u s",
+	    t->sc->timeout_connect);
+}
+
+static void
+expire_handshake(struct tunnel *t)
+{
+
+	if (t->sc->client)
 		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: handshake timed "
 		    "out after %u s", t->uphost, t->upport,
 		    t->sc->timeout_connect);
-	else if (t->state == T_HANDSHAKE)
+	else
 		tunnel_finish(t, LOG_LVL_ERR, "client TLS handshake timed out "
 		    "after %u s", t->sc->timeout_connect);
-	else if (t->state != T_RELAY)
-		upstream_timeout(t);
-	else if (t->cli.read_done || t->srv.read_done)
-		tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTclose exceeded after "
-		    "%u s", t->sc->timeout_close);
-	else
-		tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTidle exceeded after "
-		    "%u s", t->sc->timeout_idle);
 }
 
-void
-tunnel_begin_phase(struct tunnel *t, int state)
+static void
+expire_prepare(struct tunnel *t)
 {
 
-	t->state = state;
-	t->t_phase = uv_now(t->loop);
-	tunnel_arm_timer(t);
+	tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: preparing the "
+	    "connection timed out after %u s", t->uphost, t->upport,
+	    t->sc->timeout_connect);
+}
+
+static void
+expire_pooled(struct tunnel *t)
+{
+
+	tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection recycled after "
+	    "%d s idle", PREWARM_MAX_IDLE_MS / 1000);
+}
+
+static void
+expire_relay(struct tunnel *t)
+{
+
+	tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTidle exceeded after %u s",
+	    t->sc->timeout_idle);
+}
+
+static void
+expire_drain(struct tunnel *t)
+{
+
+	tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTclose exceeded after %u s",
+	    t->sc->timeout_close);
 }
 
 void
@@ -407,499 +287,142 @@ tunnel_arm_timer(struct tunnel *t)
 	uv_timer_start(&t->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
-/* ---- writing ------------------------------------------------------------ */
-
-static void
-queue_drained(struct end *dst)
-{
-	struct end *src = dst->peer;
-
-	if (!src->paused ||
-	    uv_stream_get_write_queue_size((uv_stream_t *)&dst->tcp) >
-	    QUEUE_LOW)
-		return;
-	src->paused = 0;
-	if (src->ssl != NULL)
-		drain_tls(src);		/* it may hold decrypted data */
-	if (alive(src) && !src->paused)
-		end_read_start(src);
-}
-
-static void
-on_written(uv_write_t *req, int status)
-{
-	struct wreq *w = (struct wreq *)req;
-	struct end *dst = w->end;
-
-	free(w);
-	if (status == UV_ECANCELED || !alive(dst))
-		return;
-	if (status < 0) {
-		tunnel_finish(dst->t, LOG_LVL_ERR, "write to %s failed: %s",
-		    dst == &dst->t->cli ? "client" : "server",
-		    uv_strerror(status));
-		return;
-	}
-	queue_drained(dst);
-}
-
-/*
- * Send ${len} bytes on ${dst}'s socket: straight away if nothing is queued,
- * the rest as a copy on libuv's write queue.  The caller bounds the queue
- * through backpressure.  Returns 0 or a negative libuv error.
- */
-static int
-raw_write(struct end *dst, const char *data, size_t len)
-{
-	uv_buf_t b = uv_buf_init((char *)(uintptr_t)data, (unsigned int)len);
-	struct wreq *w;
-	int n;
-
-	if (!dst->open)
-		return (UV_EPIPE);
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&dst->tcp) == 0) {
-		n = uv_try_write((uv_stream_t *)&dst->tcp, &b, 1);
-		if (n < 0 && n != UV_EAGAIN)
-			return (n);
-		if (n > 0) {
-			data += n;
-			len -= (size_t)n;
-		}
-		if (len == 0)
-			return (0);
-	}
-	if ((w = malloc(sizeof(*w) + len)) == NULL)
-		return (UV_ENOMEM);
-	w->end = dst;
-	memcpy(w->data, data, len);
-	b = uv_buf_init(w->data, (unsigned int)len);
-	if ((n = uv_write(&w->req, (uv_stream_t *)&dst->tcp, &b, 1,
-	    on_written)) < 0) {
-		free(w);
-		return (n);
-	}
-	return (0);
-}
-
-/*
- * While deliver() encrypts a chunk, the records wolfSSL emits for that end
- * are gathered here and sent with one write instead of one per record.
- */
-static _Thread_local struct {
-	char buf[4 * (TLS_RECORD_MAX + 64)];
-	size_t len;
-	struct end *owner;
-	int err;
-} stage;
-
-static void
-stage_flush(void)
-{
-	int r;
-
-	if (stage.owner != NULL && stage.len > 0 &&
-	    (r = raw_write(stage.owner, stage.buf, stage.len)) < 0)
-		stage.err = r;
-	stage.len = 0;
-}
-
-/* wolfSSL send callback: ciphertext out through the socket. */
-int
-end_tls_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
-{
-	struct end *e = ctx;
-
-	(void)ssl;
-	if (stage.owner == e) {
-		if ((size_t)sz > sizeof(stage.buf) - stage.len)
-			stage_flush();
-		if (stage.err != 0)
-			return (WOLFSSL_CBIO_ERR_CONN_RST);
-		if ((size_t)sz <= sizeof(stage.buf)) {
-			memcpy(stage.buf + stage.len, buf, (size_t)sz);
-			stage.len += (size_t)sz;
-			return (sz);
-		}
-	}
-	if (raw_write(e, buf, (size_t)sz) < 0)
-		return (WOLFSSL_CBIO_ERR_CONN_RST);
-	return (sz);
-}
-
-/* wolfSSL receive callback: ciphertext from the buffer read_cb filled. */
-int
-end_tls_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
-{
-	struct end *e = ctx;
-	size_t avail = e->in_len - e->in_off, n;
-
-	(void)ssl;
-	if (avail == 0)
-		return (e->transport_eof ? WOLFSSL_CBIO_ERR_CONN_CLOSE :
-		    WOLFSSL_CBIO_ERR_WANT_READ);
-	n = avail < (size_t)sz ? avail : (size_t)sz;
-	memcpy(buf, e->in + e->in_off, n);
-	e->in_off += n;
-	return ((int)n);
-}
-
-/* Pass plaintext to ${dst}, encrypting if it is the TLS end. */
-static int
-deliver(struct end *dst, const char *data, size_t len)
-{
-	struct tunnel *t = dst->t;
-	int r, err = 0;
-
-	t->t_active = uv_now(t->loop);
-	if (dst->ssl == NULL) {
-		if ((r = raw_write(dst, data, len)) < 0) {
-			tunnel_finish(t, LOG_LVL_ERR, "write to %s failed: %s",
-			    dst == &t->cli ? "client" : "server",
-			    uv_strerror(r));
-			return (-1);
-		}
-		return (0);
-	}
-	stage.owner = dst;
-	stage.err = 0;
-	r = wolfSSL_write(dst->ssl, data, (int)len);
-	stage_flush();
-	if (r == (int)len && stage.err < 0)
-		r = -1;
-	stage.owner = NULL;
-	stage.err = 0;
-	if (r != (int)len) {
-		tls_status(dst->ssl, r, &err);
-		tunnel_finish(t, LOG_LVL_ERR, "TLS write to %s failed: %s",
-		    dst == &t->cli ? "client" : "server",
-		    err ? tls_error_text(err) : "connection lost");
-		return (-1);
-	}
-	return (0);
-}
-
 void
-end_read_start(struct end *e)
+tunnel_phase_restart(struct tunnel *t)
 {
 
-	if (e->reading || e->read_done || e->transport_eof || !e->open)
-		return;
-	e->reading = 1;
-	uv_read_start((uv_stream_t *)&e->tcp, end_on_alloc, end_on_read);
+	t->t_phase = uv_now(t->loop);
+	tunnel_arm_timer(t);
 }
 
-void
-end_read_stop(struct end *e)
-{
+static void start_prepare(struct tunnel *);
+static void start_relay(struct tunnel *);
 
-	if (!e->reading)
-		return;
-	e->reading = 0;
-	uv_read_stop((uv_stream_t *)&e->tcp);
-}
-
+/* Enter ${phase} and start its work; the work reports back below. */
 static void
-pause_reading(struct end *e)
+enter(struct tunnel *t, int phase)
 {
 
-	e->paused = 1;
-	end_read_stop(e);
-}
-
-static int
-backlogged(const struct end *dst)
-{
-
-	return (uv_stream_get_write_queue_size((const uv_stream_t *)
-	    &dst->tcp) > QUEUE_HIGH);
-}
-
-/* ---- half-close --------------------------------------------------------- */
-
-static void
-check_done(struct tunnel *t)
-{
-
-	if (t->cli.read_done && t->srv.read_done && t->cli.shut_complete &&
-	    t->srv.shut_complete)
-		tunnel_finish(t, 0, NULL);
-}
-
-static void
-on_shutdown(uv_shutdown_t *req, int status)
-{
-	struct end *e = req->data;
-
-	if (status == UV_ECANCELED || !alive(e))
+	if (t->state == T_DEAD)
 		return;
-	e->shut_complete = 1;
-	check_done(e->t);
-}
-
-/* Nothing more will be written to ${e}: close_notify, then FIN. */
-static void
-shutdown_writes(struct end *e)
-{
-
-	if (e->write_done || !alive(e))
-		return;
-	e->write_done = 1;
-	if (!e->open) {
-		e->shut_complete = 1;
-		check_done(e->t);
-		return;
-	}
-	if (e->ssl != NULL)
-		(void)wolfSSL_shutdown(e->ssl);
-	e->sreq.data = e;
-	if (uv_shutdown(&e->sreq, (uv_stream_t *)&e->tcp, on_shutdown) < 0)
-		e->shut_complete = 1;
-	tunnel_arm_timer(e->t);
-	check_done(e->t);
-}
-
-static void
-read_finished(struct end *e)
-{
-
-	e->read_done = 1;
-	end_read_stop(e);
-	shutdown_writes(e->peer);
-}
-
-/* ---- reading ------------------------------------------------------------ */
-
-/*
- * Decrypt everything wolfSSL can give from what has arrived and pass it on.
- * Called after each read and whenever a paused destination drains, because
- * data wolfSSL already holds would otherwise never wake us.
- */
-static void
-drain_tls(struct end *e)
-{
-	struct tunnel *t = e->t;
-	char text[160];
-	int n, err = 0;
-
-	size_t used = 0;
-
-	/*
-	 * Decrypt records back to back into one buffer and pass them on with
-	 * one write: a 64 KiB reply is four records but one syscall.
-	 */
-	while (alive(e) && !e->read_done) {
-		if (used == 0 && backlogged(e->peer)) {
-			pause_reading(e);
-			return;
-		}
-		n = wolfSSL_read(e->ssl, tls_plain_buf + used,
-		    (int)(sizeof(tls_plain_buf) - used));
-		if (n > 0) {
-			e->bytes += (uint64_t)n;
-			used += (size_t)n;
-			if (sizeof(tls_plain_buf) - used < TLS_RECORD_MAX) {
-				if (deliver(e->peer, tls_plain_buf, used))
-					return;
-				used = 0;
-			}
-			continue;
-		}
-		/* Whatever happens next, what came first goes out first. */
-		if (used > 0) {
-			if (deliver(e->peer, tls_plain_buf, used))
-				return;
-			used = 0;
-		}
-		switch (tls_status(e->ssl, n, &err)) {
-		case TLS_TRUNCATED:
-			/*
-			 * After our close_notify a bare FIN is normal (Redis
-			 * does that); before it, the stream was cut short.
-			 * Pass on what came either way.  A TLS client (server
-			 * mode) closing without close_notify is how most
-			 * clients leave (redis-cli --tls does): info, not an
-			 * error; a server cutting a reply short stays one.
-			 */
-			if (!e->write_done)
-				log_msg(e == &t->cli ? LOG_LVL_INFO :
-				    LOG_LVL_ERR, svc_name(t->svc), "%s: the "
-				    "%s closed the connection without TLS "
-				    "close_notify: the data may be truncated",
-				    t->peer, e == &t->cli ? "client" : "server");
-			/* FALLTHROUGH */
-		case TLS_CLOSED:
-			read_finished(e);
-			break;
-		case TLS_FATAL:
-			tunnel_finish(t, LOG_LVL_ERR, "TLS error from %s: %s",
-			    e == &t->cli ? "client" : "server",
-			    tls_fatal_text(e->ssl, err, text, sizeof(text)));
-			return;
-		default:
-			break;
-		}
-		break;
-	}
-	if (!alive(e))
-		return;
-	/* An idle connection keeps no ciphertext buffer. */
-	if (e->in != NULL && e->in_off == e->in_len) {
-		buf_put(e->in);
-		e->in = NULL;
-		e->in_off = e->in_len = 0;
-	}
-	/* Reading stopped on a full buffer; there is room again. */
-	if (e->paused && !backlogged(e->peer)) {
-		e->paused = 0;
-		end_read_start(e);
-	}
-}
-
-/*
- * An idle pre-warmed connection: TLS 1.3 tickets are fine, anything the
- * server says or a close means it cannot be handed to a client.
- */
-static void
-pooled_read(struct end *e)
-{
-	struct tunnel *t = e->t;
-	char text[160];
-	int n, err = 0;
-
-	n = wolfSSL_read(e->ssl, tls_plain_buf, sizeof(tls_plain_buf));
-	if (n > 0) {
-		tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection: the "
-		    "server sent %d unexpected bytes; discarded", n);
-		return;
-	}
-	switch (tls_status(e->ssl, n, &err)) {
-	case TLS_CLOSED:
-	case TLS_TRUNCATED:
-		tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection closed "
-		    "by the server");
-		return;
-	case TLS_FATAL:
-		tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection lost: %s",
-		    tls_fatal_text(e->ssl, err, text, sizeof(text)));
-		return;
-	default:
-		break;
-	}
-	if (e->in != NULL && e->in_off == e->in_len) {
-		buf_put(e->in);
-		e->in = NULL;
-		e->in_off = e->in_len = 0;
-	}
-}
-
-void
-end_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct end *e = h->data;
-
-	(void)suggested;
-	if (!e->buffered) {
-		*buf = uv_buf_init(plain_buf, sizeof(plain_buf));
-		return;
-	}
-	if (e->in == NULL && (e->in = buf_get()) == NULL) {
-		*buf = uv_buf_init(NULL, 0);
-		return;
-	}
-	if (e->in_off > 0) {
-		memmove(e->in, e->in + e->in_off, e->in_len - e->in_off);
-		e->in_len -= e->in_off;
-		e->in_off = 0;
-	}
-	*buf = uv_buf_init(e->in + e->in_len,
-	    (unsigned int)(CIPHER_IN_CAP - e->in_len));
-}
-
-void
-end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct end *e = s->data;
-	struct tunnel *t = e->t;
-
-	if (!alive(e) || nread == 0)
-		return;		/* 0 is EAGAIN, not EOF */
-	if (nread == UV_EOF) {
-		e->reading = 0;	/* libuv stopped reading */
-		if (!e->buffered) {
-			read_finished(e);
-			return;
-		}
-		e->transport_eof = 1;
-	} else if (nread == UV_ENOBUFS) {
-		pause_reading(e);	/* ${in} is full: wait for TLS */
-		return;
-	} else if (nread < 0) {
-		tunnel_finish(t, LOG_LVL_ERR, "read from %s failed: %s",
-		    e == &t->cli ? "client" : "server", uv_strerror((int)nread));
-		return;
-	} else if (e->buffered) {
-		e->in_len += (size_t)nread;
-	} else {
-		e->bytes += (uint64_t)nread;
-		if (deliver(e->peer, buf->base, (size_t)nread) == 0 &&
-		    backlogged(e->peer))
-			pause_reading(e);
-		return;
-	}
-	switch (t->state) {
+	log_msg(LOG_LVL_DEBUG, svc_name(t->svc), "%s: phase %s -> %s",
+	    t->peer, phases[t->state].name, phases[phase].name);
+	t->state = phase;
+	t->t_phase = t->t_active = uv_now(t->loop);
+	tunnel_arm_timer(t);
+	switch (phase) {
 	case T_SNIFF:
-		handshake_sniff(t);
+		t->cli.buffered = 1;
+		end_read_start(&t->cli);
+		break;
+	case T_CONNECT:
+		upstream_start(t);
 		break;
 	case T_HANDSHAKE:
-		if (e == t->hs_end)
-			handshake_step(t);
+		if (t->sc->client)
+			handshake_upstream(t);
+		else
+			handshake_client(t);
 		break;
-	case T_RELAY:
-		drain_tls(e);
+	case T_PREPARE:
+		start_prepare(t);
 		break;
 	case T_POOLED:
-		pooled_read(e);
+		/* Idle until a client is handed over (tunnel_adopt). */
+		end_read_start(&t->srv);
+		t->pool_cb(t, POOL_READY, t->pool_arg);
+		break;
+	case T_RELAY:
+		start_relay(t);
 		break;
 	default:
-		break;	/* kept in ${in} until the relay starts */
+		break;
 	}
 }
 
-/* ---- start ------------------------------------------------------------ */
-
-/* Both connections are up: start moving data both ways. */
+/*
+ * The order of the phases.  Client mode: connect -> handshake (with the
+ * server) -> prepare -> relay, or -> pooled -> relay when pre-warmed.
+ * Server mode: sniff -> handshake (with the client) -> connect -> prepare
+ * -> relay; a plaintext client ("preferred") skips the handshake.
+ */
 void
-tunnel_start_relay(struct tunnel *t)
+tunnel_begin(struct tunnel *t)
 {
-	struct end *cli = &t->cli;
 
-	if (t->set->exhaustion_logged) {
-		t->set->exhaustion_logged = 0;
-		log_msg(LOG_LVL_NOTICE, NULL, "accepting connections again (%lu "
-		    "shed while out of descriptors)", t->set->shed);
-	}
-
-	t->state = T_RELAY;
-	t->t_active = uv_now(t->loop);
-	tunnel_arm_timer(t);
-	/* Plaintext a preferred-mode client sent while we sniffed. */
-	if (cli->ssl == NULL && cli->in != NULL) {
-		cli->bytes += cli->in_len - cli->in_off;
-		if (deliver(&t->srv, cli->in + cli->in_off,
-		    cli->in_len - cli->in_off))
-			return;
-		buf_put(cli->in);
-		cli->in = NULL;
-		cli->in_off = cli->in_len = 0;
-	}
-	end_read_start(&t->cli);
-	end_read_start(&t->srv);
-	/* Records that came with the handshake will not wake us again. */
-	if (t->cli.ssl != NULL)
-		drain_tls(&t->cli);
-	if (t->srv.ssl != NULL && alive(&t->srv))
-		drain_tls(&t->srv);
+	enter(t, t->sc->client ? T_CONNECT : T_SNIFF);
 }
+
+void
+tunnel_sniffed(struct tunnel *t, int tls)
+{
+
+	enter(t, tls ? T_HANDSHAKE : T_CONNECT);
+}
+
+void
+tunnel_connected(struct tunnel *t)
+{
+
+	enter(t, t->sc->client ? T_HANDSHAKE : T_PREPARE);
+}
+
+void
+tunnel_handshaken(struct tunnel *t)
+{
+
+	enter(t, t->sc->client ? T_PREPARE : T_CONNECT);
+}
+
+void
+tunnel_prepared(struct tunnel *t)
+{
+
+	enter(t, t->pool_cb != NULL ? T_POOLED : T_RELAY);
+}
+
+void
+tunnel_client_adopted(struct tunnel *t)
+{
+
+	enter(t, T_RELAY);
+}
+
+void
+tunnel_half_closed(struct tunnel *t)
+{
+
+	/* From here TIMEOUTclose, from the last byte, bounds the rest. */
+	if (t->state != T_RELAY)
+		return;
+	t->state = T_DRAIN;
+	tunnel_arm_timer(t);
+}
+
+/*
+ * The upstream connection is up (and verified): a later issue puts
+ * AUTH/HELLO here, through the relay's filter, before any client byte.
+ * Nothing to do yet.
+ */
+static void
+start_prepare(struct tunnel *t)
+{
+
+	tunnel_prepared(t);
+}
+
+/* Both connections are ready: move data both ways. */
+static void
+start_relay(struct tunnel *t)
+{
+
+	tunnels_note_relay(t->set);
+	end_start_relay(&t->cli);
+	if (t->state != T_DEAD)
+		end_start_relay(&t->srv);
+}
+
+/* ---- creation ----------------------------------------------------------- */
 
 static void
 end_init(struct tunnel *t, struct end *e, struct end *peer)
@@ -910,33 +433,32 @@ end_init(struct tunnel *t, struct end *e, struct end *peer)
 	e->tcp.data = e;
 }
 
-static struct tunnel *
+struct tunnel *
 tunnel_new(struct tunnels *set, uv_loop_t *loop, struct svc *svc)
 {
 	struct tunnel *t;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return (NULL);
-	t->loop = loop;
 	end_init(t, &t->cli, &t->srv);
 	end_init(t, &t->srv, &t->cli);
+	if (tunnel_relay_new(t) != 0 || uv_timer_init(loop, &t->timer) != 0) {
+		relay_free(t->relay);
+		free(t);
+		return (NULL);
+	}
+	t->loop = loop;
 	t->set = set;
 	t->svc = svc_ref(svc);
 	t->sc = svc_conf(svc);
-	t->next = set->head;
-	if (set->head != NULL)
-		set->head->prev = t;
-	set->head = t;
-	set->count++;
-	uv_timer_init(loop, &t->timer);
+	tunnels_add(set, t);
 	t->timer.data = t;
 	t->t_start = t->t_active = uv_now(loop);
 	return (t);
 }
 
-/* Take the next connection from ${listener} as ${t}'s client. */
-static int
-attach_client(struct tunnel *t, uv_stream_t *listener)
+int
+tunnel_attach_client(struct tunnel *t, uv_stream_t *listener)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof(ss), r;
@@ -948,6 +470,7 @@ attach_client(struct tunnel *t, uv_stream_t *listener)
 	if ((r = uv_accept(listener, (uv_stream_t *)&t->cli.tcp)) < 0) {
 		/* The handle is ours to close; the tunnel goes on. */
 		t->cli.open = 0;
+		t->cli_closing = 1;
 		t->pending++;
 		uv_close((uv_handle_t *)&t->cli.tcp, on_end_closed);
 		return (r);
@@ -959,7 +482,7 @@ attach_client(struct tunnel *t, uv_stream_t *listener)
 	uv_tcp_nodelay(&t->cli.tcp, 1);
 	uv_tcp_keepalive(&t->cli.tcp, 1, 60);
 	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: accepted by worker %d",
-	    t->peer, t->set->worker);
+	    t->peer, tunnels_worker(t->set));
 	return (0);
 }
 
@@ -971,73 +494,10 @@ tunnel_accept(struct tunnels *set, uv_stream_t *listener, struct svc *svc)
 
 	if ((t = tunnel_new(set, listener->loop, svc)) == NULL)
 		return (UV_ENOMEM);
-	if ((r = attach_client(t, listener)) < 0) {
+	if ((r = tunnel_attach_client(t, listener)) < 0) {
 		tunnel_finish(t, 0, NULL);
 		return (r);
 	}
-	if (t->sc->client) {
-		upstream_start(t);
-	} else {
-		t->cli.buffered = 1;
-		tunnel_begin_phase(t, T_SNIFF);
-		end_read_start(&t->cli);
-	}
+	tunnel_begin(t);
 	return (0);
-}
-
-struct tunnel *
-tunnel_prewarm(struct tunnels *set, uv_loop_t *loop, struct svc *svc,
-    tunnel_pool_cb *cb, void *arg)
-{
-	static unsigned long serial;
-	struct tunnel *t;
-
-	if ((t = tunnel_new(set, loop, svc)) == NULL)
-		return (NULL);
-	snprintf(t->peer, sizeof(t->peer), "pre-warmed #%lu",
-	    __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED));
-	t->pool_cb = cb;
-	t->pool_arg = arg;
-	upstream_start(t);
-	return (t);
-}
-
-int
-tunnel_pool_ready(const struct tunnel *t)
-{
-
-	return (t->state == T_POOLED);
-}
-
-int
-tunnel_pooled(const struct tunnel *t)
-{
-
-	return (t->pool_cb != NULL);
-}
-
-int
-tunnel_adopt(struct tunnel *t, uv_stream_t *listener)
-{
-	char was[64];
-	int r;
-
-	snprintf(was, sizeof(was), "%s", t->peer);
-	if ((r = attach_client(t, listener)) < 0)
-		return (r);
-	t->pool_cb = NULL;
-	t->t_start = uv_now(t->loop);
-	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: handed %s (%s %s), "
-	    "no handshake wait", t->peer, was, wolfSSL_get_version(t->srv.ssl),
-	    wolfSSL_get_cipher_name(t->srv.ssl));
-	tunnel_start_relay(t);
-	return (0);
-}
-
-void
-tunnel_discard(struct tunnel *t, const char *why)
-{
-
-	t->pool_cb = NULL;
-	tunnel_finish(t, LOG_LVL_INFO, "%s", why);
 }

@@ -1,7 +1,11 @@
 #ifndef REDTUN_TUNNEL_PRIV_H
 #define REDTUN_TUNNEL_PRIV_H
 
-/* Shared between tunnel.c (lifecycle, relay) and upstream.c (connect). */
+/*
+ * Shared by the parts of a tunnel: tunnel.c (life and phases), tunnel_io.c
+ * (the ends' I/O), tunnel_pool.c (pre-warmed), upstream.c (connect) and
+ * handshake.c (sniff, TLS).
+ */
 
 #include <stdint.h>
 
@@ -11,26 +15,24 @@
 #include "tunnel.h"
 
 /*
- * Per-direction bounds.  A destination whose libuv write queue holds more
- * than QUEUE_HIGH bytes stops its source from reading; the source resumes
- * when the queue drains below QUEUE_LOW.  Received ciphertext waits in at
- * most CIPHER_IN_CAP bytes (more than one maximal TLS record).
+ * Per-direction bounds: the relay's watermarks (relay.h) pause a source
+ * whose destination is backlogged.  Received ciphertext waits in at most
+ * CIPHER_IN_CAP bytes (more than one maximal TLS record).
  */
-#define QUEUE_HIGH	(64 * 1024)
-#define QUEUE_LOW	(16 * 1024)
 #define CIPHER_IN_CAP	(20 * 1024)
 #define TLS_RECORD_MAX	(16 * 1024)	/* plaintext bytes per record */
 
 /*
- * Client mode: RESOLVING -> CONNECTING -> HANDSHAKE (TLS to the server)
- * -> RELAY.  Server mode: SNIFF (first bytes: TLS or plaintext?) ->
- * HANDSHAKE (TLS with the client) -> RESOLVING -> CONNECTING -> RELAY.
- * Pre-warmed (client mode, no client yet): RESOLVING -> CONNECTING ->
- * HANDSHAKE -> POOLED, then RELAY once a client is handed over.
+ * The phases, in the order tunnel.c runs them (its table gives each one's
+ * timeout).  Client mode: CONNECT (resolve, connect, fail over) ->
+ * HANDSHAKE (TLS to the server) -> PREPARE -> RELAY -> DRAIN (one side
+ * finished) -> DEAD; pre-warmed: ... PREPARE -> POOLED -> RELAY once a
+ * client is handed over.  Server mode: SNIFF (TLS or plaintext?) ->
+ * HANDSHAKE (TLS with the client) -> CONNECT -> PREPARE -> RELAY ...
  */
 enum tunnel_state {
-	T_SNIFF, T_HANDSHAKE, T_RESOLVING, T_CONNECTING, T_RELAY, T_POOLED,
-	T_DEAD
+	T_SNIFF, T_CONNECT, T_HANDSHAKE, T_PREPARE, T_POOLED, T_RELAY,
+	T_DRAIN, T_DEAD
 };
 
 struct tunnel;
@@ -44,7 +46,6 @@ struct end {
 	char *in;		/* ciphertext received, not yet taken by TLS */
 	size_t in_off, in_len;
 	uv_shutdown_t sreq;
-	uint64_t bytes;		/* plaintext bytes received from this end */
 	unsigned int open:1;	/* tcp initialised and not being closed */
 	unsigned int buffered:1;	/* reads go to ${in} (TLS, sniffing) */
 	unsigned int reading:1;
@@ -63,6 +64,7 @@ struct tunnel {
 	const struct svc_conf *sc;
 	uv_loop_t *loop;
 	struct end cli, srv;
+	struct relay *relay;		/* both directions, filter */
 	uv_timer_t timer;
 	uv_getaddrinfo_t gai;
 	uv_connect_t creq;
@@ -81,6 +83,9 @@ struct tunnel {
 	tunnel_pool_cb *pool_cb;	/* set while pre-warmed, unused */
 	void *pool_arg;
 	int state;			/* enum tunnel_state */
+	int resolving;			/* CONNECT: looking up, not connecting */
+	int cli_closing;		/* a failed adopt's handle closes */
+	int close_after;		/* a filter ends it: see last_err */
 	int pending;			/* close callbacks and lookups due */
 	int gai_active;
 	uint64_t t_start, t_phase, t_active;	/* uv_now() stamps, ms */
@@ -90,13 +95,38 @@ struct tunnel {
 	char last_err[160];
 };
 
-/* tunnel.c */
+/* tunnel.c: life and phases.  The phases' work reports back with
+ * tunnel_sniffed/connected/handshaken/prepared, and tunnel.c picks the
+ * next phase; tunnel_half_closed() moves RELAY to DRAIN. */
+struct tunnel *tunnel_new(struct tunnels *set, uv_loop_t *loop,
+    struct svc *svc);
+int tunnel_attach_client(struct tunnel *t, uv_stream_t *listener);
+void tunnel_begin(struct tunnel *t);
+void tunnel_sniffed(struct tunnel *t, int tls);
+void tunnel_connected(struct tunnel *t);
+void tunnel_handshaken(struct tunnel *t);
+void tunnel_prepared(struct tunnel *t);
+void tunnel_client_adopted(struct tunnel *t);
+void tunnel_half_closed(struct tunnel *t);
 void tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void tunnel_arm_timer(struct tunnel *t);
+void tunnel_phase_restart(struct tunnel *t);
 void tunnel_unpend(struct tunnel *t);
-void tunnel_start_relay(struct tunnel *t);
-void tunnel_begin_phase(struct tunnel *t, int state);
+
+/* tunnels.c: the registry.  tunnels_remove() may run the on_empty
+ * callback; tunnels_note_relay() ends an out-of-descriptors episode once
+ * a tunnel gets going. */
+void tunnels_add(struct tunnels *set, struct tunnel *t);
+void tunnels_remove(struct tunnels *set, struct tunnel *t);
+void tunnels_note_relay(struct tunnels *set);
+int tunnels_worker(const struct tunnels *set);
+
+/* tunnel_io.c: the ends' reads, writes and wolfSSL callbacks; the relay's
+ * sinks.  tunnel_relay_new() gives ${t} its relay (-1: no memory). */
+int tunnel_relay_new(struct tunnel *t);
+void end_start_relay(struct end *e);
+void end_release_input(struct end *e, int force);
 void end_read_start(struct end *e);
 void end_read_stop(struct end *e);
 void end_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -104,14 +134,18 @@ void end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 int end_tls_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 int end_tls_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 
-/* upstream.c: resolve, connect, fail over; then hands over to
- * handshake_upstream() (client mode) or tunnel_start_relay(). */
+/* tunnel_pool.c: an idle pre-warmed connection's server spoke. */
+void tunnel_pool_read(struct end *e);
+
+/* upstream.c: resolve, connect, fail over; tunnel_connected() when up. */
 void upstream_start(struct tunnel *t);
 void upstream_timeout(struct tunnel *t);
 
-/* handshake.c */
+/* handshake.c: tunnel_sniffed() after the first client bytes;
+ * tunnel_handshaken() once the peer is verified. */
 void handshake_sniff(struct tunnel *t);
 void handshake_upstream(struct tunnel *t);
+void handshake_client(struct tunnel *t);
 void handshake_step(struct tunnel *t);
 int handshake_on_session(WOLFSSL *ssl, WOLFSSL_SESSION *session);
 void handshake_plaintext_reply(struct tunnel *t, const char *data,

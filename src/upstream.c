@@ -155,7 +155,8 @@ try_next_target(struct tunnel *t)
 	hints.ai_flags = AI_ADDRCONFIG;
 	snprintf(port, sizeof(port), "%d", a->port);
 	t->gai.data = t;
-	tunnel_begin_phase(t, T_RESOLVING);
+	t->resolving = 1;
+	tunnel_phase_restart(t);	/* TIMEOUTconnect per attempt */
 	r = uv_getaddrinfo(t->loop, &t->gai, on_resolved, a->host, port,
 	    &hints);
 	if (r < 0) {
@@ -216,10 +217,7 @@ on_connected(uv_connect_t *req, int status)
 	svc_target_ok(t->svc, t->target);
 	uv_tcp_nodelay(&t->srv.tcp, 1);
 	uv_tcp_keepalive(&t->srv.tcp, 1, 60);
-	if (t->sc->client)
-		handshake_upstream(t);
-	else
-		tunnel_start_relay(t);
+	tunnel_connected(t);
 }
 
 static void
@@ -246,7 +244,8 @@ try_next_address(struct tunnel *t)
 	t->srv.tcp.data = &t->srv;
 	t->srv.open = 1;
 	t->creq.data = t;
-	tunnel_begin_phase(t, T_CONNECTING);
+	t->resolving = 0;
+	tunnel_phase_restart(t);
 	if ((r = uv_tcp_connect(&t->creq, &t->srv.tcp, ai->ai_addr,
 	    on_connected)) < 0) {
 		if (r == UV_EMFILE || r == UV_ENFILE) {
@@ -277,17 +276,12 @@ void
 upstream_timeout(struct tunnel *t)
 {
 
-	switch (t->state) {
-	case T_RESOLVING:
+	if (t->resolving) {
 		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: name resolution "
 		    "timed out", t->uphost, t->upport);
-		break;
-	case T_CONNECTING:
-		snprintf(t->last_err, sizeof(t->last_err), "connect timed out");
-		remote_failure(t);
-		retry(t);
-		break;
-	default:
-		break;
+		return;
 	}
+	snprintf(t->last_err, sizeof(t->last_err), "connect timed out");
+	remote_failure(t);
+	retry(t);
 }
