@@ -154,6 +154,7 @@ static const struct phase {
 	int from_activity;
 	void (*expire)(struct tunnel *);
 } phases[] = {
+	[T_NEW] =	{ "new", PH_NONE, 0, NULL },
 	[T_SNIFF] =	{ "sniff", PH_CONNECT, 0, expire_sniff },
 	[T_CONNECT] =	{ "connect", PH_CONNECT, 0, upstream_timeout },
 	[T_HANDSHAKE] =	{ "handshake", PH_CONNECT, 0, expire_handshake },
@@ -400,14 +401,24 @@ tunnel_half_closed(struct tunnel *t)
 }
 
 /*
- * The upstream connection is up (and verified): a later issue puts
- * AUTH/HELLO here, through the relay's filter, before any client byte.
- * Nothing to do yet.
+ * The filter seam end to end, in test builds only: test/redtun_filtered
+ * links test/filter_lines.c, which defines this; the daemon has no such
+ * symbol, so nothing at run time can switch it on.
+ */
+int tunnel_test_filter(struct relay *r) __attribute__((weak));
+
+/*
+ * The upstream connection is up (and verified): the place for a filter
+ * and for AUTH/HELLO through it, before any client byte.
  */
 static void
 start_prepare(struct tunnel *t)
 {
 
+	if (tunnel_test_filter != NULL && tunnel_test_filter(t->relay) != 0) {
+		tunnel_finish(t, LOG_LVL_ERR, "cannot set up the test filter");
+		return;
+	}
 	tunnel_prepared(t);
 }
 

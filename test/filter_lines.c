@@ -4,7 +4,7 @@
  *
  * - Replies (RELAY_DOWN): a line starting with '+' is upper-cased, a line
  *   starting with '#' is dropped (output of another length), others pass.
- * - Commands (RELAY_UP): "PING" is answered by the filter itself with
+ * - Commands (RELAY_UP): "PING" (any case) is answered by the filter itself with
  *   "+PONG" injected into the other direction and never reaches the
  *   server; "QUIT" gets "+BYE" and the tunnel closes once it is sent.
  * - A partial line is held (copied) until its end arrives, up to
@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "relay.h"
 #include "filter_lines.h"
@@ -33,9 +34,9 @@ line(struct lines *f, struct relay *r, int dir, const char *p, size_t n)
 
 	f->nlines[dir]++;
 	if (dir == RELAY_UP) {
-		if (n == 6 && memcmp(p, "PING\r\n", 6) == 0)
+		if (n == 6 && strncasecmp(p, "PING\r\n", 6) == 0)
 			return (relay_emit(r, RELAY_DOWN, "+PONG\r\n", 7));
-		if (n == 6 && memcmp(p, "QUIT\r\n", 6) == 0) {
+		if (n == 6 && strncasecmp(p, "QUIT\r\n", 6) == 0) {
 			f->done = 1;
 			if (relay_emit(r, RELAY_DOWN, "+BYE\r\n", 6))
 				return (-1);
@@ -127,6 +128,15 @@ filter_lines_attach(struct relay *r)
 		return (NULL);
 	relay_set_filter(r, &lines_ops, f);
 	return (f);
+}
+
+int
+tunnel_test_filter(struct relay *r)
+{
+
+	if (getenv("REDTUN_TEST_FILTER") == NULL)
+		return (0);
+	return (filter_lines_attach(r) == NULL ? -1 : 0);
 }
 
 unsigned long
