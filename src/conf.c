@@ -104,6 +104,81 @@ conf_setting_for(const config_setting_t *g, const char *name)
 }
 
 
+/* ---- where settings are written ------------------------------------ */
+
+int
+conf_loc_add(struct conf_ctx *c, struct conf_locs **locs, const char *name,
+    const config_setting_t *s)
+{
+	struct conf_loc_rec *v, *r;
+	const char *file = config_setting_source_file(s);
+
+	if (*locs == NULL && (*locs = calloc(1, sizeof(**locs))) == NULL)
+		goto oom;
+	if ((v = realloc((*locs)->v, ((*locs)->n + 1) * sizeof(*v))) == NULL)
+		goto oom;
+	(*locs)->v = v;
+	r = &v[(*locs)->n];
+	r->line = (int)config_setting_source_line(s);
+	r->name = strdup(name);
+	r->file = strdup(file ? file : c->file);
+	if (r->name == NULL || r->file == NULL) {
+		free(r->name);
+		free(r->file);
+		goto oom;
+	}
+	(*locs)->n++;
+	return (0);
+oom:
+	return (conf_bad(c, s, "out of memory"));
+}
+
+void
+conf_locs_free(struct conf_locs *locs)
+{
+	size_t i;
+
+	if (locs == NULL)
+		return;
+	for (i = 0; i < locs->n; i++) {
+		free(locs->v[i].name);
+		free(locs->v[i].file);
+	}
+	free(locs->v);
+	free(locs);
+}
+
+static const struct conf_loc_rec *
+loc_find(const struct conf_locs *locs, const char *name)
+{
+	size_t i;
+
+	for (i = 0; locs != NULL && i < locs->n; i++)
+		if (strcmp(locs->v[i].name, name) == 0)
+			return (&locs->v[i]);
+	return (NULL);
+}
+
+struct conf_loc
+conf_where(const struct conf *cf, const struct svc_conf *sc,
+    const char *name)
+{
+	const struct conf_loc_rec *r;
+	struct conf_loc at = { cf->file, 1 };
+
+	if (sc != NULL) {
+		at.file = sc->file;
+		at.line = sc->line;
+	}
+	if ((r = loc_find(sc != NULL ? sc->locs : cf->locs, name)) != NULL) {
+		at.file = r->file;
+		at.line = r->line;
+	}
+	if (at.line < 1)
+		at.line = 1;
+	return (at);
+}
+
 /* ---- global settings ------------------------------------------------ */
 
 static int
@@ -252,7 +327,7 @@ conf_read(FILE *f, const char *path, char *why, size_t whylen)
 	config_t lc;
 	struct conf_ctx c = { path, why, whylen };
 	struct conf *cf;
-	const config_setting_t *root, *services;
+	const config_setting_t *root, *services, *s;
 	unsigned int i, n;
 
 	if ((cf = calloc(1, sizeof(*cf))) == NULL ||
@@ -272,6 +347,9 @@ conf_read(FILE *f, const char *path, char *why, size_t whylen)
 	root = config_root_setting(&lc);
 	if (conf_check_unknown(&c, root, 1) || read_globals(&c, root, cf))
 		goto err;
+	for (i = 0; (s = config_setting_get_elem(root, i)) != NULL; i++)
+		if (conf_loc_add(&c, &cf->locs, config_setting_name(s), s))
+			goto err;
 	if ((services = config_setting_get_member(root, "services")) == NULL) {
 		snprintf(why, whylen, "%s:1: services: missing (expected "
 		    "services = { NAME = { accept = ...; connect = ...; }; })",
@@ -318,6 +396,8 @@ svc_conf_free(struct svc_conf *sc)
 	for (i = 0; i < sc->nconnect; i++)
 		addr_spec_free(&sc->connect[i]);
 	free(sc->connect);
+	free(sc->connect_line);
+	conf_locs_free(sc->locs);
 	addr_spec_free(&sc->accept);
 	free(sc->name);
 	free(sc->file);
@@ -342,6 +422,7 @@ conf_free(struct conf *cf)
 	for (i = 0; i < cf->nsvcs; i++)
 		svc_conf_free(cf->svcs[i]);
 	free(cf->svcs);
+	conf_locs_free(cf->locs);
 	free(cf->file);
 	free(cf->pid);
 	free(cf->setuid);

@@ -96,6 +96,7 @@ add_connect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc,
 	}
 	if (addr_parse(text, "127.0.0.1", a, why, sizeof(why)))
 		return (conf_bad(c, s, "%s", why));
+	sc->connect_line[sc->nconnect] = (int)config_setting_source_line(elem);
 	sc->nconnect++;
 	return (0);
 }
@@ -111,7 +112,8 @@ set_connect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 		return (conf_bad(c, s, "empty list"));
 	if (n > 64)
 		return (conf_bad(c, s, "at most 64 targets are supported"));
-	if ((sc->connect = calloc((size_t)n, sizeof(*sc->connect))) == NULL)
+	if ((sc->connect = calloc((size_t)n, sizeof(*sc->connect))) == NULL ||
+	    (sc->connect_line = calloc((size_t)n, sizeof(int))) == NULL)
 		return (conf_bad(c, s, "out of memory"));
 	if (!config_setting_is_aggregate(s))
 		return (add_connect(c, s, sc, s));
@@ -529,7 +531,10 @@ conf_read_service(struct conf_ctx *c, const config_setting_t *root,
 		if (s == NULL && !svc_settings[i].own)
 			s = config_setting_get_member(root,
 			    svc_settings[i].name);
-		if (s != NULL && svc_settings[i].set(c, s, sc))
+		if (s == NULL)
+			continue;
+		if (svc_settings[i].set(c, s, sc) ||
+		    conf_loc_add(c, &sc->locs, svc_settings[i].name, s))
 			goto err;
 	}
 	if (check_service(c, g, sc))
