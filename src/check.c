@@ -259,9 +259,10 @@ check_warnings(const struct conf *cf, const struct svc_conf *sc)
 		}
 	}
 	if (!sc->verify_chain)
-		msg(conf_where(cf, sc, "verifyChain"), "verifyChain", 1, "[%s] the server's certificate is not "
-		    "verified: anyone on the path can impersonate the server "
-		    "and read the traffic", sc->name);
+		msg(conf_where(cf, sc, "verifyChain"), "verifyChain", 1,
+		    "[%s] the server's certificate is not verified: anyone on "
+		    "the path can impersonate the server and read the traffic",
+		    sc->name);
 	if (!addr_is_loopback(sc->accept.host))
 		msg(conf_where(cf, sc, "accept"), "accept", 1,
 		    "[%s] listens on %s, not a loopback address: other hosts "
@@ -315,9 +316,10 @@ check_start(const struct conf *cf, const struct svc_conf *const *svcs,
 		}
 		if ((a.sw || a.root != NULL) &&
 		    access_as(&a, 1, "/", F_OK) == SWITCH_FAILED) {
-			msg(a.sw ? su : jail, a.sw ? "setuid" : "chroot", 1, "cannot become %s%s "
-			    "to check as it (missing capabilities?): the pid "
-			    "directory and what reloads read are not checked", a.sw ? a.name :
+			msg(a.sw ? su : jail, a.sw ? "setuid" : "chroot", 1,
+			    "cannot become %s%s to check as it (missing "
+			    "capabilities?): the pid directory and what "
+			    "reloads read are not checked", a.sw ? a.name :
 			    "the jail's root", a.root ? " in the jail" : "");
 			degraded = 1;
 			a.sw = 0;

@@ -56,7 +56,8 @@ conf_get_string(struct conf_ctx *c, const config_setting_t *s, char **out)
 	const char *v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return (conf_bad(c, s, "expected a string, got %s", conf_type_name(s)));
+		return (conf_bad(c, s, "expected a string, got %s",
+		    conf_type_name(s)));
 	v = config_setting_get_string(s);
 	free(*out);
 	if ((*out = strdup(v)) == NULL)
@@ -77,17 +78,19 @@ conf_get_bool(struct conf_ctx *c, const config_setting_t *s, int *out)
 }
 
 int
-conf_get_count(struct conf_ctx *c, const config_setting_t *s, unsigned int *out)
+conf_get_count(struct conf_ctx *c, const config_setting_t *s,
+    unsigned int *out)
 {
 	long long v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_INT &&
 	    config_setting_type(s) != CONFIG_TYPE_INT64)
-		return (conf_bad(c, s, "expected a number, got %s", conf_type_name(s)));
+		return (conf_bad(c, s, "expected a number, got %s",
+		    conf_type_name(s)));
 	v = config_setting_get_int64(s);
 	if (v < 0 || v > 10000000)
-		return (conf_bad(c, s, "%lld is out of range (0..10000000, 0 = no "
-		    "limit)", v));
+		return (conf_bad(c, s, "%lld is out of range (0..10000000, 0 "
+		    "= no limit)", v));
 	*out = (unsigned int)v;
 	return (0);
 }
@@ -198,8 +201,8 @@ read_options(struct conf_ctx *c, const config_setting_t *s)
 		e = config_setting_is_aggregate(s) ?
 		    config_setting_get_elem(s, i) : s;
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return (conf_bad(c, s, "expected option names as strings, "
-			    "got %s", conf_type_name(e)));
+			return (conf_bad(c, s, "expected option names as "
+			    "strings, got %s", conf_type_name(e)));
 		for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			if (strcmp(config_setting_get_string(e), known[k]) == 0)
 				break;
@@ -245,12 +248,12 @@ read_globals(struct conf_ctx *c, const config_setting_t *root, struct conf *cf)
 		else if (config_setting_type(s) == CONFIG_TYPE_STRING)
 			text = config_setting_get_string(s);
 		else
-			return (conf_bad(c, s, "expected 0..7 or a level name, got "
-			    "%s", conf_type_name(s)));
+			return (conf_bad(c, s, "expected 0..7 or a level "
+			    "name, got %s", conf_type_name(s)));
 		if (log_level_parse(text, &cf->debug))
-			return (conf_bad(c, s, "expected 0..7 or emerg, alert, crit,"
-			    " err, warning, notice, info, debug; got \"%s\"",
-			    text));
+			return (conf_bad(c, s, "expected 0..7 or emerg, "
+			    "alert, crit, err, warning, notice, info, debug; "
+			    "got \"%s\"", text));
 	}
 	if ((s = config_setting_get_member(root, "options")) &&
 	    read_options(c, s))
@@ -261,8 +264,8 @@ read_globals(struct conf_ctx *c, const config_setting_t *root, struct conf *cf)
 		    strcmp(config_setting_get_string(s), "auto") == 0)
 			cf->workers = 0;
 		else if (config_setting_type(s) != CONFIG_TYPE_INT)
-			return (conf_bad(c, s, "expected a number of threads or "
-			    "\"auto\", got %s", conf_type_name(s)));
+			return (conf_bad(c, s, "expected a number of threads "
+			    "or \"auto\", got %s", conf_type_name(s)));
 		else if (config_setting_get_int(s) < 1 ||
 		    config_setting_get_int(s) > 64)
 			return (conf_bad(c, s, "%d is out of range (1..64, or "
@@ -279,8 +282,8 @@ read_globals(struct conf_ctx *c, const config_setting_t *root, struct conf *cf)
 		if (conf_get_bool(c, s, &fips))
 			return (-1);
 		if (fips)
-			return (conf_bad(c, s, "FIPS mode is not available: this "
-			    "wolfSSL is not a FIPS build"));
+			return (conf_bad(c, s, "FIPS mode is not available: "
+			    "this wolfSSL is not a FIPS build"));
 	}
 	return (0);
 }
@@ -295,7 +298,8 @@ check_duplicates(struct conf_ctx *c, const config_setting_t *services,
 		for (j = 0; j < i; j++) {
 			if (!svc_conf_same_accept(cf->svcs[i], cf->svcs[j]))
 				continue;
-			return (conf_bad(c, conf_setting_for(config_setting_get_member(services,
+			return (conf_bad(c, conf_setting_for(
+			    config_setting_get_member(services,
 			    cf->svcs[i]->name), "accept"), "%s:%d is already "
 			    "used by service \"%s\"", cf->svcs[i]->accept.host,
 			    cf->svcs[i]->accept.port, cf->svcs[j]->name));

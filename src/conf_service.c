@@ -41,8 +41,8 @@ get_seconds(struct conf_ctx *c, const config_setting_t *s, unsigned int *out,
 		    conf_type_name(s)));
 	v = config_setting_get_int64(s);
 	if (v < min || v > 86400 * 365)
-		return (conf_bad(c, s, "%lld is out of range (%u..31536000 s)", v,
-		    min));
+		return (conf_bad(c, s, "%lld is out of range (%u..31536000 s)",
+		    v, min));
 	*out = (unsigned int)v;
 	return (0);
 }
@@ -50,14 +50,16 @@ get_seconds(struct conf_ctx *c, const config_setting_t *s, unsigned int *out,
 /* ---- service settings ----------------------------------------------- */
 
 static int
-set_client(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_client(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 
 	return (conf_get_bool(c, s, &sc->client));
 }
 
 static int
-set_accept(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_accept(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	char why[256], num[16];
 	const char *text;
@@ -69,8 +71,8 @@ set_accept(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 	} else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		text = config_setting_get_string(s);
 	} else {
-		return (conf_bad(c, s, "expected \"host:port\" or a port, got %s",
-		    conf_type_name(s)));
+		return (conf_bad(c, s, "expected \"host:port\" or a port, got "
+		    "%s", conf_type_name(s)));
 	}
 	if (addr_parse(text, "127.0.0.1", &sc->accept, why, sizeof(why)))
 		return (conf_bad(c, s, "%s", why));
@@ -91,8 +93,8 @@ add_connect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc,
 	} else if (config_setting_type(elem) == CONFIG_TYPE_STRING) {
 		text = config_setting_get_string(elem);
 	} else {
-		return (conf_bad(c, s, "expected \"host:port\" or a list of them, "
-		    "got %s", conf_type_name(elem)));
+		return (conf_bad(c, s, "expected \"host:port\" or a list of "
+		    "them, got %s", conf_type_name(elem)));
 	}
 	if (addr_parse(text, "127.0.0.1", a, why, sizeof(why)))
 		return (conf_bad(c, s, "%s", why));
@@ -102,7 +104,8 @@ add_connect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc,
 }
 
 static int
-set_connect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_connect(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	int i, n = 1;
 
@@ -125,7 +128,8 @@ set_connect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 }
 
 static int
-set_failover(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_failover(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	const char *v;
 
@@ -138,13 +142,14 @@ set_failover(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 	else if (strcmp(v, "rr") == 0)
 		sc->failover = FAILOVER_RR;
 	else
-		return (conf_bad(c, s, "expected \"prio\" or \"rr\", got \"%s\"",
-		    v));
+		return (conf_bad(c, s, "expected \"prio\" or \"rr\", got "
+		    "\"%s\"", v));
 	return (0);
 }
 
 static int
-set_sni(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_sni(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 
 	sc->sni_set = 1;
@@ -152,8 +157,8 @@ set_sni(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 		return (-1);
 	/* RFC 6066: SNI carries host names only. */
 	if (addr_is_ip(sc->sni))
-		return (conf_bad(c, s, "\"%s\" is an IP address; SNI carries host "
-		    "names only (RFC 6066)", sc->sni));
+		return (conf_bad(c, s, "\"%s\" is an IP address; SNI carries "
+		    "host names only (RFC 6066)", sc->sni));
 	return (0);
 }
 
@@ -164,14 +169,16 @@ set_check(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc,
 {
 
 	if (sc->check_host != NULL && sc->check_ip != ip)
-		return (conf_bad(c, s, "set only one of checkHost and checkIP"));
+		return (conf_bad(c, s,
+		    "set only one of checkHost and checkIP"));
 	free(sc->check_host);
 	sc->check_host = NULL;
 	sc->check_ip = ip;
 	if (conf_get_string(c, s, &sc->check_host))
 		return (-1);
 	if (sc->check_host[0] == '\0')
-		return (conf_bad(c, s, "empty %s", ip ? "address" : "host name"));
+		return (conf_bad(c, s, "empty %s", ip ? "address" :
+		    "host name"));
 	if (ip && !addr_is_ip(sc->check_host))
 		return (conf_bad(c, s, "\"%s\" is not an IPv4 or IPv6 address",
 		    sc->check_host));
@@ -182,14 +189,16 @@ set_check(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc,
 }
 
 static int
-set_check_host(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_check_host(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 
 	return (set_check(c, s, sc, 0));
 }
 
 static int
-set_check_ip(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_check_ip(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 
 	return (set_check(c, s, sc, 1));
@@ -207,14 +216,16 @@ SVC_PATH(set_cert, cert, 0)
 SVC_PATH(set_key, key, 0)
 
 static int
-set_delay(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_delay(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	return (conf_get_bool(c, s, &sc->delay));
 }
 
 
 static int
-set_prewarm(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_prewarm(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 
 	if (conf_get_count(c, s, &sc->prewarm))
@@ -232,103 +243,117 @@ set_session_resume(struct conf_ctx *c, const config_setting_t *s,
 }
 
 static int
-set_verify_chain(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_verify_chain(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	return (conf_get_bool(c, s, &sc->verify_chain));
 }
 
 static int
-set_verify_peer(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_verify_peer(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	int on = 0;
 
 	if (conf_get_bool(c, s, &on))
 		return (-1);
 	if (on)
-		return (conf_bad(c, s, "certificate pinning (verifyPeer = true) is "
-		    "not supported; use verifyChain = true with a CAfile that "
-		    "holds only the CA you trust"));
+		return (conf_bad(c, s, "certificate pinning (verifyPeer = "
+		    "true) is not supported; use verifyChain = true with a "
+		    "CAfile that holds only the CA you trust"));
 	return (0);
 }
 
 static int
-set_encryption(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_encryption(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	const char *v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return (conf_bad(c, s, "expected \"required\" or \"preferred\", "
-		    "got %s", conf_type_name(s)));
+		return (conf_bad(c, s, "expected \"required\" or "
+		    "\"preferred\", got %s", conf_type_name(s)));
 	v = config_setting_get_string(s);
 	if (strcmp(v, "required") == 0)
 		sc->encryption = ENCRYPTION_REQUIRED;
 	else if (strcmp(v, "preferred") == 0)
 		sc->encryption = ENCRYPTION_PREFERRED;
 	else
-		return (conf_bad(c, s, "expected \"required\" or \"preferred\", "
-		    "got \"%s\"", v));
+		return (conf_bad(c, s, "expected \"required\" or "
+		    "\"preferred\", got \"%s\"", v));
 	sc->encryption_line = config_setting_source_line(s);
 	return (0);
 }
 
 static int
-set_ciphers(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_ciphers(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
-	return (conf_get_cipher_list(c, s, 0, &sc->ciphers, &sc->ciphers_line));
+	return (conf_get_cipher_list(c, s, 0, &sc->ciphers,
+	    &sc->ciphers_line));
 }
 
 static int
 set_ciphersuites(struct conf_ctx *c, const config_setting_t *s,
     struct svc_conf *sc)
 {
-	return (conf_get_cipher_list(c, s, 1, &sc->ciphersuites, &sc->ciphers_line));
+	return (conf_get_cipher_list(c, s, 1, &sc->ciphersuites,
+	    &sc->ciphers_line));
 }
 
 static int
-set_vmin(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_vmin(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	return (conf_get_version(c, s, 0, &sc->version_min));
 }
 
 static int
-set_vmax(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_vmax(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	return (conf_get_version(c, s, 1, &sc->version_max));
 }
 
 static int
-set_tconnect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_tconnect(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	return (get_seconds(c, s, &sc->timeout_connect, 1));
 }
 
 static int
-set_tidle(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_tidle(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	return (get_seconds(c, s, &sc->timeout_idle, 0));
 }
 
 static int
-set_tclose(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_tclose(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	return (get_seconds(c, s, &sc->timeout_close, 0));
 }
 
 static int
-set_backoff(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_backoff(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	return (get_seconds(c, s, &sc->failover_backoff, 0));
 }
 
 static int
-set_maxconn(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
+set_maxconn(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
 {
 	return (conf_get_count(c, s, &sc->max_connections));
 }
 
 static const struct {
 	const char *name;
-	int (*set)(struct conf_ctx *, const config_setting_t *, struct svc_conf *);
+	int (*set)(struct conf_ctx *, const config_setting_t *,
+	    struct svc_conf *);
 	int own;	/* a top-level value is not a default for services */
 } svc_settings[] = {
 	{ "client", set_client, 0 },
@@ -390,7 +415,8 @@ is_global_setting(const char *name)
 
 /* Settings that only make sense per service may not appear globally. */
 int
-conf_check_unknown(struct conf_ctx *c, const config_setting_t *group, int global)
+conf_check_unknown(struct conf_ctx *c, const config_setting_t *group,
+    int global)
 {
 	const config_setting_t *m;
 	unsigned int i;
@@ -401,35 +427,37 @@ conf_check_unknown(struct conf_ctx *c, const config_setting_t *group, int global
 		if (global ? is_global_setting(name) : is_svc_setting(name))
 			continue;
 		if (!global && is_global_setting(name))
-			return (conf_bad(c, m, "is a global setting; move it to the "
-			    "top level of the file"));
+			return (conf_bad(c, m, "is a global setting; move it "
+			    "to the top level of the file"));
 		return (conf_bad(c, m, "unknown setting"));
 	}
 	return (0);
 }
 
-
 /* Settings that belong to only one of the two modes. */
 static int
-check_mode(struct conf_ctx *c, const config_setting_t *g, struct svc_conf *sc)
+check_mode(struct conf_ctx *c, const config_setting_t *g,
+    struct svc_conf *sc)
 {
 
 	if (sc->client) {
 		if (sc->encryption_line)
-			return (conf_bad(c, conf_setting_for(g, "encryption"), "applies only "
-			    "to server mode (client = false)"));
+			return (conf_bad(c, conf_setting_for(g, "encryption"),
+			    "applies only to server mode (client = false)"));
 		return (0);
 	}
 	if (sc->prewarm > 0)
-		return (conf_bad(c, conf_setting_for(g, "prewarm"), "applies only to client "
-		    "mode: in server mode the upstream is plaintext"));
+		return (conf_bad(c, conf_setting_for(g, "prewarm"), "applies "
+		    "only to client mode: in server mode the upstream is "
+		    "plaintext"));
 	if (sc->sni_set)
-		return (conf_bad(c, conf_setting_for(g, "sni"), "is a client-mode setting; "
-		    "server-mode virtual hosts are not supported"));
+		return (conf_bad(c, conf_setting_for(g, "sni"), "is a "
+		    "client-mode setting; server-mode virtual hosts are not "
+		    "supported"));
 	if (sc->check_host != NULL)
-		return (conf_bad(c, conf_setting_for(g, sc->check_ip ? "checkIP" :
-		    "checkHost"), "is not supported in "
-		    "server mode; client certificates are checked against "
+		return (conf_bad(c, conf_setting_for(g, sc->check_ip ?
+		    "checkIP" : "checkHost"), "is not supported in server "
+		    "mode; client certificates are checked against "
 		    "CAfile/CApath only"));
 	if (sc->cert == NULL) {
 		snprintf(c->why, c->whylen, "%s:%d: cert: required in server "
@@ -439,25 +467,26 @@ check_mode(struct conf_ctx *c, const config_setting_t *g, struct svc_conf *sc)
 	}
 	/* Trusting every public CA for client certificates lets anyone in. */
 	if (sc->verify_chain && sc->cafile == NULL && sc->capath == NULL)
-		return (conf_bad(c, conf_setting_for(g, "verifyChain"), "client certificate "
-		    "checks in server mode need CAfile or CApath naming the "
-		    "CA that issues them"));
+		return (conf_bad(c, conf_setting_for(g, "verifyChain"),
+		    "client certificate checks in server mode need CAfile or "
+		    "CApath naming the CA that issues them"));
 	return (0);
 }
 
 static int
-check_service(struct conf_ctx *c, const config_setting_t *g, struct svc_conf *sc)
+check_service(struct conf_ctx *c, const config_setting_t *g,
+    struct svc_conf *sc)
 {
 	size_t i;
 
 	if (sc->accept.host == NULL) {
-		snprintf(c->why, c->whylen, "%s:%d: accept: missing in service "
-		    "\"%s\"", sc->file, sc->line, sc->name);
+		snprintf(c->why, c->whylen, "%s:%d: accept: missing in "
+		    "service \"%s\"", sc->file, sc->line, sc->name);
 		return (-1);
 	}
 	if (sc->nconnect == 0) {
-		snprintf(c->why, c->whylen, "%s:%d: connect: missing in service"
-		    " \"%s\"", sc->file, sc->line, sc->name);
+		snprintf(c->why, c->whylen, "%s:%d: connect: missing in "
+		    "service \"%s\"", sc->file, sc->line, sc->name);
 		return (-1);
 	}
 	if (sc->verify_chain < 0)
@@ -469,7 +498,8 @@ check_service(struct conf_ctx *c, const config_setting_t *g, struct svc_conf *sc
 		    "sslVersionMax");
 		if (s == NULL)
 			s = g;
-		return (conf_bad(c, s, "sslVersionMax is below sslVersionMin"));
+		return (conf_bad(c, s, "sslVersionMax is below sslVersionMin"
+		    ));
 	}
 	if ((sc->cert == NULL) != (sc->key == NULL)) {
 		const config_setting_t *s = config_setting_get_member(g,
@@ -483,8 +513,8 @@ check_service(struct conf_ctx *c, const config_setting_t *g, struct svc_conf *sc
 		    strcmp(sc->connect[i].host, sc->accept.host) == 0) {
 			const config_setting_t *s =
 			    config_setting_get_member(g, "connect");
-			return (conf_bad(c, s ? s : g, "connects to its own accept "
-			    "address"));
+			return (conf_bad(c, s ? s : g, "connects to its own "
+			    "accept address"));
 		}
 	}
 	return (0);

@@ -55,8 +55,8 @@ conf_get_cipher_list(struct conf_ctx *c, const config_setting_t *s, int tls13,
 	for (tok = strtok_r(text, ":, ", &save); tok != NULL;
 	    tok = strtok_r(NULL, ":, ", &save)) {
 		if ((wolf = conf_cipher_allowed(tok, tls13)) == NULL) {
-			conf_bad(c, s, "\"%s\" is not allowed: redtun offers only "
-			    "%s AEAD suites with ECDHE and certificate "
+			conf_bad(c, s, "\"%s\" is not allowed: redtun offers "
+			    "only %s AEAD suites with ECDHE and certificate "
 			    "authentication", tok, tls13 ? "TLS 1.3" :
 			    "TLS 1.2");
 			goto err;
@@ -93,13 +93,14 @@ err:
  * below TLS 1.2 are refused, not silently raised.
  */
 int
-conf_get_version(struct conf_ctx *c, const config_setting_t *s, int is_max, int *out)
+conf_get_version(struct conf_ctx *c, const config_setting_t *s, int is_max,
+    int *out)
 {
 	const char *v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return (conf_bad(c, s, "expected \"TLSv1.2\", \"TLSv1.3\" or \"all\""
-		    ", got %s", conf_type_name(s)));
+		return (conf_bad(c, s, "expected \"TLSv1.2\", \"TLSv1.3\" or "
+		    "\"all\", got %s", conf_type_name(s)));
 	v = config_setting_get_string(s);
 	if (strcmp(v, "TLSv1.2") == 0)
 		*out = TLS_V1_2;
@@ -109,10 +110,10 @@ conf_get_version(struct conf_ctx *c, const config_setting_t *s, int is_max, int 
 		*out = is_max ? TLS_V1_3 : TLS_V1_2;
 	else if (strcmp(v, "SSLv2") == 0 || strcmp(v, "SSLv3") == 0 ||
 	    strcmp(v, "TLSv1") == 0 || strcmp(v, "TLSv1.1") == 0)
-		return (conf_bad(c, s, "\"%s\" is below redtun's floor of TLSv1.2",
-		    v));
+		return (conf_bad(c, s, "\"%s\" is below redtun's floor of "
+		    "TLSv1.2", v));
 	else
-		return (conf_bad(c, s, "unknown version \"%s\" (use \"TLSv1.2\", "
-		    "\"TLSv1.3\" or \"all\")", v));
+		return (conf_bad(c, s, "unknown version \"%s\" (use "
+		    "\"TLSv1.2\", \"TLSv1.3\" or \"all\")", v));
 	return (0);
 }
