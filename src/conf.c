@@ -78,16 +78,26 @@ conf_get_bool(struct conf_ctx *c, const config_setting_t *s, int *out)
 }
 
 int
-conf_get_count(struct conf_ctx *c, const config_setting_t *s,
-    unsigned int *out)
+conf_get_int(struct conf_ctx *c, const config_setting_t *s, const char *what,
+    long long *out)
 {
-	long long v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_INT &&
 	    config_setting_type(s) != CONFIG_TYPE_INT64)
-		return (conf_bad(c, s, "expected a number, got %s",
+		return (conf_bad(c, s, "expected %s, got %s", what,
 		    conf_type_name(s)));
-	v = config_setting_get_int64(s);
+	*out = config_setting_get_int64(s);
+	return (0);
+}
+
+int
+conf_get_count(struct conf_ctx *c, const config_setting_t *s,
+    unsigned int *out)
+{
+	long long v = 0;
+
+	if (conf_get_int(c, s, "a number", &v))
+		return (-1);
 	if (v < 0 || v > 10000000)
 		return (conf_bad(c, s, "%lld is out of range (0..10000000, 0 "
 		    "= no limit)", v));

@@ -52,6 +52,14 @@ int conf_get_count(struct conf_ctx *c, const config_setting_t *s,
     unsigned int *out);
 
 /**
+ * conf_get_int(c, s, what, out):
+ * The integer value of ${s} in ${out}; on another type report "expected
+ * ${what}, got TYPE" and return -1.  The caller checks the range.
+ */
+int conf_get_int(struct conf_ctx *c, const config_setting_t *s,
+    const char *what, long long *out);
+
+/**
  * conf_setting_for(g, name):
  * The setting ${name} as it applies to the service group ${g}: its own, or
  * the top-level one; ${g} itself if neither is written.  For messages.

@@ -29,17 +29,15 @@ get_path(struct conf_ctx *c, const config_setting_t *s, char **out, int *line,
 	*line = config_setting_source_line(s);
 	return (0);
 }
+
 static int
 get_seconds(struct conf_ctx *c, const config_setting_t *s, unsigned int *out,
     unsigned int min)
 {
-	long long v;
+	long long v = 0;
 
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64)
-		return (conf_bad(c, s, "expected a number of seconds, got %s",
-		    conf_type_name(s)));
-	v = config_setting_get_int64(s);
+	if (conf_get_int(c, s, "a number of seconds", &v))
+		return (-1);
 	if (v < min || v > 86400 * 365)
 		return (conf_bad(c, s, "%lld is out of range (%u..31536000 s)",
 		    v, min));
@@ -49,43 +47,17 @@ get_seconds(struct conf_ctx *c, const config_setting_t *s, unsigned int *out,
 
 /* ---- service settings ----------------------------------------------- */
 
+/*
+ * The address ${elem} (a "host:port" string or a bare port number, which
+ * gets 127.0.0.1) into ${a}; errors are reported at the setting ${s}, with
+ * ${expected} naming what it takes.
+ */
 static int
-set_client(struct conf_ctx *c, const config_setting_t *s,
-    struct svc_conf *sc)
-{
-
-	return (conf_get_bool(c, s, &sc->client));
-}
-
-static int
-set_accept(struct conf_ctx *c, const config_setting_t *s,
-    struct svc_conf *sc)
+get_addr(struct conf_ctx *c, const config_setting_t *s,
+    const config_setting_t *elem, const char *expected, struct addr_spec *a)
 {
 	char why[256], num[16];
 	const char *text;
-
-	addr_spec_free(&sc->accept);
-	if (config_setting_type(s) == CONFIG_TYPE_INT) {
-		snprintf(num, sizeof(num), "%d", config_setting_get_int(s));
-		text = num;
-	} else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		text = config_setting_get_string(s);
-	} else {
-		return (conf_bad(c, s, "expected \"host:port\" or a port, got "
-		    "%s", conf_type_name(s)));
-	}
-	if (addr_parse(text, "127.0.0.1", &sc->accept, why, sizeof(why)))
-		return (conf_bad(c, s, "%s", why));
-	return (0);
-}
-
-static int
-add_connect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc,
-    const config_setting_t *elem)
-{
-	char why[256], num[16];
-	const char *text;
-	struct addr_spec *a = &sc->connect[sc->nconnect];
 
 	if (config_setting_type(elem) == CONFIG_TYPE_INT) {
 		snprintf(num, sizeof(num), "%d", config_setting_get_int(elem));
@@ -93,11 +65,31 @@ add_connect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc,
 	} else if (config_setting_type(elem) == CONFIG_TYPE_STRING) {
 		text = config_setting_get_string(elem);
 	} else {
-		return (conf_bad(c, s, "expected \"host:port\" or a list of "
-		    "them, got %s", conf_type_name(elem)));
+		return (conf_bad(c, s, "expected %s, got %s", expected,
+		    conf_type_name(elem)));
 	}
 	if (addr_parse(text, "127.0.0.1", a, why, sizeof(why)))
 		return (conf_bad(c, s, "%s", why));
+	return (0);
+}
+
+static int
+set_accept(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
+{
+
+	addr_spec_free(&sc->accept);
+	return (get_addr(c, s, s, "\"host:port\" or a port", &sc->accept));
+}
+
+static int
+add_connect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc,
+    const config_setting_t *elem)
+{
+
+	if (get_addr(c, s, elem, "\"host:port\" or a list of them",
+	    &sc->connect[sc->nconnect]))
+		return (-1);
 	sc->connect_line[sc->nconnect] = (int)config_setting_source_line(elem);
 	sc->nconnect++;
 	return (0);
@@ -127,24 +119,31 @@ set_connect(struct conf_ctx *c, const config_setting_t *s,
 	return (0);
 }
 
+/* One of the words ${w0} and ${w1}: ${out} is 0 or 1. */
 static int
-set_failover(struct conf_ctx *c, const config_setting_t *s,
-    struct svc_conf *sc)
+get_either(struct conf_ctx *c, const config_setting_t *s, const char *w0,
+    const char *w1, int *out)
 {
 	const char *v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return (conf_bad(c, s, "expected \"prio\" or \"rr\", got %s",
-		    conf_type_name(s)));
+		return (conf_bad(c, s, "expected \"%s\" or \"%s\", got %s", w0,
+		    w1, conf_type_name(s)));
 	v = config_setting_get_string(s);
-	if (strcmp(v, "prio") == 0)
-		sc->failover = FAILOVER_PRIO;
-	else if (strcmp(v, "rr") == 0)
-		sc->failover = FAILOVER_RR;
-	else
-		return (conf_bad(c, s, "expected \"prio\" or \"rr\", got "
-		    "\"%s\"", v));
+	if (strcmp(v, w0) != 0 && strcmp(v, w1) != 0)
+		return (conf_bad(c, s, "expected \"%s\" or \"%s\", got \"%s\"",
+		    w0, w1, v));
+	*out = strcmp(v, w1) == 0;
 	return (0);
+}
+
+static int
+set_failover(struct conf_ctx *c, const config_setting_t *s,
+    struct svc_conf *sc)
+{
+
+	/* FAILOVER_PRIO = 0, FAILOVER_RR = 1 */
+	return (get_either(c, s, "prio", "rr", &sc->failover));
 }
 
 static int
@@ -215,12 +214,28 @@ SVC_PATH(set_capath, capath, 1)
 SVC_PATH(set_cert, cert, 0)
 SVC_PATH(set_key, key, 0)
 
-static int
-set_delay(struct conf_ctx *c, const config_setting_t *s,
-    struct svc_conf *sc)
-{
-	return (conf_get_bool(c, s, &sc->delay));
+/* The settings that are one value of one type. */
+#define SVC_BOOL(fn, field)						\
+static int								\
+fn(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)	\
+{									\
+	return (conf_get_bool(c, s, &sc->field));			\
 }
+SVC_BOOL(set_client, client)
+SVC_BOOL(set_delay, delay)
+SVC_BOOL(set_session_resume, session_resume)
+SVC_BOOL(set_verify_chain, verify_chain)
+
+#define SVC_SECONDS(fn, field, min)					\
+static int								\
+fn(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)	\
+{									\
+	return (get_seconds(c, s, &sc->field, min));			\
+}
+SVC_SECONDS(set_tconnect, timeout_connect, 1)
+SVC_SECONDS(set_tidle, timeout_idle, 0)
+SVC_SECONDS(set_tclose, timeout_close, 0)
+SVC_SECONDS(set_backoff, failover_backoff, 0)
 
 
 static int
@@ -233,20 +248,6 @@ set_prewarm(struct conf_ctx *c, const config_setting_t *s,
 	if (sc->prewarm > 1000)
 		return (conf_bad(c, s, "at most 1000 pre-warmed connections"));
 	return (0);
-}
-
-static int
-set_session_resume(struct conf_ctx *c, const config_setting_t *s,
-    struct svc_conf *sc)
-{
-	return (conf_get_bool(c, s, &sc->session_resume));
-}
-
-static int
-set_verify_chain(struct conf_ctx *c, const config_setting_t *s,
-    struct svc_conf *sc)
-{
-	return (conf_get_bool(c, s, &sc->verify_chain));
 }
 
 static int
@@ -268,19 +269,10 @@ static int
 set_encryption(struct conf_ctx *c, const config_setting_t *s,
     struct svc_conf *sc)
 {
-	const char *v;
 
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return (conf_bad(c, s, "expected \"required\" or "
-		    "\"preferred\", got %s", conf_type_name(s)));
-	v = config_setting_get_string(s);
-	if (strcmp(v, "required") == 0)
-		sc->encryption = ENCRYPTION_REQUIRED;
-	else if (strcmp(v, "preferred") == 0)
-		sc->encryption = ENCRYPTION_PREFERRED;
-	else
-		return (conf_bad(c, s, "expected \"required\" or "
-		    "\"preferred\", got \"%s\"", v));
+	/* ENCRYPTION_REQUIRED = 0, ENCRYPTION_PREFERRED = 1 */
+	if (get_either(c, s, "required", "preferred", &sc->encryption))
+		return (-1);
 	sc->encryption_line = config_setting_source_line(s);
 	return (0);
 }
@@ -313,34 +305,6 @@ set_vmax(struct conf_ctx *c, const config_setting_t *s,
     struct svc_conf *sc)
 {
 	return (conf_get_version(c, s, 1, &sc->version_max));
-}
-
-static int
-set_tconnect(struct conf_ctx *c, const config_setting_t *s,
-    struct svc_conf *sc)
-{
-	return (get_seconds(c, s, &sc->timeout_connect, 1));
-}
-
-static int
-set_tidle(struct conf_ctx *c, const config_setting_t *s,
-    struct svc_conf *sc)
-{
-	return (get_seconds(c, s, &sc->timeout_idle, 0));
-}
-
-static int
-set_tclose(struct conf_ctx *c, const config_setting_t *s,
-    struct svc_conf *sc)
-{
-	return (get_seconds(c, s, &sc->timeout_close, 0));
-}
-
-static int
-set_backoff(struct conf_ctx *c, const config_setting_t *s,
-    struct svc_conf *sc)
-{
-	return (get_seconds(c, s, &sc->failover_backoff, 0));
 }
 
 static int
