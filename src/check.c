@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <libconfig.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,13 +25,6 @@
 #include "tls_trust.h"
 #include "tls_verify.h"
 
-/* Where settings are, for messages: the configuration read once more. */
-struct where {
-	config_t lc;
-	int ok;
-	const char *path;
-};
-
 /* The account that writes the pidfile and re-reads files at reload. */
 struct acct {
 	int sw;			/* switch to it in a child (we are root) */
@@ -50,61 +42,24 @@ static int nerrors;
 #define SWITCH_FAILED	250
 
 static void
-msg(const struct where *w, const config_setting_t *s, int line,
-    const char *setting, int warning, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+msg(struct conf_loc at, const char *setting, int warning, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
+/* Settings are named where conf read them (conf_where). */
 static void
-msg(const struct where *w, const config_setting_t *s, int line,
-    const char *setting, int warning, const char *fmt, ...)
+msg(struct conf_loc at, const char *setting, int warning, const char *fmt,
+    ...)
 {
-	const char *file = NULL;
 	char text[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (s != NULL) {
-		file = config_setting_source_file(s);
-		line = config_setting_source_line(s);
-	}
-	fprintf(stderr, "redtun: %s:%d: %s: %s%s\n", file ? file : w->path,
-	    line > 0 ? line : 1, setting, warning ? "warning: " : "", text);
+	fprintf(stderr, "redtun: %s:%d: %s: %s%s\n", at.file, at.line,
+	    setting, warning ? "warning: " : "", text);
 	if (!warning)
 		nerrors++;
-}
-
-/* The setting ${name} of service ${svc} (or global, if ${svc} is NULL or
- * does not have it); NULL when it is not written in the file. */
-static const config_setting_t *
-find(const struct where *w, const char *svc, const char *name)
-{
-	const config_setting_t *root, *s, *g;
-
-	if (!w->ok)
-		return (NULL);
-	root = config_root_setting(&w->lc);
-	if (svc != NULL &&
-	    (s = config_setting_get_member(root, "services")) != NULL &&
-	    (g = config_setting_get_member(s, svc)) != NULL &&
-	    (s = config_setting_get_member(g, name)) != NULL)
-		return (s);
-	return (config_setting_get_member(root, name));
-}
-
-static void
-where_open(struct where *w, const char *path)
-{
-	FILE *f;
-
-	memset(w, 0, sizeof(*w));
-	w->path = path;
-	config_init(&w->lc);
-	if ((f = fopen(path, "r")) != NULL) {
-		w->ok = config_read(&w->lc, f) == CONFIG_TRUE;
-		fclose(f);
-	}
 }
 
 /*
@@ -172,10 +127,9 @@ host_path(const struct acct *a, const char *path, char *buf, size_t len)
 }
 
 static void
-check_pidfile(const struct conf *cf, const struct where *w,
-    const struct acct *a)
+check_pidfile(const struct conf *cf, const struct acct *a)
 {
-	const config_setting_t *s = find(w, NULL, "pid");
+	struct conf_loc at = conf_where(cf, NULL, "pid");
 	char dir[4096], buf[4400];
 	const char *shown;
 	int e;
@@ -186,21 +140,20 @@ check_pidfile(const struct conf *cf, const struct where *w,
 	shown = host_path(a, dir, buf, sizeof(buf));
 	/* Written after chroot and the privilege drop (runtime.c). */
 	if ((e = access_as(a, 1, dir, F_OK)) != 0)
-		msg(w, s, 1, "pid", 0, "directory %s %s: the pidfile cannot be "
+		msg(at, "pid", 0, "directory %s %s: the pidfile cannot be "
 		    "written; create it%s%s", shown, e == ENOENT ?
 		    "does not exist" : strerror(e), a->user ? " owned by " :
 		    "", a->user ? a->user : "");
 	else if ((e = access_as(a, 1, dir, W_OK | X_OK)) != 0)
-		msg(w, s, 1, "pid", 0, "directory %s is not writable by %s "
+		msg(at, "pid", 0, "directory %s is not writable by %s "
 		    "(%s), which writes the pidfile after dropping privileges",
 		    shown, a->name, strerror(e));
 }
 
 static void
-check_output(const struct conf *cf, const struct where *w,
-    const struct acct *a)
+check_output(const struct conf *cf, const struct acct *a)
 {
-	const config_setting_t *s = find(w, NULL, "output");
+	struct conf_loc at = conf_where(cf, NULL, "output");
 	char dir[4096];
 	int e, exists;
 
@@ -210,14 +163,14 @@ check_output(const struct conf *cf, const struct where *w,
 	dir_of(cf->output, dir, sizeof(dir));
 	exists = access(cf->output, F_OK) == 0;
 	if (!exists && access(dir, F_OK) != 0) {
-		msg(w, s, 1, "output", 0, "directory %s %s: the log file "
+		msg(at, "output", 0, "directory %s %s: the log file "
 		    "cannot be created", dir, errno == ENOENT ?
 		    "does not exist" : strerror(errno));
 		return;
 	}
 	if (exists ? access(cf->output, W_OK) != 0 :
 	    access(dir, W_OK | X_OK) != 0) {
-		msg(w, s, 1, "output", 0, "%s is not writable by the user "
+		msg(at, "output", 0, "%s is not writable by the user "
 		    "starting redtun: %s", exists ? cf->output : dir,
 		    strerror(errno));
 		return;
@@ -225,11 +178,11 @@ check_output(const struct conf *cf, const struct where *w,
 	/* SIGUSR1 reopens it after the drop (and within the jail). */
 	if (a->sw && a->root == NULL) {
 		if (exists && (e = access_as(a, 0, cf->output, W_OK)) != 0)
-			msg(w, s, 1, "output", 1, "%s is not writable by %s "
+			msg(at, "output", 1, "%s is not writable by %s "
 			    "(%s): reopening it on SIGUSR1 (log rotation) will "
 			    "fail", cf->output, a->name, strerror(e));
 		else if (!exists)
-			msg(w, s, 1, "output", 1, "%s will be created by the "
+			msg(at, "output", 1, "%s will be created by the "
 			    "starting user and %s may not reopen it on SIGUSR1 "
 			    "(log rotation): create it writable by that account",
 			    cf->output, a->name);
@@ -259,8 +212,8 @@ seen_before(const char *path)
 
 /* A reload re-reads ${path} as ${a}, inside the jail. */
 static void
-check_readable(const struct where *w, const config_setting_t *s, int line,
-    const char *setting, const struct acct *a, const char *path, int dir)
+check_readable(struct conf_loc at, const char *setting, const struct acct *a,
+    const char *path, int dir)
 {
 	char buf[4400];
 	const char *shown;
@@ -275,19 +228,19 @@ check_readable(const struct where *w, const config_setting_t *s, int line,
 		return;
 	shown = host_path(a, path, buf, sizeof(buf));
 	if (e == ENOENT && a->root != NULL)
-		msg(w, s, line, setting, 1, "%s does not exist: a reload (SIGHUP) "
+		msg(at, setting, 1, "%s does not exist: a reload (SIGHUP) "
 		    "after chroot will not find it", shown);
 	else
-		msg(w, s, line, setting, 0, "%s is not readable by %s (%s): a "
+		msg(at, setting, 0, "%s is not readable by %s (%s): a "
 		    "reload (SIGHUP) re-reads it after privileges are dropped; "
 		    "make it readable by that account (e.g. group-readable)",
 		    shown, a->name, strerror(e));
 }
 
 static void
-check_warnings(const struct where *w, const struct svc_conf *sc)
+check_warnings(const struct conf *cf, const struct svc_conf *sc)
 {
-	const config_setting_t *s;
+	struct conf_loc at;
 	size_t i;
 
 	if (!sc->client)
@@ -296,11 +249,9 @@ check_warnings(const struct where *w, const struct svc_conf *sc)
 		for (i = 0; i < sc->nconnect; i++) {
 			if (!sc->connect[i].is_ip)
 				continue;
-			s = find(w, sc->name, "connect");
-			if (s != NULL && config_setting_is_aggregate(s) &&
-			    config_setting_get_elem(s, (unsigned int)i) != NULL)
-				s = config_setting_get_elem(s, (unsigned int)i);
-			msg(w, s, sc->line, "connect", 1, "[%s] %s is an IP "
+			at = conf_where(cf, sc, "connect");
+			at.line = sc->connect_line[i];
+			msg(at, "connect", 1, "[%s] %s is an IP "
 			    "address: server certificates (ElastiCache's among "
 			    "them) name hosts, so the check against it will "
 			    "likely fail; connect to the endpoint name instead "
@@ -308,12 +259,12 @@ check_warnings(const struct where *w, const struct svc_conf *sc)
 		}
 	}
 	if (!sc->verify_chain)
-		msg(w, find(w, sc->name, "verifyChain"), sc->line,
-		    "verifyChain", 1, "[%s] the server's certificate is not "
-		    "verified: anyone on the path can impersonate the server "
-		    "and read the traffic", sc->name);
+		msg(conf_where(cf, sc, "verifyChain"), "verifyChain", 1,
+		    "[%s] the server's certificate is not verified: anyone on "
+		    "the path can impersonate the server and read the traffic",
+		    sc->name);
 	if (!addr_is_loopback(sc->accept.host))
-		msg(w, find(w, sc->name, "accept"), sc->line, "accept", 1,
+		msg(conf_where(cf, sc, "accept"), "accept", 1,
 		    "[%s] listens on %s, not a loopback address: other hosts "
 		    "can reach the plaintext side of the tunnel; use "
 		    "127.0.0.1 unless that is intended", sc->name,
@@ -324,26 +275,24 @@ int
 check_start(const struct conf *cf, const struct svc_conf *const *svcs,
     size_t n, const char *path)
 {
-	const config_setting_t *su;
+	struct conf_loc su = conf_where(cf, NULL, "setuid");
+	struct conf_loc jail = conf_where(cf, NULL, "chroot");
 	struct passwd *pw = NULL;
 	struct group *gr = NULL;
-	struct where w;
 	struct acct a;
 	int degraded = 0;
 	size_t i;
 
 	nerrors = 0;
-	where_open(&w, path);
 	memset(&a, 0, sizeof(a));
 	a.root = cf->chroot;
 	snprintf(a.name, sizeof(a.name), "the user starting redtun");
-	su = find(&w, NULL, "setuid");
 	if (cf->setuid != NULL && (pw = getpwnam(cf->setuid)) == NULL)
-		msg(&w, su, 1, "setuid", 0, "unknown user \"%s\": start would "
+		msg(su, "setuid", 0, "unknown user \"%s\": start would "
 		    "fail; create the account (e.g. useradd --system "
 		    "--no-create-home %s)", cf->setuid, cf->setuid);
 	if (cf->setgid != NULL && (gr = getgrnam(cf->setgid)) == NULL)
-		msg(&w, find(&w, NULL, "setgid"), 1, "setgid", 0, "unknown "
+		msg(conf_where(cf, NULL, "setgid"), "setgid", 0, "unknown "
 		    "group \"%s\": start would fail; create the group",
 		    cf->setgid);
 	if (nerrors)
@@ -367,10 +316,10 @@ check_start(const struct conf *cf, const struct svc_conf *const *svcs,
 		}
 		if ((a.sw || a.root != NULL) &&
 		    access_as(&a, 1, "/", F_OK) == SWITCH_FAILED) {
-			msg(&w, a.sw ? su : find(&w, NULL, "chroot"), 1,
-			    a.sw ? "setuid" : "chroot", 1, "cannot become %s%s "
-			    "to check as it (missing capabilities?): the pid "
-			    "directory and what reloads read are not checked", a.sw ? a.name :
+			msg(a.sw ? su : jail, a.sw ? "setuid" : "chroot", 1,
+			    "cannot become %s%s to check as it (missing "
+			    "capabilities?): the pid directory and what "
+			    "reloads read are not checked", a.sw ? a.name :
 			    "the jail's root", a.root ? " in the jail" : "");
 			degraded = 1;
 			a.sw = 0;
@@ -378,10 +327,10 @@ check_start(const struct conf *cf, const struct svc_conf *const *svcs,
 		}
 		if (a.root != NULL && !degraded) {
 			if (access(a.root, X_OK) != 0)
-				msg(&w, find(&w, NULL, "chroot"), 1, "chroot", 0,
+				msg(jail, "chroot", 0,
 				    "%s: %s", a.root, strerror(errno));
 			else if (access_as(&a, 1, "/dev/urandom", R_OK) != 0)
-				msg(&w, find(&w, NULL, "chroot"), 1, "chroot", 0,
+				msg(jail, "chroot", 0,
 				    "%s/dev/urandom is missing: TLS needs it "
 				    "inside the jail: mknod -m 444 "
 				    "%s/dev/urandom c 1 9", a.root, a.root);
@@ -390,41 +339,42 @@ check_start(const struct conf *cf, const struct svc_conf *const *svcs,
 		}
 	} else {
 		if (pw != NULL && pw->pw_uid != geteuid())
-			msg(&w, su, 1, "setuid", 1, "not running as root: "
+			msg(su, "setuid", 1, "not running as root: "
 			    "start can only switch to \"%s\" when started as "
 			    "root; files are checked as the current user",
 			    cf->setuid);
 		if (a.root != NULL)
-			msg(&w, find(&w, NULL, "chroot"), 1, "chroot", 1,
+			msg(jail, "chroot", 1,
 			    "not running as root: chroot needs root; files "
 			    "are checked outside the jail");
 		a.root = NULL;
 	}
-	check_output(cf, &w, &a);
+	check_output(cf, &a);
 	if (degraded)
 		goto warnings;
-	check_pidfile(cf, &w, &a);
-	check_readable(&w, a.root ? find(&w, NULL, "chroot") : su, 1,
-	    a.root ? "chroot" : "setuid", &a, path, 0);
+	check_pidfile(cf, &a);
+	check_readable(a.root ? jail : su, a.root ? "chroot" : "setuid", &a,
+	    path, 0);
 	for (i = 0; i < n; i++) {
 		const struct svc_conf *sc = svcs[i];
 
-		check_readable(&w, NULL, sc->cafile_line, "CAfile", &a,
+		check_readable(conf_where(cf, sc, "CAfile"), "CAfile", &a,
 		    sc->cafile, 0);
-		check_readable(&w, NULL, sc->capath_line, "CApath", &a,
+		check_readable(conf_where(cf, sc, "CApath"), "CApath", &a,
 		    sc->capath, 1);
-		check_readable(&w, NULL, sc->cert_line, "cert", &a, sc->cert, 0);
-		check_readable(&w, NULL, sc->key_line, "key", &a, sc->key, 0);
+		check_readable(conf_where(cf, sc, "cert"), "cert", &a,
+		    sc->cert, 0);
+		check_readable(conf_where(cf, sc, "key"), "key", &a, sc->key,
+		    0);
 	}
 warnings:
 	for (i = 0; i < n; i++)
-		check_warnings(&w, svcs[i]);
+		check_warnings(cf, svcs[i]);
 out:
 	for (i = 0; i < nseen; i++)
 		free(seen[i]);
 	free(seen);
 	seen = NULL;
 	nseen = 0;
-	config_destroy(&w.lc);
 	return (nerrors);
 }

@@ -10,6 +10,14 @@ enum failover_mode { FAILOVER_PRIO = 0, FAILOVER_RR };
 enum tls_version { TLS_V1_2 = 2, TLS_V1_3 = 3 };
 enum encryption_mode { ENCRYPTION_REQUIRED = 0, ENCRYPTION_PREFERRED };
 
+struct conf_locs;
+
+/* Where a setting is written, for messages. */
+struct conf_loc {
+	const char *file;
+	int line;
+};
+
 /* One validated service section; owns all of its strings. */
 struct svc_conf {
 	char *name;
@@ -20,6 +28,7 @@ struct svc_conf {
 	int encryption_line;
 	struct addr_spec accept;
 	struct addr_spec *connect;
+	int *connect_line;	/* line of each connect target */
 	size_t nconnect;
 	int failover;		/* enum failover_mode */
 	int delay;
@@ -38,6 +47,7 @@ struct svc_conf {
 	unsigned int max_connections;	/* 0: no per-service limit */
 	int session_resume;		/* client: resume upstream sessions */
 	unsigned int prewarm;		/* client: idle TLS connections kept */
+	struct conf_locs *locs;		/* see conf_where */
 };
 
 struct conf {
@@ -48,6 +58,7 @@ struct conf {
 	unsigned int workers;		/* event-loop threads; 0: one per CPU */
 	struct svc_conf **svcs;
 	size_t nsvcs;
+	struct conf_locs *locs;		/* see conf_where */
 };
 
 /**
@@ -66,6 +77,18 @@ struct conf *conf_load(const char *path, char *why, size_t whylen);
  * it in messages.  The fuzzer feeds this from memory.
  */
 struct conf *conf_read(FILE *f, const char *path, char *why, size_t whylen);
+
+/**
+ * conf_where(cf, sc, name):
+ * Where the setting ${name} is written: for the service ${sc}, the one that
+ * applies to it (its own, or the top-level default); with ${sc} NULL, the
+ * top-level one.  If it is not written: the service's group, or line 1 of
+ * the file.  The file name lives as long as ${cf} and ${sc}.  This is how
+ * messages after loading (redtun -t) name a line without reading the file
+ * again.
+ */
+struct conf_loc conf_where(const struct conf *cf, const struct svc_conf *sc,
+    const char *name);
 
 /* conf_free(conf): free a configuration; NULL-safe. */
 void conf_free(struct conf *conf);

@@ -13,6 +13,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "net.h"
 #include "service.h"
 #include "tls.h"
 #include "tls_verify.h"
@@ -49,7 +50,7 @@ static void
 session_failed(struct tunnel *t)
 {
 
-	if (errno == EMFILE || errno == ENFILE) {
+	if (net_out_of_fds(errno)) {
 		tunnels_fd_exhausted(t->set, t->loop);
 		tunnel_finish(t, LOG_LVL_DEBUG, "no descriptor for a TLS "
 		    "session");

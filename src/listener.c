@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
+#include "net.h"
 #include "service.h"
 #include "tunnel.h"
 
@@ -236,12 +237,12 @@ on_connection(uv_stream_t *server, int status)
 		l->accept_failing = 0;
 		return;
 	}
-	if (status == UV_EMFILE || status == UV_ENFILE)
+	if (net_out_of_fds(status))
 		shed_without_fds(l);
 	if (status < 0)
 		r = status;
 	/* Descriptor exhaustion has its own once-per-episode message. */
-	if (!l->accept_failing && r != UV_EMFILE && r != UV_ENFILE)
+	if (!l->accept_failing && !net_out_of_fds(r))
 		log_msg(LOG_LVL_ERR, svc_name(l->svc), "cannot accept a "
 		    "connection: %s", uv_strerror(r));
 	l->accept_failing = 1;
@@ -256,11 +257,9 @@ resolve_accept(const struct addr_spec *a, struct sockaddr_storage *ss)
 	if (uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)ss) == 0 ||
 	    uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)ss) == 0)
 		return (0);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
 	snprintf(port, sizeof(port), "%d", a->port);
-	if (getaddrinfo(a->host, port, &hints, &res) != 0)
+	if (getaddrinfo(a->host, port, net_hints(&hints, AI_PASSIVE),
+	    &res) != 0)
 		return (UV_EAI_NONAME);
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);

@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "net.h"
 #include "probe.h"
 #include "tls.h"
 #include "tls_trust.h"
@@ -156,11 +157,9 @@ probe_target(const struct svc_conf *sc, WOLFSSL_CTX *ctx,
 	printf("service %s: target %s%s%s:%d\n", sc->name,
 	    strchr(t->host, ':') ? "[" : "", t->host,
 	    strchr(t->host, ':') ? "]" : "", t->port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof(port), "%d", t->port);
-	if ((rc = getaddrinfo(t->host, port, &hints, &res)) != 0) {
+	if ((rc = getaddrinfo(t->host, port, net_hints(&hints, 0),
+	    &res)) != 0) {
 		printf("  %-13s cannot resolve: %s\n", "address:",
 		    gai_strerror(rc));
 		goto out;

@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "net.h"
 #include "service.h"
 #include "tls.h"
 #include "tls_trust.h"
@@ -89,10 +90,7 @@ resolve_targets(struct svc *svc)
 	size_t i;
 	int rc;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
+	net_hints(&hints, AI_ADDRCONFIG);
 	for (i = 0; i < sc->nconnect; i++) {
 		snprintf(port, sizeof(port), "%d", sc->connect[i].port);
 		rc = getaddrinfo(sc->connect[i].host, port, &hints,

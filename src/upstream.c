@@ -16,6 +16,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "net.h"
 #include "service.h"
 #include "tls.h"
 #include "tunnel.h"
@@ -35,7 +36,7 @@ short_of_fds(void)
 
 	a = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	b = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	short_of = (a < 0 || b < 0) && (errno == EMFILE || errno == ENFILE);
+	short_of = (a < 0 || b < 0) && net_out_of_fds(errno);
 	if (a >= 0)
 		close(a);
 	if (b >= 0)
@@ -56,8 +57,7 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		return;
 	}
 	t->pending--;
-	if (status == UV_EMFILE || status == UV_ENFILE ||
-	    (status < 0 && short_of_fds())) {
+	if (net_out_of_fds(status) || (status < 0 && short_of_fds())) {
 		tunnels_fd_exhausted(t->set, t->loop);
 		tunnel_finish(t, LOG_LVL_DEBUG, "upstream %s:%d: no descriptor "
 		    "to resolve the name", t->uphost, t->upport);
@@ -149,10 +149,7 @@ try_next_target(struct tunnel *t)
 		try_next_address(t);
 		return;
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
+	net_hints(&hints, AI_ADDRCONFIG);
 	snprintf(port, sizeof(port), "%d", a->port);
 	t->gai.data = t;
 	t->resolving = 1;
@@ -248,7 +245,7 @@ try_next_address(struct tunnel *t)
 	tunnel_phase_restart(t);
 	if ((r = uv_tcp_connect(&t->creq, &t->srv.tcp, ai->ai_addr,
 	    on_connected)) < 0) {
-		if (r == UV_EMFILE || r == UV_ENFILE) {
+		if (net_out_of_fds(r)) {
 			/* Logged once for all tunnels, not per connection. */
 			tunnels_fd_exhausted(t->set, t->loop);
 			tunnel_finish(t, LOG_LVL_DEBUG, "upstream %s:%d: no "

@@ -5,9 +5,10 @@
 # naming the right line and setting; nothing is started (no pidfile).
 # A good configuration passes -t with "configuration OK".
 #
-# In the configs below, the line(s) where the error may be reported carry a
-# "#ERR" comment; "#ERR+" also accepts the following line (libconfig reports
-# errors at end of file on the line after the last one).
+# The cases are one table (CASES below): a configuration snippet and the
+# error it must give. In a snippet the line(s) where the error may be
+# reported carry a "#ERR" comment; "#ERR+" also accepts the following line
+# (libconfig reports errors at end of file on the line after the last one).
 set -eu
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/lib.sh"
 
@@ -27,17 +28,8 @@ expected_lines() {
 	     /#ERR/   { printf "%s%d", sep, NR; sep = "|" }' "$1"
 }
 
-# bad NAME SETTING_ERE [MESSAGE_SUBSTRING] < config
-# Every case runs even if an earlier one failed; failures are summed up at the
-# end (each case runs in a subshell, so fail() ends only that case).
-FAILED=()
-bad() {
-	local name=$1
-	cat >"$T/$name.conf"
-	NCASES=$((NCASES + 1))
-	if ( check_bad "$@" ); then :; else FAILED+=("$name"); fi
-}
-
+# check_bad NAME SETTING_ERE [MESSAGE_SUBSTRING]: $T/NAME.conf must be
+# rejected at an #ERR line, naming SETTING_ERE (and MESSAGE_SUBSTRING).
 check_bad() {
 	local name=$1 setting=$2 needle=${3:-} f lines rc out err line_re mode
 	f=$T/$name.conf
@@ -84,136 +76,97 @@ output = \"$T/redtun.log\";
 debug = 7;
 CAfile = \"$T/ca.crt\";"
 
-step "bad configurations"
+# write_case KIND < snippet: the configuration of one case.
+#   svc: the snippet is the body of service "primary", after the globals $G;
+#   top: top-level lines after $G, then a minimal client service;
+#   raw: the whole file.
+write_case() {
+	case $1 in
+	svc)
+		printf '%s\nservices = {\n  primary = {\n' "$G"
+		sed 's/^/    /'
+		printf '  };\n};\n'
+		;;
+	top)
+		printf '%s\n' "$G"
+		cat
+		printf 'services = {\n  primary = { client = true; accept = "127.0.0.1:%s"; connect = "localhost:%s"; };\n};\n' "$L1" "$UP"
+		;;
+	raw) cat ;;
+	*) hard_error "unknown case kind '$1'" ;;
+	esac
+}
 
-bad unknown-service-setting bogus <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    bogus = 1;  #ERR
-    connect = "localhost:$UP";
-  };
-};
-EOF
+trim() {
+	local s=$1
+	s=${s#"${s%%[![:space:]]*}"}
+	printf '%s' "${s%"${s##*[![:space:]]}"}"
+}
 
-bad sni-ip sni "is an IP address; SNI carries host names only" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    sni = "127.0.0.1";  #ERR
-  };
-};
-EOF
+# Every case runs even if an earlier one failed; failures are summed up at the
+# end (each case runs in a subshell, so fail() ends only that case).
+FAILED=()
+run_case() { # NAME KIND SETTING_ERE MESSAGE BODY
+	NCASES=$((NCASES + 1))
+	printf '%s' "$5" | write_case "$2" >"$T/$1.conf"
+	if (check_bad "$1" "$3" "$4"); then :; else FAILED+=("$1"); fi
+}
 
-bad checkhost-ip checkHost "is an IP address; use checkIP" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    checkHost = "::1";  #ERR
-  };
-};
-EOF
-
-bad checkip-name checkIP "is not an IPv4 or IPv6 address" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    checkIP = "localhost";  #ERR
-  };
-};
-EOF
-
-bad checkip-and-host checkIP "set only one of checkHost and checkIP" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    checkHost = "localhost";
-    checkIP = "127.0.0.1";  #ERR
-  };
-};
-EOF
-
-bad unknown-global frobnicate <<EOF
-$G
+# The table: "== NAME @ KIND @ SETTING_ERE @ MESSAGE_SUBSTRING", then the
+# snippet's lines up to the next "==".
+CASES=$(
+	cat <<EOF
+== unknown-service-setting @ svc @ bogus @
+client = true;
+accept = "127.0.0.1:$L1";
+bogus = 1;  #ERR
+connect = "localhost:$UP";
+== sni-ip @ svc @ sni @ is an IP address; SNI carries host names only
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+sni = "127.0.0.1";  #ERR
+== checkhost-ip @ svc @ checkHost @ is an IP address; use checkIP
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+checkHost = "::1";  #ERR
+== checkip-name @ svc @ checkIP @ is not an IPv4 or IPv6 address
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+checkIP = "localhost";  #ERR
+== checkip-and-host @ svc @ checkIP @ set only one of checkHost and checkIP
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+checkHost = "localhost";
+checkIP = "127.0.0.1";  #ERR
+== unknown-global @ top @ frobnicate @
 frobnicate = true;  #ERR
-services = {
-  primary = { client = true; accept = "127.0.0.1:$L1"; connect = "localhost:$UP"; };
-};
-EOF
-
-bad global-in-service pid "global" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    pid = "$T/other.pid";  #ERR
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-  };
-};
-EOF
-
-bad client-string client <<EOF
-$G
-services = {
-  primary = {
-    client = "yes";  #ERR
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-  };
-};
-EOF
-
-bad timeout-string TIMEOUTconnect <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    TIMEOUTconnect = "ten";  #ERR
-  };
-};
-EOF
-
-bad accept-no-port accept <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "localhost";  #ERR
-    connect = "localhost:$UP";
-  };
-};
-EOF
-
-bad accept-bad-port accept "70000" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:70000";  #ERR
-    connect = "localhost:$UP";
-  };
-};
-EOF
-
-# Reported at the service (group) line.
-bad connect-missing connect "missing" <<EOF
+== global-in-service @ svc @ pid @ global
+client = true;
+pid = "$T/other.pid";  #ERR
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+== client-string @ svc @ client @
+client = "yes";  #ERR
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+== timeout-string @ svc @ TIMEOUTconnect @
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+TIMEOUTconnect = "ten";  #ERR
+== accept-no-port @ svc @ accept @
+client = true;
+accept = "localhost";  #ERR
+connect = "localhost:$UP";
+== accept-bad-port @ svc @ accept @ 70000
+client = true;
+accept = "127.0.0.1:70000";  #ERR
+connect = "localhost:$UP";
+== connect-missing @ raw @ connect @ missing
 $G
 services = {
   primary = {  #ERR
@@ -221,77 +174,34 @@ services = {
     accept = "127.0.0.1:$L1";
   };
 };
-EOF
-
-bad connect-nocolon connect 'expected "host:port", got "nocolon"' <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "nocolon";  #ERR
-  };
-};
-EOF
-
-bad failover-random failover "random" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = ( "localhost:$UP", "localhost:$L2" );
-    failover = "random";  #ERR
-  };
-};
-EOF
-
-bad version-min-tls11 sslVersionMin "TLSv1.1" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    sslVersionMin = "TLSv1.1";  #ERR
-  };
-};
-EOF
-
-bad version-max-sslv3 sslVersionMax "SSLv3" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    sslVersionMax = "SSLv3";  #ERR
-  };
-};
-EOF
-
-bad version-min-above-max 'sslVersionM(in|ax)' <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    sslVersionMin = "TLSv1.3";  #ERR
-    sslVersionMax = "TLSv1.2";  #ERR
-  };
-};
-EOF
-
-bad fips-true fips <<EOF
-$G
+== connect-nocolon @ svc @ connect @ expected "host:port", got "nocolon"
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "nocolon";  #ERR
+== failover-random @ svc @ failover @ random
+client = true;
+accept = "127.0.0.1:$L1";
+connect = ( "localhost:$UP", "localhost:$L2" );
+failover = "random";  #ERR
+== version-min-tls11 @ svc @ sslVersionMin @ TLSv1.1
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+sslVersionMin = "TLSv1.1";  #ERR
+== version-max-sslv3 @ svc @ sslVersionMax @ SSLv3
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+sslVersionMax = "SSLv3";  #ERR
+== version-min-above-max @ svc @ sslVersionM(in|ax) @
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+sslVersionMin = "TLSv1.3";  #ERR
+sslVersionMax = "TLSv1.2";  #ERR
+== fips-true @ top @ fips @
 fips = true;  #ERR
-services = {
-  primary = { client = true; accept = "127.0.0.1:$L1"; connect = "localhost:$UP"; };
-};
-EOF
-
-bad server-no-cert cert "required in server mode" <<EOF
+== server-no-cert @ raw @ cert @ required in server mode
 $G
 services = {
   primary = {  #ERR
@@ -300,87 +210,43 @@ services = {
     connect = "127.0.0.1:$UP";
   };
 };
-EOF
-
-bad server-key-mismatch key "does not match the certificate" <<EOF
-$G
-services = {
-  primary = {
-    client = false;
-    accept = "127.0.0.1:$L1";
-    connect = "127.0.0.1:$UP";
-    cert = "$T/server.crt";
-    key = "$T/wronghost.key";  #ERR
-  };
-};
-EOF
-
-bad server-cert-not-pem cert "cannot load certificate" <<EOF
-$G
-services = {
-  primary = {
-    client = false;
-    accept = "127.0.0.1:$L1";
-    connect = "127.0.0.1:$UP";
-    cert = "$T/server.key";  #ERR
-    key = "$T/server.key";
-  };
-};
-EOF
-
-bad encryption-client-mode encryption "only to server mode" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    encryption = "preferred";  #ERR
-  };
-};
-EOF
-
-bad encryption-bad encryption '"sometimes"' <<EOF
-$G
-services = {
-  primary = {
-    client = false;
-    accept = "127.0.0.1:$L1";
-    connect = "127.0.0.1:$UP";
-    cert = "$T/server.crt";
-    key = "$T/server.key";
-    encryption = "sometimes";  #ERR
-  };
-};
-EOF
-
-bad verify-peer verifyPeer "not supported" <<EOF
-$G
-services = {
-  primary = {
-    client = false;
-    accept = "127.0.0.1:$L1";
-    connect = "127.0.0.1:$UP";
-    cert = "$T/server.crt";
-    key = "$T/server.key";
-    verifyPeer = true;  #ERR
-  };
-};
-EOF
-
-bad cipher-adh ciphers "ADH-AES128-SHA" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    ciphers = "ADH-AES128-SHA";  #ERR
-  };
-};
-EOF
-
-bad debug-9 debug <<EOF
+== server-key-mismatch @ svc @ key @ does not match the certificate
+client = false;
+accept = "127.0.0.1:$L1";
+connect = "127.0.0.1:$UP";
+cert = "$T/server.crt";
+key = "$T/wronghost.key";  #ERR
+== server-cert-not-pem @ svc @ cert @ cannot load certificate
+client = false;
+accept = "127.0.0.1:$L1";
+connect = "127.0.0.1:$UP";
+cert = "$T/server.key";  #ERR
+key = "$T/server.key";
+== encryption-client-mode @ svc @ encryption @ only to server mode
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+encryption = "preferred";  #ERR
+== encryption-bad @ svc @ encryption @ "sometimes"
+client = false;
+accept = "127.0.0.1:$L1";
+connect = "127.0.0.1:$UP";
+cert = "$T/server.crt";
+key = "$T/server.key";
+encryption = "sometimes";  #ERR
+== verify-peer @ svc @ verifyPeer @ not supported
+client = false;
+accept = "127.0.0.1:$L1";
+connect = "127.0.0.1:$UP";
+cert = "$T/server.crt";
+key = "$T/server.key";
+verifyPeer = true;  #ERR
+== cipher-adh @ svc @ ciphers @ ADH-AES128-SHA
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+ciphers = "ADH-AES128-SHA";  #ERR
+== debug-9 @ raw @ debug @
 pid = "$PIDFILE";
 output = "$T/redtun.log";
 debug = 9;  #ERR
@@ -388,9 +254,7 @@ CAfile = "$T/ca.crt";
 services = {
   primary = { client = true; accept = "127.0.0.1:$L1"; connect = "localhost:$UP"; };
 };
-EOF
-
-bad debug-loud debug "loud" <<EOF
+== debug-loud @ raw @ debug @ loud
 pid = "$PIDFILE";
 output = "$T/redtun.log";
 debug = "loud";  #ERR
@@ -398,9 +262,7 @@ CAfile = "$T/ca.crt";
 services = {
   primary = { client = true; accept = "127.0.0.1:$L1"; connect = "localhost:$UP"; };
 };
-EOF
-
-bad cafile-missing CAfile "$T/no-such-ca.crt" <<EOF
+== cafile-missing @ raw @ CAfile @ $T/no-such-ca.crt
 pid = "$PIDFILE";
 output = "$T/redtun.log";
 debug = 7;
@@ -412,51 +274,23 @@ services = {
     CAfile = "$T/no-such-ca.crt";  #ERR
   };
 };
-EOF
-
-bad cert-missing cert "$T/no-such.crt" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    cert = "$T/no-such.crt";  #ERR
-    key = "$T/client.key";
-  };
-};
-EOF
-
-bad cert-without-key '(cert|key)' <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept = "127.0.0.1:$L1";
-    connect = "localhost:$UP";
-    cert = "$T/client.crt";  #ERR
-  };
-};
-EOF
-
-bad options-bogus options "NO_BOGUS" <<EOF
-$G
+== cert-missing @ svc @ cert @ $T/no-such.crt
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+cert = "$T/no-such.crt";  #ERR
+key = "$T/client.key";
+== cert-without-key @ svc @ (cert|key) @
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+cert = "$T/client.crt";  #ERR
+== options-bogus @ top @ options @ NO_BOGUS
 options = [ "NO_SSLv2", "NO_BOGUS" ];  #ERR
-services = {
-  primary = { client = true; accept = "127.0.0.1:$L1"; connect = "localhost:$UP"; };
-};
-EOF
-
-# No services at all: there is no line to point at; any line will do.
-printf '%s\n' "$G" >"$T/services-missing.conf"
-rc=0
-timeout 10 "$REDTUN" -t "$T/services-missing.conf" >/dev/null 2>"$T/services-missing.err" || rc=$?
-assert_eq 1 "$rc" "services-missing: exit status"
-assert_file_match "$T/services-missing.err" \
-	"^redtun: $(re_quote "$T/services-missing.conf"):[0-9]+: services: " "services-missing: message"
-NCASES=$((NCASES + 1))
-
-bad duplicate-accept accept "$L1" <<EOF
+== services-missing @ raw @ services @
+# no services at all: there is no line to point at; redtun names line 1 #ERR
+$G
+== duplicate-accept @ raw @ accept @ $L1
 $G
 services = {
   primary = {
@@ -470,20 +304,11 @@ services = {
     connect = "localhost:$L2";
   };
 };
-EOF
-
-bad syntax-missing-equals "syntax error" <<EOF
-$G
-services = {
-  primary = {
-    client = true;
-    accept "127.0.0.1:$L1";  #ERR
-    connect = "localhost:$UP";
-  };
-};
-EOF
-
-bad syntax-missing-brace "syntax error" <<EOF
+== syntax-missing-equals @ svc @ syntax error @
+client = true;
+accept "127.0.0.1:$L1";  #ERR
+connect = "localhost:$UP";
+== syntax-missing-brace @ raw @ syntax error @
 $G
 services = {
   primary = {
@@ -492,6 +317,31 @@ services = {
     connect = "localhost:$UP";
   };  #ERR+
 EOF
+)
+
+step "bad configurations"
+name="" kind="" setting="" needle="" body=""
+while IFS= read -r line; do
+	if [ "${line#== }" = "$line" ]; then
+		body+="$line"$'\n'
+		continue
+	fi
+	[ -z "$name" ] || run_case "$name" "$kind" "$setting" "$needle" "$body"
+	IFS=@ read -r name kind setting needle <<<"${line#== }"
+	name=$(trim "$name") kind=$(trim "$kind")
+	setting=$(trim "$setting") needle=$(trim "$needle")
+	body=""
+done <<<"$CASES"
+[ -z "$name" ] || run_case "$name" "$kind" "$setting" "$needle" "$body"
+[ "$NCASES" -eq "$(grep -c '^== ' <<<"$CASES")" ] ||
+	hard_error "ran $NCASES cases of the table's $(grep -c '^== ' <<<"$CASES")"
+
+# The check itself must be able to fail: the last case, expecting another
+# setting, must not pass.
+step "a wrong expectation fails"
+if (check_bad "$name" wrongSetting) >/dev/null 2>&1; then
+	fail "check_bad accepted $name with a wrong setting"
+fi
 
 step "missing config file"
 rc=0

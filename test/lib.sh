@@ -522,3 +522,83 @@ figure() {
 		>>"${FIGURES_LOG:-$top_builddir/test/figures.log}"
 	say "figure: $1 = $2${3:+ $3}"
 }
+
+# ---------------------------------------------------------------------------
+# One redtun with many client-mode services, each behind its own upstream,
+# and a "good" one as the positive control (test/hostile.sh,
+# test/adversarial.sh).
+
+# Registry: "name:upstream-port:local-port" for every service, in order.
+SERVICES=()
+# svc_add NAME UPSTREAM_PORT: register service NAME on a new local port.
+svc_add() { SERVICES+=("$1:$2:$(free_port)"); }
+# svc_lport NAME, svc_uport NAME: its local and upstream ports.
+svc_lport() {
+	local s
+	for s in "${SERVICES[@]}"; do
+		[ "${s%%:*}" = "$1" ] && { echo "${s##*:}"; return; }
+	done
+	hard_error "no service $1"
+}
+svc_uport() {
+	local s
+	for s in "${SERVICES[@]}"; do
+		[ "${s%%:*}" = "$1" ] && { s=${s#*:}; echo "${s%%:*}"; return; }
+	done
+	hard_error "no service $1"
+}
+
+# svcs_conf [EXTRA_FN]: print a configuration with every registered service;
+# "EXTRA_FN NAME" prints that service's extra settings, one a line.
+svcs_conf() {
+	local s name extra
+	conf_globals
+	echo 'services = {'
+	for s in "${SERVICES[@]}"; do
+		name=${s%%:*}
+		extra=()
+		if [ -n "${1:-}" ]; then
+			mapfile -t extra < <("$1" "$name")
+		fi
+		conf_service "$name" "$(svc_lport "$name")" "$(svc_uport "$name")" \
+			${extra[@]+"${extra[@]}"}
+	done
+	echo '};'
+}
+
+# timed_client NAME CMD...: run CMD (a client of service NAME) for at most
+# 10 s; sets OUT (its output), RC (124: still open after 10 s) and MS.
+OUT="" RC="" MS=""
+timed_client() {
+	local name=$1 t0 t1
+	shift
+	t0=$(date +%s%N)
+	RC=0
+	OUT=$(timeout 10 "$@" 2>&1) || RC=$?
+	t1=$(date +%s%N)
+	MS=$(((t1 - t0) / 1000000))
+	say "$name: exit $RC after ${MS} ms, output: $(printf '%s' "$OUT" | tr -d '\r' | tr '\n' ' ')"
+}
+
+# assert_closed_promptly NAME: after timed_client, the client got no reply
+# and saw the close within 8 s.
+assert_closed_promptly() {
+	assert_not_contains "$OUT" "PONG" "$1: the client must not get a reply"
+	[ "$RC" -ne 124 ] || fail "$1: the client connection was not closed within 10 s"
+	[ "$MS" -lt 8000 ] || fail "$1: closing the client took ${MS} ms"
+}
+
+# assert_good_serves WHAT: redtun is alive and the "good" service answers.
+assert_good_serves() {
+	assert_redtun_alive "after $1"
+	assert_eq "PONG" "$(rcli "$(svc_lport good)" ping)" "good service after $1"
+}
+
+# assert_survived: at the end, redtun still serves the "good" service.
+assert_survived() {
+	local i
+	assert_redtun_alive
+	for i in 1 2 3; do
+		assert_eq "PONG" "$(rcli "$(svc_lport good)" ping)" "good service, final round $i"
+	done
+}
