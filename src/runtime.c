@@ -40,7 +40,7 @@ struct runtime {
 	uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
 	int signals;			/* the handles above are initialised */
 	int stopping;
-	struct reloader *reloader;
+	struct reloader *reloader;	/* SIGHUP: prepared off the loops */
 };
 
 static void
