@@ -10,7 +10,8 @@
  * on to the workers through their job queues (a mutex, then uv_async):
  * release/acquire pairs, so a WOLFSSL_CTX built on a pool thread is
  * complete before any worker thread first uses it, and the data path
- * still takes no lock.  Only ${cancel} is written by both sides (atomic).
+ * still takes no lock.  Only ${cancel} is shared while the job runs
+ * (atomic; the loop sets it, the job reads it).  log_msg has its own lock.
  */
 #include <stdio.h>
 #include <stdlib.h>
