@@ -162,7 +162,13 @@ queries() { log_count "$T/dns.log" "^query $NAME type"; }
 queries_over() { [ "$(queries)" -gt "$1" ]; }
 
 step "$RELOADS reloads during PING ping-pong"
-timeout 120 python3 "$T/ping_gaps.py" "$LP" "$T/stop" 100 >"$T/client.out" 2>&1 &
+# On a busy machine (2 CPUs shared with builds) the scheduler alone can
+# hold a reply back for tens of ms: give the three processes of the round
+# trip a head start (root only; GNU nice runs the command anyway).  A loop
+# blocked by a reload stays blocked for the whole DNS delay whatever its
+# priority.
+renice -n -5 -p "$RT_PID" "$REDIS_PID" >/dev/null 2>&1 || true
+nice -n -5 timeout 120 python3 "$T/ping_gaps.py" "$LP" "$T/stop" 100 >"$T/client.out" 2>"$T/client.err" &
 CLIENT_PID=$!
 track_pid "$CLIENT_PID"
 sleep 0.5
@@ -181,7 +187,7 @@ touch "$T/stop"
 rc=0
 wait "$CLIENT_PID" || rc=$?
 cat "$T/client.out"
-[ "$rc" = 0 ] || fail "the PING client failed (status $rc)"
+[ "$rc" = 0 ] || fail "the PING client failed (status $rc): $(cat "$T/client.err")"
 read -r _ replies _ gap _ at <"$T/client.out"
 ok=$(log_count "$LOG" "configuration reloaded: 1 services")
 figure reloads "$ok" reloads
