@@ -4,7 +4,8 @@
  * (worker.c); worker 0 shares the main loop.  A reload is
  * commit-or-rollback: the new file is read, every service generation is
  * built and every new listening socket is bound for every worker, and
- * only when all of that succeeded do the workers get the new plan.
+ * only when all of that succeeded do the workers get the new plan.  That
+ * preparation runs off the loops (reload.c); only the commit runs here.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
+#include "reload.h"
 #include "runtime.h"
 #include "service.h"
 #include "tunnel.h"
@@ -38,6 +40,7 @@ struct runtime {
 	uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
 	int signals;			/* the handles above are initialised */
 	int stopping;
+	struct reloader *reloader;	/* SIGHUP: prepared off the loops */
 };
 
 static void
@@ -83,33 +86,6 @@ swap_str(char **a, char **b)
 	*b = tmp;
 }
 
-/* Build generations for every service in ${cf}; NULL on any failure. */
-static struct svc **
-build_svcs(struct conf *cf, char *why, size_t whylen)
-{
-	struct svc **svcs;
-	size_t i;
-
-	if ((svcs = calloc(cf->nsvcs, sizeof(*svcs))) == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return (NULL);
-	}
-	for (i = 0; i < cf->nsvcs; i++) {
-		svcs[i] = svc_new(cf->svcs[i], why, whylen);
-		cf->svcs[i] = NULL;	/* owned by the generation now */
-		if (svcs[i] == NULL)
-			goto err;
-	}
-	return (svcs);
-err:
-	while (i-- > 0)
-		svc_unref(svcs[i]);
-	for (i = 0; i < cf->nsvcs; i++)
-		svc_conf_free(cf->svcs[i]), cf->svcs[i] = NULL;
-	free(svcs);
-	return (NULL);
-}
-
 static void
 free_plans(struct worker_plan **plans, size_t n)
 {
@@ -138,6 +114,8 @@ overlaps_current(const struct runtime *rt, struct svc *svc)
  * One plan per worker for serving ${svcs}: listeners whose accept address
  * stays are kept, new ones are bound here (SO_REUSEPORT with several
  * workers).  NULL with the reason in ${why} if any socket cannot be bound.
+ * On a reload this runs on a pool thread: it reads rt->cur, rt->ncur and
+ * rt->nworkers, which only commit() changes, and no commit runs meanwhile.
  */
 static struct worker_plan **
 prepare(struct runtime *rt, struct svc **svcs, size_t n, size_t max_total,
@@ -226,24 +204,30 @@ commit(struct runtime *rt, struct worker_plan **plans, struct svc **svcs,
 		warn_unverified(svcs[i]);
 }
 
-static void
-reload(struct runtime *rt)
+/* reload.c, on a pool thread: bind what the new services need. */
+static void *
+reload_prepare(void *arg, const struct conf *cf, struct svc **svcs, size_t n,
+    char *why, size_t whylen)
 {
-	char why[512];
-	struct conf *cf;
-	struct svc **svcs = NULL;
-	struct worker_plan **plans;
-	size_t i, n = 0;
 
-	log_msg(LOG_LVL_NOTICE, NULL, "SIGHUP: reloading %s", rt->path);
-	if ((cf = conf_load(rt->path, why, sizeof(why))) == NULL)
-		goto fail;
-	n = cf->nsvcs;
-	if ((svcs = build_svcs(cf, why, sizeof(why))) == NULL)
-		goto fail;
-	if ((plans = prepare(rt, svcs, n, connection_limit(cf), why,
-	    sizeof(why))) == NULL)
-		goto fail;
+	return (prepare(arg, svcs, n, connection_limit(cf), why, whylen));
+}
+
+static void
+reload_discard(void *arg, void *plans)
+{
+	struct runtime *rt = arg;
+
+	free_plans(plans, rt->nworkers);
+}
+
+/* reload.c, on the main loop: everything is ready; swap it in. */
+static void
+reload_commit(void *arg, struct conf *cf, struct svc **svcs, size_t n,
+    void *plans)
+{
+	struct runtime *rt = arg;
+
 	commit(rt, plans, svcs, n);
 
 	if (!same_str(cf->pid, rt->cf->pid) ||
@@ -269,16 +253,11 @@ reload(struct runtime *rt)
 	rt->cf = cf;
 	log_msg(LOG_LVL_NOTICE, NULL, "configuration reloaded: %zu services",
 	    n);
-	return;
-fail:
-	if (svcs != NULL)
-		for (i = 0; i < n; i++)
-			svc_unref(svcs[i]);
-	free(svcs);
-	conf_free(cf);
-	log_msg(LOG_LVL_ERR, NULL, "reload failed, keeping the old "
-	    "configuration: %s", why);
 }
+
+static const struct reloader_ops reload_ops = {
+	reload_prepare, reload_commit, reload_discard
+};
 
 /* ---- signals ------------------------------------------------------------ */
 
@@ -304,7 +283,7 @@ on_signal(uv_signal_t *h, int signum)
 	switch (signum) {
 	case SIGHUP:
 		if (!rt->stopping)
-			reload(rt);
+			reloader_request(rt->reloader);
 		break;
 	case SIGUSR1:
 		if (log_reopen() == 0)
@@ -319,6 +298,7 @@ on_signal(uv_signal_t *h, int signum)
 		    rt->stopping ? " again" : "", rt->stopping ?
 		    "closing all connections now" : "shutting down");
 		rt->stopping = 1;
+		reloader_stop(rt->reloader);
 		for (k = 0; k < rt->nworkers; k++)
 			worker_stop(rt->workers[k]);
 		break;
@@ -393,6 +373,8 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	rt.cf = cf;
 	rt.debug_override = debug_override;
 	if (uv_loop_init(&rt.loop) != 0 ||
+	    (rt.reloader = reloader_new(&rt.loop, path, &reload_ops,
+	    &rt)) == NULL ||
 	    start_workers(&rt, worker_count(cf)) != 0) {
 		startup_error("cannot create the event loops");
 		goto out;
@@ -457,6 +439,8 @@ out:
 	}
 	for (k = 0; k < rt.nworkers; k++)
 		worker_free(rt.workers[k]);
+	/* The loop has run to its end: no reload job is out. */
+	reloader_free(rt.reloader);
 	if (status == 0)
 		log_msg(LOG_LVL_NOTICE, NULL, "exiting");
 	if (svcs != NULL)

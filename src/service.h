@@ -25,7 +25,9 @@ struct tls_trust;
  * Builds the TLS context and, when delay = false, resolves the connect
  * targets once (a name that does not resolve falls back to resolving per
  * connection, as stunnel does).  Returns a generation with one reference,
- * or NULL with "FILE:LINE: SETTING: problem" in ${why}.
+ * or NULL with "FILE:LINE: SETTING: problem" in ${why}.  It blocks (files,
+ * key check, getaddrinfo): call it before the loops run or off them, as
+ * reload.c does, never on a loop that carries connections.
  */
 struct svc *svc_new(struct svc_conf *sc, char *why, size_t whylen);
 

@@ -6,6 +6,7 @@
  * checks the server's signature (but not its chain).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <wolfssl/options.h>
@@ -83,15 +84,23 @@ int
 tls_keypair_matches(const char *cert, const char *key, char *why,
     size_t whylen)
 {
-	static struct pipe c2s, s2c;
-	struct duplex cd = { &s2c, &c2s }, sd = { &c2s, &s2c };
+	/* Reloads run this on a pool thread: no static buffers. */
+	struct pipe *c2s, *s2c;
+	struct duplex cd, sd;
 	WOLFSSL_CTX *sctx, *cctx;
 	WOLFSSL *s = NULL, *c = NULL;
 	int i, sdone = 0, cdone = 0, ret = -1;
 
-	c2s.len = s2c.len = 0;
+	c2s = calloc(1, sizeof(*c2s));
+	s2c = calloc(1, sizeof(*s2c));
+	cd.in = sd.out = s2c;
+	cd.out = sd.in = c2s;
 	sctx = wolfSSL_CTX_new(wolfTLS_server_method());
 	cctx = wolfSSL_CTX_new(wolfTLS_client_method());
+	if (c2s == NULL || s2c == NULL) {
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
 	if (sctx == NULL || cctx == NULL ||
 	    wolfSSL_CTX_use_certificate_chain_file(sctx, cert) !=
 	    WOLFSSL_SUCCESS ||
@@ -122,5 +131,7 @@ out:
 	wolfSSL_free(s);
 	wolfSSL_CTX_free(cctx);
 	wolfSSL_CTX_free(sctx);
+	free(s2c);
+	free(c2s);
 	return (ret);
 }

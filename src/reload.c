@@ -1,0 +1,219 @@
+/*
+ * Reloads off the loops: conf_load, svc_new (TLS contexts, key checks,
+ * blocking getaddrinfo for delay = false) and the caller's prepare step run
+ * as a job on libuv's thread pool; only the commit runs on the loop.
+ *
+ * Threads: a job reads the file and builds new objects that nobody else
+ * sees until it is done; the caller guarantees that what prepare() reads
+ * does not change meanwhile.  The results reach the loop through libuv's
+ * work queue (a mutex, then uv_async), and the caller's commit hands them
+ * on to the workers through their job queues (a mutex, then uv_async):
+ * release/acquire pairs, so a WOLFSSL_CTX built on a pool thread is
+ * complete before any worker thread first uses it, and the data path
+ * still takes no lock.  Only ${cancel} is shared while the job runs
+ * (atomic; the loop sets it, the job reads it).  log_msg has its own lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <uv.h>
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+
+#include "conf.h"
+#include "log.h"
+#include "reload.h"
+#include "service.h"
+
+struct job {
+	uv_work_t req;
+	struct reloader *r;
+	int cancel;		/* shutting down: give up early (atomic) */
+	struct conf *cf;
+	struct svc **svcs;
+	size_t n;
+	void *prepared;		/* non-NULL once everything is ready */
+	char why[512];
+};
+
+struct reloader {
+	uv_loop_t *loop;
+	const char *path;
+	const struct reloader_ops *ops;
+	void *arg;
+	struct job *job;	/* the reload being prepared, or NULL */
+	int again;		/* a request came in during it */
+	int stopped;
+};
+
+/*
+ * Build generations for every service in ${cf}; NULL on any failure, or as
+ * soon as ${*cancel} is set (each generation may wait for name lookups).
+ */
+static struct svc **
+build_svcs(struct conf *cf, const int *cancel, char *why, size_t whylen)
+{
+	struct svc **svcs;
+	size_t i;
+
+	if ((svcs = calloc(cf->nsvcs ? cf->nsvcs : 1, sizeof(*svcs))) ==
+	    NULL) {
+		snprintf(why, whylen, "out of memory");
+		return (NULL);
+	}
+	for (i = 0; i < cf->nsvcs; i++) {
+		if (__atomic_load_n(cancel, __ATOMIC_RELAXED)) {
+			snprintf(why, whylen, "shutting down");
+			goto err;
+		}
+		svcs[i] = svc_new(cf->svcs[i], why, whylen);
+		cf->svcs[i] = NULL;	/* owned by the generation now */
+		if (svcs[i] == NULL)
+			goto err;
+	}
+	return (svcs);
+err:
+	while (i-- > 0)
+		svc_unref(svcs[i]);
+	for (i = 0; i < cf->nsvcs; i++)
+		svc_conf_free(cf->svcs[i]), cf->svcs[i] = NULL;
+	free(svcs);
+	return (NULL);
+}
+
+/* Free a job in any state: whatever it still holds is released. */
+static void
+job_free(struct job *j)
+{
+	size_t i;
+
+	if (j->prepared != NULL)
+		j->r->ops->discard(j->r->arg, j->prepared);
+	if (j->svcs != NULL)
+		for (i = 0; i < j->n; i++)
+			svc_unref(j->svcs[i]);
+	free(j->svcs);
+	conf_free(j->cf);
+	free(j);
+}
+
+/* On a pool thread: everything that can fail, nothing that changes. */
+static void
+work(uv_work_t *req)
+{
+	struct job *j = req->data;
+	const size_t len = sizeof(j->why);
+
+	if ((j->cf = conf_load(j->r->path, j->why, len)) == NULL)
+		goto out;
+	j->n = j->cf->nsvcs;
+	if ((j->svcs = build_svcs(j->cf, &j->cancel, j->why, len)) == NULL)
+		goto out;
+	if (__atomic_load_n(&j->cancel, __ATOMIC_RELAXED)) {
+		snprintf(j->why, len, "shutting down");
+		goto out;
+	}
+	j->prepared = j->r->ops->prepare(j->r->arg, j->cf, j->svcs, j->n,
+	    j->why, len);
+out:
+#ifdef FP_ECC
+	wc_ecc_fp_free();	/* this thread's ECC caches (Debian's build) */
+#endif
+	return;
+}
+
+/* On the loop: commit, or keep the old configuration. */
+static void
+done(uv_work_t *req, int status)
+{
+	struct job *j = req->data;
+	struct reloader *r = j->r;
+
+	r->job = NULL;
+	if (r->stopped || status != 0) {
+		log_msg(LOG_LVL_NOTICE, NULL, "reload abandoned: shutting "
+		    "down");
+	} else if (j->prepared == NULL) {
+		log_msg(LOG_LVL_ERR, NULL, "reload failed, keeping the old "
+		    "configuration: %s", j->why);
+	} else {
+		r->ops->commit(r->arg, j->cf, j->svcs, j->n, j->prepared);
+		j->cf = NULL;
+		j->svcs = NULL;
+		j->prepared = NULL;
+	}
+	job_free(j);
+	if (r->again && !r->stopped) {
+		/* The file may have changed since that job read it. */
+		r->again = 0;
+		reloader_request(r);
+	}
+}
+
+struct reloader *
+reloader_new(uv_loop_t *loop, const char *path,
+    const struct reloader_ops *ops, void *arg)
+{
+	struct reloader *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (NULL);
+	r->loop = loop;
+	r->path = path;
+	r->ops = ops;
+	r->arg = arg;
+	return (r);
+}
+
+void
+reloader_request(struct reloader *r)
+{
+	struct job *j;
+	int rc;
+
+	if (r->stopped)
+		return;
+	if (r->job != NULL) {
+		if (!r->again)
+			log_msg(LOG_LVL_NOTICE, NULL, "SIGHUP: a reload is in "
+			    "progress; reloading again after it");
+		r->again = 1;
+		return;
+	}
+	log_msg(LOG_LVL_NOTICE, NULL, "SIGHUP: reloading %s", r->path);
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		rc = UV_ENOMEM;
+		goto err;
+	}
+	j->req.data = j;
+	j->r = r;
+	if ((rc = uv_queue_work(r->loop, &j->req, work, done)) != 0)
+		goto err;
+	r->job = j;
+	return;
+err:
+	free(j);
+	log_msg(LOG_LVL_ERR, NULL, "reload failed, keeping the old "
+	    "configuration: %s", uv_strerror(rc));
+}
+
+void
+reloader_stop(struct reloader *r)
+{
+
+	r->stopped = 1;
+	r->again = 0;
+	if (r->job == NULL)
+		return;
+	__atomic_store_n(&r->job->cancel, 1, __ATOMIC_RELAXED);
+	/* Fails (EBUSY) once the job runs; done() then comes after it. */
+	(void)uv_cancel((uv_req_t *)&r->job->req);
+}
+
+void
+reloader_free(struct reloader *r)
+{
+
+	free(r);
+}
