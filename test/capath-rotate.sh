@@ -31,14 +31,14 @@ start_redtun "$T/redtun.conf"
 
 conn_lines() { grep -E "\[one\] 127\.0\.0\.1:[0-9]+: connected to " "$LOG" || true; }
 conn_count() { log_count "$LOG" "\[one\] 127\.0\.0\.1:[0-9]+: connected to "; }
+conn_more() { [ "$(conn_count)" -gt "$1" ]; }
 # ping_new: one PING on a new connection; prints its "connected" line.
 ping_new() {
 	local before out
 	before=$(conn_count)
 	out=$(rcli "$L" ping 2>&1) || true
 	assert_eq PONG "$out" "PING"
-	more() { [ "$(conn_count)" -gt "$before" ]; }
-	wait_until 5 more || fail "no new connected line"
+	wait_until 5 conn_more "$before" || fail "no new connected line"
 	conn_lines | sed -n "$((before + 1))p"
 }
 reload() {
