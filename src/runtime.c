@@ -377,10 +377,10 @@ init_signals(struct runtime *rt, char *why, size_t whylen)
 	return (0);
 
 err:
+	snprintf(why, whylen, "cannot handle signal %d: %s", nums[i],
+	    uv_strerror(r));
 	while (i-- > 0)
 		uv_close((uv_handle_t *)h[i], NULL);
-	snprintf(why, whylen, "cannot handle signal %d: %s", nums[i < 4 ?
-	    i : 0], uv_strerror(r));
 	return (-1);
 }
 
