@@ -284,6 +284,12 @@ _cleanup() {
 			printf '\n--- %s (last 40 lines) ---\n' "${f#"$T"/}" >&2
 			tail -n 40 "$f" >&2
 		done
+		# A sanitizer report may be why (a daemon that died), in full.
+		for f in "$T"/asan.* "$T"/ubsan.* "$T"/tsan.*; do
+			[ -s "$f" ] || continue
+			printf '\n--- %s ---\n' "${f#"$T"/}" >&2
+			cat "$f" >&2
+		done
 	fi
 	if [ "${KEEP_TMP:-0}" = 1 ]; then
 		printf '%s: temp dir kept: %s\n' "$TEST_NAME" "$T" >&2
