@@ -64,7 +64,9 @@ step "start with b's listen() failing in both workers"
 export REDTUN_SHIM_ARMED=$T/armed
 echo "listen $LB" >"$T/armed"
 write_conf "$LB"
-LD_PRELOAD=$SHIM start_redtun "$T/redtun.conf"
+# A shared ASan runtime (gcc's) must come first in the preload list.
+preload=$(ldd "$REDTUN" 2>/dev/null | awk '/libasan|libtsan/ { printf "%s ", $3 }')
+LD_PRELOAD="$preload$SHIM" start_redtun "$T/redtun.conf"
 wait_for_log "$LOG" "worker [01]: \[b\] cannot listen on 127\.0\.0\.1:$LB" 5
 rm -f "$T/armed"
 assert_eq a "$(who "$LA")" "a on $LA at start"
