@@ -418,13 +418,13 @@ listener_open(uv_loop_t *loop, struct tunnels *set, struct svc *svc, int fd,
 	uv_timer_init(loop, &l->refill);
 	l->refill.data = l;
 	l->handles = 2;
-	if ((r = uv_tcp_open(&l->tcp, fd)) < 0 ||
-	    (r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) < 0) {
-		snprintf(why, whylen, "[%s] cannot listen on %s: %s", sc->name,
-		    where, uv_strerror(r));
-		listener_close(l);
-		return (NULL);
+	if ((r = uv_tcp_open(&l->tcp, fd)) < 0) {
+		/* The handle did not take ${fd}: closing it will not close it. */
+		close(fd);
+		goto err;
 	}
+	if ((r = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection)) < 0)
+		goto err;
 	if (pool_size(l) != 0) {
 		snprintf(why, whylen, "[%s] out of memory", sc->name);
 		listener_close(l);
@@ -439,6 +439,11 @@ listener_open(uv_loop_t *loop, struct tunnels *set, struct svc *svc, int fd,
 		    "not a loopback address: the plaintext side of this tunnel"
 		    " is reachable from the network", where);
 	return (l);
+err:
+	snprintf(why, whylen, "[%s] cannot listen on %s: %s", sc->name, where,
+	    uv_strerror(r));
+	listener_close(l);
+	return (NULL);
 }
 
 struct listener *

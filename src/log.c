@@ -16,7 +16,9 @@ static const char *const level_names[] = {
 
 /*
  * One process-wide destination shared by the worker threads; the lock
- * keeps a reopen (SIGUSR1) from closing the file under a writer.
+ * keeps a reopen (SIGUSR1) or a new output (reload) from closing the file
+ * under a writer, so every field but level is read and changed under it.
+ * The level is read atomically on every call, before any work.
  */
 static struct {
 	FILE *file;
@@ -29,8 +31,9 @@ static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 int
 log_open(const char *path, int use_stderr, int level)
 {
-	FILE *f = NULL;
-	char *copy = NULL;
+	FILE *f = NULL, *oldf;
+	char *copy = NULL, *oldpath;
+	int use_syslog = (path == NULL && !use_stderr), was_syslog;
 
 	if (path != NULL) {
 		if ((f = fopen(path, "a")) == NULL)
@@ -39,13 +42,23 @@ log_open(const char *path, int use_stderr, int level)
 			goto err1;
 		setvbuf(f, NULL, _IOLBF, 0);
 	}
-	log_close();
+	/* Swap under the lock; close the old file once no writer can hold it. */
+	pthread_mutex_lock(&out_lock);
+	oldf = out.file;
+	oldpath = out.path;
+	was_syslog = out.use_syslog;
 	out.file = f;
 	out.path = copy;
-	out.use_syslog = (path == NULL && !use_stderr);
-	if (out.use_syslog)
+	if (was_syslog && !use_syslog)
+		closelog();
+	if (use_syslog && !was_syslog)
 		openlog("redtun", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	out.level = level;
+	out.use_syslog = use_syslog;
+	pthread_mutex_unlock(&out_lock);
+	__atomic_store_n(&out.level, level, __ATOMIC_RELAXED);
+	if (oldf != NULL)
+		fclose(oldf);
+	free(oldpath);
 	return (0);
 
 err1:
@@ -58,38 +71,53 @@ void
 log_set_level(int level)
 {
 
-	out.level = level;
+	__atomic_store_n(&out.level, level, __ATOMIC_RELAXED);
 }
 
 int
 log_reopen(void)
 {
-	FILE *f;
+	FILE *f, *oldf;
+	char *path;
 
-	if (out.path == NULL)
+	/* The path changes only on this (the main) thread; copy it anyway. */
+	pthread_mutex_lock(&out_lock);
+	path = out.path != NULL ? strdup(out.path) : NULL;
+	pthread_mutex_unlock(&out_lock);
+	if (path == NULL)
 		return (0);
-	if ((f = fopen(out.path, "a")) == NULL)
+	f = fopen(path, "a");
+	free(path);
+	if (f == NULL)
 		return (-1);
 	setvbuf(f, NULL, _IOLBF, 0);
 	pthread_mutex_lock(&out_lock);
-	fclose(out.file);
+	oldf = out.file;
 	out.file = f;
 	pthread_mutex_unlock(&out_lock);
+	if (oldf != NULL)
+		fclose(oldf);
 	return (0);
 }
 
 void
 log_close(void)
 {
+	FILE *oldf;
+	char *oldpath;
 
-	if (out.file != NULL)
-		fclose(out.file);
+	pthread_mutex_lock(&out_lock);
+	oldf = out.file;
+	oldpath = out.path;
 	if (out.use_syslog)
 		closelog();
-	free(out.path);
 	out.file = NULL;
 	out.path = NULL;
 	out.use_syslog = 0;
+	pthread_mutex_unlock(&out_lock);
+	if (oldf != NULL)
+		fclose(oldf);
+	free(oldpath);
 }
 
 /* ${backslash}: escape '\\' too (peer strings; not the final pass over a
@@ -147,7 +175,7 @@ log_msg(int level, const char *service, const char *fmt, ...)
 	time_t now;
 	va_list ap;
 
-	if (level > out.level)
+	if (level > __atomic_load_n(&out.level, __ATOMIC_RELAXED))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);
@@ -155,17 +183,18 @@ log_msg(int level, const char *service, const char *fmt, ...)
 	/* One choke point: whatever a caller passed on from a peer. */
 	escape(msg, sizeof(msg), raw, strlen(raw), 0);
 
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	pthread_mutex_lock(&out_lock);
 	if (out.use_syslog) {
 		if (service != NULL)
 			syslog(level, "[%s] %s", service, msg);
 		else
 			syslog(level, "%s", msg);
+		pthread_mutex_unlock(&out_lock);
 		return;
 	}
-	now = time(NULL);
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-	pthread_mutex_lock(&out_lock);
 	fprintf(out.file != NULL ? out.file : stderr, "%s %s %s%s%s%s\n",
 	    stamp, level_names[level], service ? "[" : "",
 	    service ? service : "", service ? "] " : "", msg);

@@ -14,7 +14,8 @@ enum log_level {
  * Send log lines to the file ${path} (appended) if it is not NULL, else to
  * stderr if ${use_stderr}, else to syslog.  Only lines at ${level} or more
  * severe are written.  Returns 0, or -1 with errno set if the file cannot be
- * opened (the previous destination is then kept).
+ * opened (the previous destination is then kept).  Safe while other
+ * threads write lines: the old file is closed once none can be using it.
  */
 int log_open(const char *path, int use_stderr, int level);
 

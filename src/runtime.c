@@ -41,6 +41,10 @@ struct runtime {
 	int signals;			/* the handles above are initialised */
 	int stopping;
 	struct reloader *reloader;	/* SIGHUP: prepared off the loops */
+	uv_async_t drained;		/* the last worker has stopped */
+	int drained_init;
+	size_t nrunning;		/* workers whose loop runs (atomic) */
+	size_t ndone;			/* of those, stopped (atomic) */
 };
 
 static void
@@ -262,9 +266,8 @@ static const struct reloader_ops reload_ops = {
 /* ---- signals ------------------------------------------------------------ */
 
 static void
-close_signals(void *arg)
+close_signals(struct runtime *rt)
 {
-	struct runtime *rt = arg;
 
 	if (!rt->signals)
 		return;
@@ -272,6 +275,32 @@ close_signals(void *arg)
 	uv_close((uv_handle_t *)&rt->sig_term, NULL);
 	uv_close((uv_handle_t *)&rt->sig_int, NULL);
 	uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
+	rt->signals = 0;
+}
+
+/*
+ * A worker has stopped (on its own thread).  The signal handlers stay
+ * until the last one has: without a handler SIGUSR1 would kill the
+ * process in the middle of another worker's drain.
+ */
+static void
+on_worker_done(void *arg)
+{
+	struct runtime *rt = arg;
+
+	if (__atomic_add_fetch(&rt->ndone, 1, __ATOMIC_ACQ_REL) ==
+	    __atomic_load_n(&rt->nrunning, __ATOMIC_ACQUIRE))
+		uv_async_send(&rt->drained);
+}
+
+/* Every worker has stopped: let the main loop end. */
+static void
+on_drained(uv_async_t *async)
+{
+	struct runtime *rt = async->data;
+
+	close_signals(rt);
+	uv_close((uv_handle_t *)&rt->drained, NULL);
 }
 
 static void
@@ -305,13 +334,34 @@ on_signal(uv_signal_t *h, int signum)
 	}
 }
 
-static void
-init_signal(struct runtime *rt, uv_signal_t *h, int signum)
+/* Install the four handlers; on failure close what was installed. */
+static int
+init_signals(struct runtime *rt, char *why, size_t whylen)
 {
+	static const int nums[4] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+	uv_signal_t *h[4] = { &rt->sig_hup, &rt->sig_term, &rt->sig_int,
+	    &rt->sig_usr1 };
+	size_t i;
+	int r;
 
-	uv_signal_init(&rt->loop, h);
-	h->data = rt;
-	uv_signal_start(h, on_signal, signum);
+	for (i = 0; i < 4; i++) {
+		if ((r = uv_signal_init(&rt->loop, h[i])) != 0)
+			goto err;
+		h[i]->data = rt;
+		if ((r = uv_signal_start(h[i], on_signal, nums[i])) != 0) {
+			uv_close((uv_handle_t *)h[i], NULL);
+			goto err;
+		}
+	}
+	rt->signals = 1;
+	return (0);
+
+err:
+	snprintf(why, whylen, "cannot handle signal %d: %s", nums[i],
+	    uv_strerror(r));
+	while (i-- > 0)
+		uv_close((uv_handle_t *)h[i], NULL);
+	return (-1);
 }
 
 /* ---- startup ------------------------------------------------------------ */
@@ -348,11 +398,12 @@ start_workers(struct runtime *rt, size_t n)
 	if ((w = worker_new(0, &rt->loop)) == NULL)
 		return (-1);
 	rt->workers[rt->nworkers++] = w;
-	worker_on_done(w, close_signals, rt);
+	worker_on_done(w, on_worker_done, rt);
 	while (rt->nworkers < n) {
 		if ((w = worker_new((int)rt->nworkers, NULL)) == NULL)
 			return (-1);
 		rt->workers[rt->nworkers++] = w;
+		worker_on_done(w, on_worker_done, rt);
 	}
 	return (0);
 }
@@ -372,10 +423,17 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	rt.path = path;
 	rt.cf = cf;
 	rt.debug_override = debug_override;
+	/* Worker 0 (the main loop) runs from the start; threads count later. */
+	rt.nrunning = 1;
 	if (uv_loop_init(&rt.loop) != 0 ||
-	    (rt.reloader = reloader_new(&rt.loop, path, &reload_ops,
-	    &rt)) == NULL ||
-	    start_workers(&rt, worker_count(cf)) != 0) {
+	    uv_async_init(&rt.loop, &rt.drained, on_drained) != 0) {
+		startup_error("cannot create the event loops");
+		goto out;
+	}
+	rt.drained.data = &rt;
+	rt.drained_init = 1;
+	if ((rt.reloader = reloader_new(&rt.loop, path, &reload_ops,
+	    &rt)) == NULL || start_workers(&rt, worker_count(cf)) != 0) {
 		startup_error("cannot create the event loops");
 		goto out;
 	}
@@ -401,6 +459,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 			startup_error("cannot start a worker thread");
 			goto out;
 		}
+		__atomic_add_fetch(&rt.nrunning, 1, __ATOMIC_RELEASE);
 	}
 	/* The generations' references move into an array the runtime owns. */
 	if ((cur = calloc(n ? n : 1, sizeof(*cur))) == NULL) {
@@ -411,11 +470,10 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	commit(&rt, plans, cur, n);
 	plans = NULL;
 	svcs = NULL;
-	init_signal(&rt, &rt.sig_hup, SIGHUP);
-	init_signal(&rt, &rt.sig_term, SIGTERM);
-	init_signal(&rt, &rt.sig_int, SIGINT);
-	init_signal(&rt, &rt.sig_usr1, SIGUSR1);
-	rt.signals = 1;
+	if (init_signals(&rt, why, sizeof(why)) != 0) {
+		startup_error(why);
+		goto out;
+	}
 	log_msg(LOG_LVL_INFO, NULL, "at most %zu connections at once (%s), "
 	    "%zu worker%s", connection_limit(cf), cf->max_connections ?
 	    "maxConnections" : "from the open-file limit", rt.nworkers,
@@ -433,7 +491,10 @@ out:
 		/* Startup failed: stop what started and let it settle. */
 		for (k = 0; k < rt.nworkers; k++)
 			worker_stop(rt.workers[k]);
-		if (rt.nworkers > 0)
+		/* No worker to report (none was created): close it here. */
+		if (rt.nworkers == 0 && rt.drained_init)
+			uv_close((uv_handle_t *)&rt.drained, NULL);
+		if (rt.nworkers > 0 || rt.drained_init)
 			uv_run(&rt.loop, UV_RUN_DEFAULT);
 		daemon_fail(status);
 	}
@@ -452,7 +513,8 @@ out:
 	free(rt.workers);
 	if (pid_written)
 		daemon_pidfile_remove(rt.cf->pid);
-	(void)uv_loop_close(&rt.loop);
+	if (uv_loop_close(&rt.loop) != 0 && status == 0)
+		log_msg(LOG_LVL_WARNING, NULL, "handles still open at exit");
 	conf_free(rt.cf);
 	return (status);
 }

@@ -37,8 +37,9 @@ struct svc {
 	struct tls_trust *trust;	/* anchors for redtun's policy */
 	struct addrinfo **resolved;	/* per target; NULL: resolve later */
 	size_t next_target;
-	unsigned int plaintext_count;
-	unsigned long handshakes, resumed;
+	unsigned int plaintext_count;	/* atomic */
+	unsigned long handshakes, resumed;	/* under lock */
+	int inherited;		/* under lock: counters carried over */
 	uint64_t trust_hash;	/* contents of the files sessions rest on */
 };
 
@@ -256,22 +257,30 @@ same_trust(const struct svc_conf *a, const struct svc_conf *b)
 	    a->version_max == b->version_max);
 }
 
+/*
+ * Every worker calls this for its own listener, and ${svc} is live from
+ * the first call on (other workers count on it).  So the counters are
+ * added, once, under ${svc}'s own lock, never overwritten.  Locks are
+ * taken older generation first, which no other path reverses.
+ */
 void
 svc_inherit(struct svc *svc, struct svc *old)
 {
 	const struct svc_conf *a = old->conf, *b = svc->conf;
 	size_t i, j;
+	int carry;
 
 	uv_mutex_lock(&old->lock);
-	svc->plaintext_count = old->plaintext_count;
-	svc->handshakes = old->handshakes;
-	svc->resumed = old->resumed;
-	if (!same_trust(a, b) || svc->trust_hash != old->trust_hash) {
-		uv_mutex_unlock(&old->lock);
-		return;
-	}
 	uv_mutex_lock(&svc->lock);
-	for (i = 0; i < b->nconnect; i++) {
+	if (!svc->inherited) {
+		svc->inherited = 1;
+		svc->handshakes += old->handshakes;
+		svc->resumed += old->resumed;
+		__atomic_add_fetch(&svc->plaintext_count, __atomic_load_n(
+		    &old->plaintext_count, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+	}
+	carry = same_trust(a, b) && svc->trust_hash == old->trust_hash;
+	for (i = 0; carry && i < b->nconnect; i++) {
 		for (j = 0; j < a->nconnect; j++) {
 			if (old->targets[j].session == NULL ||
 			    a->connect[j].port != b->connect[i].port ||

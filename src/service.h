@@ -94,8 +94,9 @@ unsigned int svc_count_plaintext(struct svc *svc);
 
 /**
  * svc_inherit(svc, old):
- * A reload replaced ${old} by ${svc}: carry the counters over, and move
- * the resumable TLS sessions of every target whose address and TLS
+ * A reload replaced ${old} by ${svc}: add ${old}'s counters to ${svc}'s
+ * (on the first call only: every worker calls it), and move the resumable
+ * TLS sessions of every target whose address and TLS
  * settings are unchanged (a session must not outlive a change of trust).
  */
 void svc_inherit(struct svc *svc, struct svc *old);

@@ -33,10 +33,11 @@ struct worker {
 	uv_mutex_t lock;	/* guards the job queue */
 	struct job *head, *tail;
 	struct tunnels *tunnels;
-	struct listener **lst;
+	struct listener **lst;	/* by plan index; NULL: failed to open */
 	size_t nlst;
 	uv_timer_t stop_timer;
 	int stopping;
+	int done;		/* under lock: wake is closed, post no more */
 	void (*on_done)(void *);
 	void *on_done_arg;
 	int closing_handles;
@@ -73,13 +74,18 @@ close_plaintext(struct worker *w, const struct svc_conf *was,
 		    "now \"required\": closing this plaintext connection");
 }
 
+/*
+ * The listener array stays parallel to the plan (a listener that failed
+ * to open leaves a NULL slot): the next plan's keep indices are the
+ * main thread's service indices, which know nothing of the failure.
+ */
 static void
 apply(struct worker *w, struct worker_plan *p)
 {
 	struct listener **lst;
 	char why[512];
 	char *used;
-	size_t i, j;
+	size_t i;
 
 	lst = calloc(p->n ? p->n : 1, sizeof(*lst));
 	used = calloc(w->nlst ? w->nlst : 1, 1);
@@ -88,33 +94,41 @@ apply(struct worker *w, struct worker_plan *p)
 		    "the configuration; keeping the old one", w->id);
 		goto out;
 	}
-	for (i = 0, j = 0; i < p->n; i++) {
-		if (p->keep[i] >= 0 && (size_t)p->keep[i] < w->nlst) {
-			lst[j] = w->lst[p->keep[i]];
-			used[p->keep[i]] = 1;
-			close_plaintext(w, svc_conf(listener_svc(lst[j])),
+	for (i = 0; i < p->n; i++) {
+		if (p->keep[i] >= 0) {
+			if ((size_t)p->keep[i] < w->nlst) {
+				lst[i] = w->lst[p->keep[i]];
+				used[p->keep[i]] = 1;
+			}
+			if (lst[i] == NULL) {
+				log_msg(LOG_LVL_ERR, svc_name(p->svcs[i]),
+				    "worker %d: not listening (the listener "
+				    "failed to open earlier); change the accept"
+				    " address to retry", w->id);
+				continue;
+			}
+			close_plaintext(w, svc_conf(listener_svc(lst[i])),
 			    svc_conf(p->svcs[i]));
-			listener_set_svc(lst[j], p->svcs[i]);
-			j++;
+			listener_set_svc(lst[i], p->svcs[i]);
 			continue;
 		}
-		lst[j] = listener_open(w->loop, w->tunnels, p->svcs[i],
+		lst[i] = listener_open(w->loop, w->tunnels, p->svcs[i],
 		    p->fds[i], p->announce, why, sizeof(why));
 		p->fds[i] = -1;		/* listener_open owns it now */
-		if (lst[j] == NULL)
+		if (lst[i] == NULL)
 			log_msg(LOG_LVL_ERR, NULL, "worker %d: %s", w->id, why);
-		else
-			j++;
 	}
 	for (i = 0; i < w->nlst; i++)
-		if (!used[i])
+		if (!used[i] && w->lst[i] != NULL)
 			listener_close(w->lst[i]);
 	free(w->lst);
 	w->lst = lst;
-	w->nlst = j;
+	w->nlst = p->n;
 	lst = NULL;
 	for (i = 0; i < w->nlst; i++)
-		listener_set_global_limit(w->lst[i], p->max_connections);
+		if (w->lst[i] != NULL)
+			listener_set_global_limit(w->lst[i],
+			    p->max_connections);
 out:
 	free(lst);
 	free(used);
@@ -135,6 +149,10 @@ on_tunnels_gone(void *arg)
 {
 	struct worker *w = arg;
 
+	/* A late worker_stop() (a second SIGTERM) must not wake a closed async. */
+	uv_mutex_lock(&w->lock);
+	w->done = 1;
+	uv_mutex_unlock(&w->lock);
 	w->closing_handles = 2;
 	uv_close((uv_handle_t *)&w->wake, on_handle_closed);
 	uv_close((uv_handle_t *)&w->stop_timer, on_handle_closed);
@@ -162,8 +180,11 @@ stop(struct worker *w)
 	}
 	w->stopping = 1;
 	for (i = 0; i < w->nlst; i++) {
-		const struct svc_conf *sc = svc_conf(listener_svc(w->lst[i]));
+		const struct svc_conf *sc;
 
+		if (w->lst[i] == NULL)
+			continue;
+		sc = svc_conf(listener_svc(w->lst[i]));
 		if (sc->timeout_close > wait_s)
 			wait_s = sc->timeout_close;
 		listener_close(w->lst[i]);
@@ -209,13 +230,21 @@ post(struct worker *w, int type, struct worker_plan *p)
 	j->type = type;
 	j->plan = p;
 	uv_mutex_lock(&w->lock);
+	if (w->done) {
+		/* Nothing left to apply or stop. */
+		uv_mutex_unlock(&w->lock);
+		worker_plan_free(p);
+		free(j);
+		return;
+	}
 	if (w->tail != NULL)
 		w->tail->next = j;
 	else
 		w->head = j;
 	w->tail = j;
-	uv_mutex_unlock(&w->lock);
+	/* Under the lock: the async cannot be closed before this returns. */
 	uv_async_send(&w->wake);
+	uv_mutex_unlock(&w->lock);
 }
 
 struct worker *
@@ -236,16 +265,19 @@ worker_new(int id, uv_loop_t *loop)
 		goto err1;
 	if (uv_mutex_init(&w->lock) != 0)
 		goto err2;
-	uv_async_init(w->loop, &w->wake, on_wake);
+	if (uv_async_init(w->loop, &w->wake, on_wake) != 0)
+		goto err3;
 	w->wake.data = w;
 	uv_timer_init(w->loop, &w->stop_timer);
 	w->stop_timer.data = w;
 	return (w);
+err3:
+	uv_mutex_destroy(&w->lock);
 err2:
 	tunnels_free(w->tunnels);
 err1:
 	if (loop == NULL)
-		uv_loop_close(&w->own_loop);
+		(void)uv_loop_close(&w->own_loop);	/* nothing on it yet */
 err0:
 	free(w);
 	return (NULL);
@@ -320,7 +352,9 @@ worker_free(struct worker *w)
 			uv_close((uv_handle_t *)&w->stop_timer, NULL);
 		(void)uv_run(&w->own_loop, UV_RUN_DEFAULT);
 	}
-	if (w->loop == &w->own_loop)
-		(void)uv_loop_close(&w->own_loop);
+	/* Everything was closed above or by the drain; say so if not. */
+	if (w->loop == &w->own_loop && uv_loop_close(&w->own_loop) != 0)
+		log_msg(LOG_LVL_WARNING, NULL, "worker %d: handles still open "
+		    "at exit", w->id);
 	free(w);
 }

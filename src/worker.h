@@ -50,8 +50,8 @@ void worker_apply(struct worker *w, struct worker_plan *p);
 /**
  * worker_stop(w):
  * Ask ${w} to stop accepting and to end once its tunnels are done, at the
- * latest after TIMEOUTclose; a second call closes them at once.  Safe
- * from any thread.
+ * latest after TIMEOUTclose; a second call closes them at once, one after
+ * the worker has stopped does nothing.  Safe from any thread.
  */
 void worker_stop(struct worker *w);
 

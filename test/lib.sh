@@ -13,6 +13,8 @@
 #   REDTUN        the binary under test (default: $top_builddir/src/redtun)
 #   KEEP_TMP=1    keep the per-test temp dir (its path is printed)
 #   TEST_VERBOSE=1  print the commands the helpers run
+#   REDTUN_TEST_WORKERS=N  "workers = N" in the configs of the tests that
+#                 call conf_workers (the ThreadSanitizer pass of .ci/run)
 
 set -eu
 
@@ -282,6 +284,12 @@ _cleanup() {
 			printf '\n--- %s (last 40 lines) ---\n' "${f#"$T"/}" >&2
 			tail -n 40 "$f" >&2
 		done
+		# A sanitizer report may be why (a daemon that died), in full.
+		for f in "$T"/asan.* "$T"/ubsan.* "$T"/tsan.*; do
+			[ -s "$f" ] || continue
+			printf '\n--- %s ---\n' "${f#"$T"/}" >&2
+			cat "$f" >&2
+		done
 	fi
 	if [ "${KEEP_TMP:-0}" = 1 ]; then
 		printf '%s: temp dir kept: %s\n' "$TEST_NAME" "$T" >&2
@@ -313,10 +321,13 @@ fi
 # /dev/null, so reports go to files in $T, which the verdict below reads.
 export ASAN_OPTIONS="log_path=$T/asan:detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="log_path=$T/ubsan:print_stacktrace=1"
+# configure --enable-tsan: the first data race ends the daemon (status 66)
+# and its report fails the test.
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$T/tsan:halt_on_error=1:exitcode=66"
 
 _valgrind_verdict() {
 	local f bad=0
-	for f in "$T"/asan.* "$T"/ubsan.*; do
+	for f in "$T"/asan.* "$T"/ubsan.* "$T"/tsan.*; do
 		[ -s "$f" ] || continue
 		printf '%s: sanitizer report %s:\n' "$TEST_NAME" "${f#"$T"/}" >&2
 		cat "$f" >&2
@@ -468,6 +479,12 @@ output = "$T/redtun.log";
 debug = 7;
 CAfile = "$T/ca.crt";
 EOF
+}
+
+# conf_workers: "workers = N;" when REDTUN_TEST_WORKERS is set, else nothing
+# (then the default: one worker).
+conf_workers() {
+	[ -z "${REDTUN_TEST_WORKERS:-}" ] || echo "workers = $REDTUN_TEST_WORKERS;"
 }
 
 # conf_service NAME ACCEPT_PORT CONNECT_PORT [EXTRA SETTING LINES...]

@@ -74,6 +74,7 @@ write_conf() {
 		echo "debug = $dbg;"
 		echo "CAfile = \"$ca\";"
 		echo "TIMEOUTidle = $idle;"
+		conf_workers
 		echo 'services = {'
 		conf_service bench "$LB" "$UP"
 		[ "$extra" = 0 ] || conf_service extra "$LX" "$UP" 'TIMEOUTidle = 30;'
