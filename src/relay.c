@@ -14,6 +14,7 @@ struct relay_way {
 	uint64_t in, out;		/* bytes read, bytes sent on */
 	unsigned int eof:1;		/* relay_eof() done */
 	unsigned int shut:1;		/* the sink was half-closed */
+	unsigned int closing:1;		/* close_after asked on this one */
 };
 
 struct relay {
@@ -60,7 +61,7 @@ relay_emit(struct relay *r, int dir, const char *data, size_t len)
 	 * Past the half-close nothing can be sent (a filter injecting
 	 * after the far side finished): dropped, as the peer would.
 	 */
-	if (len == 0 || w->shut)
+	if (len == 0 || w->shut || (r->closing && w->closing))
 		return (0);
 	w->out += len;
 	return (w->sink.write(w->sink.arg, data, len));
@@ -105,6 +106,7 @@ relay_close_after(struct relay *r, int dir, const char *why)
 	if (r->closing)
 		return;
 	r->closing = 1;
+	w->closing = 1;
 	w->sink.close_after(w->sink.arg, why);
 }
 

@@ -144,11 +144,22 @@ done(uv_work_t *req, int status)
 		j->prepared = NULL;
 	}
 	job_free(j);
-	if (r->again && !r->stopped) {
+	if (r->stopped) {
+		r->ops->idle(r->arg);
+		return;
+	}
+	if (r->again) {
 		/* The file may have changed since that job read it. */
 		r->again = 0;
 		reloader_request(r);
 	}
+}
+
+int
+reloader_busy(const struct reloader *r)
+{
+
+	return (r != NULL && r->job != NULL);
 }
 
 struct reloader *

@@ -33,6 +33,8 @@ struct reloader_ops {
 	    size_t n, void *prepared);
 	/* On the loop: release what prepare() returned (never committed). */
 	void (*discard)(void *arg, void *prepared);
+	/* On the loop, after reloader_stop(): the last job is gone. */
+	void (*idle)(void *arg);
 };
 
 /**
@@ -59,6 +61,9 @@ void reloader_request(struct reloader *r);
  * on the loop (whose run it keeps alive until then) without a commit.
  */
 void reloader_stop(struct reloader *r);
+
+/* reloader_busy(r): a job is out (its pool thread may still be running). */
+int reloader_busy(const struct reloader *r);
 
 /**
  * reloader_free(r):

@@ -43,6 +43,7 @@ struct runtime {
 	struct reloader *reloader;	/* SIGHUP: prepared off the loops */
 	uv_async_t drained;		/* the last worker has stopped */
 	int drained_init;
+	int all_drained;		/* on_drained() has run */
 	size_t nrunning;		/* workers whose loop runs (atomic) */
 	size_t ndone;			/* of those, stopped (atomic) */
 };
@@ -259,8 +260,10 @@ reload_commit(void *arg, struct conf *cf, struct svc **svcs, size_t n,
 	    n);
 }
 
+static void reload_idle(void *);
+
 static const struct reloader_ops reload_ops = {
-	reload_prepare, reload_commit, reload_discard
+	reload_prepare, reload_commit, reload_discard, reload_idle
 };
 
 /* ---- signals ------------------------------------------------------------ */
@@ -293,13 +296,35 @@ on_worker_done(void *arg)
 		uv_async_send(&rt->drained);
 }
 
-/* Every worker has stopped: let the main loop end. */
+/*
+ * Let the main loop end once every worker has stopped and no reload job
+ * is out: a job blocked in DNS keeps the loop running, and closing the
+ * last handle of a signal restores its default action (SIGHUP or SIGUSR1
+ * would then kill the process and leave the pidfile).
+ */
+static void
+maybe_close_signals(struct runtime *rt)
+{
+
+	if (rt->all_drained && !reloader_busy(rt->reloader))
+		close_signals(rt);
+}
+
+static void
+reload_idle(void *arg)
+{
+
+	maybe_close_signals(arg);
+}
+
+/* Every worker has stopped. */
 static void
 on_drained(uv_async_t *async)
 {
 	struct runtime *rt = async->data;
 
-	close_signals(rt);
+	rt->all_drained = 1;
+	maybe_close_signals(rt);
 	uv_close((uv_handle_t *)&rt->drained, NULL);
 }
 

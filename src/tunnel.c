@@ -331,7 +331,8 @@ enter(struct tunnel *t, int phase)
 	case T_POOLED:
 		/* Idle until a client is handed over (tunnel_adopt). */
 		end_read_start(&t->srv);
-		t->pool_cb(t, POOL_READY, t->pool_arg);
+		if (t->state != T_DEAD)	/* a failed read start ends it */
+			t->pool_cb(t, POOL_READY, t->pool_arg);
 		break;
 	case T_RELAY:
 		start_relay(t);

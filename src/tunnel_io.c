@@ -118,7 +118,8 @@ maybe_resume(struct end *src)
 {
 	struct tunnel *t = src->t;
 
-	if (!src->paused || !relay_resumable(t->relay, dir_from(src)))
+	if (!src->paused || t->close_after ||
+	    !relay_resumable(t->relay, dir_from(src)))
 		return;
 	src->paused = 0;
 	if (src->ssl != NULL)
@@ -325,19 +326,31 @@ check_done(struct tunnel *t)
 		tunnel_finish(t, 0, NULL);
 }
 
+/*
+ * ${e}'s writes are shut and flushed: a filter's close_after waits for
+ * exactly that end (the other one finishing proves nothing about it);
+ * otherwise the tunnel ends when both directions are done.
+ */
+static void
+finish_if_closing(struct end *e)
+{
+	struct tunnel *t = e->t;
+
+	if (t->close_after && e == t->close_end)
+		tunnel_finish(t, LOG_LVL_INFO, "%s", t->last_err);
+	else
+		check_done(t);
+}
+
 static void
 on_shutdown(uv_shutdown_t *req, int status)
 {
 	struct end *e = req->data;
-	struct tunnel *t = e->t;
 
 	if (status == UV_ECANCELED || !alive(e))
 		return;
 	e->shut_complete = 1;
-	if (t->close_after)
-		tunnel_finish(t, LOG_LVL_INFO, "%s", t->last_err);
-	else
-		check_done(t);
+	finish_if_closing(e);
 }
 
 /* The relay's sink: nothing more will be written to ${e} (close_notify,
@@ -352,7 +365,7 @@ shutdown_writes(void *arg)
 	e->write_done = 1;
 	if (!e->open) {
 		e->shut_complete = 1;
-		check_done(e->t);
+		finish_if_closing(e);
 		return;
 	}
 	if (e->ssl != NULL)
@@ -361,10 +374,7 @@ shutdown_writes(void *arg)
 	if (uv_shutdown(&e->sreq, (uv_stream_t *)&e->tcp, on_shutdown) < 0)
 		e->shut_complete = 1;
 	tunnel_arm_timer(e->t);
-	if (e->shut_complete && e->t->close_after)
-		tunnel_finish(e->t, LOG_LVL_INFO, "%s", e->t->last_err);
-	else
-		check_done(e->t);
+	finish_if_closing(e);
 }
 
 /* The relay's sink: a filter ends the tunnel once ${arg} has its output. */
@@ -378,10 +388,14 @@ close_after(void *arg, const char *why)
 		return;
 	snprintf(t->last_err, sizeof(t->last_err), "%s", why);
 	t->close_after = 1;
+	t->close_end = dst;
 	end_read_stop(&t->cli);
 	end_read_stop(&t->srv);
 	tunnel_half_closed(t);		/* TIMEOUTclose bounds the flush */
-	shutdown_writes(dst);
+	if (dst->shut_complete)		/* shut and flushed already */
+		tunnel_finish(t, LOG_LVL_INFO, "%s", t->last_err);
+	else
+		shutdown_writes(dst);
 }
 
 /* The relay's sink: a filter found an error. */
@@ -498,7 +512,8 @@ drain_tls(struct end *e)
 		return;
 	end_release_input(e, 0);	/* an idle end keeps no buffer */
 	/* Reading stopped on a full buffer; there is room again. */
-	if (e->paused && !relay_backlogged(t->relay, dir)) {
+	if (e->paused && !t->close_after &&
+	    !relay_backlogged(t->relay, dir)) {
 		e->paused = 0;
 		end_read_start(e);
 	}

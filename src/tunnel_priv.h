@@ -86,6 +86,7 @@ struct tunnel {
 	int resolving;			/* CONNECT: looking up, not connecting */
 	int cli_closing;		/* a failed adopt's handle closes */
 	int close_after;		/* a filter ends it: see last_err */
+	struct end *close_end;		/* ... once this end is flushed */
 	int pending;			/* close callbacks and lookups due */
 	int gai_active;
 	uint64_t t_start, t_phase, t_active;	/* uv_now() stamps, ms */

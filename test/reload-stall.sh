@@ -224,8 +224,14 @@ q=$(queries)
 kill -HUP "$RT_PID"
 wait_until 5 queries_over "$q" || fail "the reload did not ask the DNS server"
 kill -TERM "$RT_PID"
+# The workers have drained at once; the reload job still waits for DNS.
+# Signals must keep their handlers until it is back (SIGUSR1's default
+# action would kill the process and leave the pidfile).
+sleep 0.1
+kill -USR1 "$RT_PID" 2>/dev/null || fail "redtun was gone 0.1 s after SIGTERM (the reload should hold it)"
 wait_for_exit "$RT_PID" 15 || fail "redtun still runs 15 s after SIGTERM during a reload"
 wait_for_log "$LOG" "exiting" 5
+[ ! -e "$T/redtun.pid" ] || fail "the pidfile was left behind after SIGUSR1 during the stop"
 assert_file_match "$LOG" "reload abandoned: shutting down" "the reload in progress was abandoned"
 assert_file_no_match "$LOG" "reload failed" "no reload may fail"
 say "ok"

@@ -242,6 +242,9 @@ test_commands(void)
 		    memcmp(down.out, "+PONG\r\n+PONG\r\n+BYE\r\n", 20) == 0);
 		CHECK(strcmp(down.closed, "the client said QUIT") == 0);
 		CHECK(strcmp(up.closed, "") == 0 && !down.failed);
+		/* Nothing more goes the way that is closing. */
+		CHECK(relay_emit(r, RELAY_DOWN, "+late\r\n", 7) == 0 &&
+		    down.len == 20);
 		/* Once closing, input is counted but goes nowhere. */
 		CHECK(relay_input(r, RELAY_UP, "GET x\r\n", 7) == 0 &&
 		    up.len == 16);
