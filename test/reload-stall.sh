@@ -15,21 +15,8 @@
 # server listens on 127.0.0.1:53 there. Skips without namespaces.
 set -eu
 
-if [ -z "${RELOAD_STALL_IN_NS:-}" ]; then
-	# Make the namespace first, then re-run this script inside it.
-	if ! command -v unshare >/dev/null 2>&1; then
-		echo "reload-stall: SKIP: unshare not found" >&2
-		exit 77
-	elif unshare -mn true 2>/dev/null; then
-		ns="-mn"
-	elif unshare -rmn true 2>/dev/null; then
-		ns="-rmn"
-	else
-		echo "reload-stall: SKIP: cannot create a mount+network namespace (unshare -mn)" >&2
-		exit 77
-	fi
-	RELOAD_STALL_IN_NS=1 exec unshare "$ns" bash "$0" "$@"
-fi
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/netns.sh"
+netns_reexec reload-stall "$@"
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/lib.sh"
 

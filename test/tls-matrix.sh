@@ -19,23 +19,8 @@
 # TLS_MATRIX_ONLY=ERE runs only the cases whose name matches (for debugging).
 set -eu
 
-if [ -z "${TLS_MATRIX_IN_NS:-}" ]; then
-	# Not in the namespace yet: check we can make one, then re-run this
-	# script inside it (before lib.sh, so no temp dir is made out here).
-	ns=
-	if ! command -v unshare >/dev/null 2>&1; then
-		echo "tls-matrix: SKIP: unshare not found" >&2
-		exit 77
-	elif unshare -mn true 2>/dev/null; then
-		ns="-mn"
-	elif unshare -rmn true 2>/dev/null; then
-		ns="-rmn"
-	else
-		echo "tls-matrix: SKIP: cannot create a mount+network namespace (unshare -mn)" >&2
-		exit 77
-	fi
-	TLS_MATRIX_IN_NS=1 exec unshare "$ns" bash "$0" "$@"
-fi
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/netns.sh"
+netns_reexec tls-matrix "$@"
 
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/lib.sh"
 
