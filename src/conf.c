@@ -423,6 +423,7 @@ svc_conf_free(struct svc_conf *sc)
 	free(sc->key);
 	free(sc->ciphers);
 	free(sc->ciphersuites);
+	conf_redis_free(sc);
 	free(sc);
 }
 

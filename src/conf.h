@@ -19,6 +19,9 @@ struct conf_loc {
 };
 
 /* One validated service section; owns all of its strings. */
+/* role: which node a service wants (ROLE checked in the prepare phase). */
+enum redis_role { ROLE_ANY = 0, ROLE_PRIMARY, ROLE_REPLICA };
+
 struct svc_conf {
 	char *name;
 	char *file;		/* config file, for messages */
@@ -47,6 +50,13 @@ struct svc_conf {
 	unsigned int max_connections;	/* 0: no per-service limit */
 	int session_resume;		/* client: resume upstream sessions */
 	unsigned int prewarm;		/* client: idle TLS connections kept */
+	/* Redis awareness (conf_redis.c); any of these turns the filter on */
+	int reuse;			/* client: keep connections after RESET */
+	unsigned int reuse_idle;	/* s a reusable connection is kept */
+	unsigned int reuse_max;		/* reusable connections per target */
+	char *username;			/* AUTH user; NULL: "default" */
+	char *password;			/* AUTH secret; wiped when freed */
+	int role;			/* enum redis_role */
 	struct conf_locs *locs;		/* see conf_where */
 };
 
@@ -95,6 +105,12 @@ void conf_free(struct conf *conf);
 
 /* svc_conf_free(sc): free one service section; NULL-safe. */
 void svc_conf_free(struct svc_conf *sc);
+
+/*
+ * svc_conf_redis(sc): the service needs the RESP filter (reuse, AUTH or a
+ * role check); without it, bytes pass untouched.
+ */
+int svc_conf_redis(const struct svc_conf *sc);
 
 /**
  * svc_conf_same_accept(a, b): true if both services listen on the same

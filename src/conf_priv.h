@@ -112,4 +112,15 @@ int conf_check_unknown(struct conf_ctx *c, const config_setting_t *group,
 struct svc_conf *conf_read_service(struct conf_ctx *c,
     const config_setting_t *root, const config_setting_t *g);
 
+/*
+ * conf_redis.c: the Redis-aware settings.  conf_redis_setting(name): one
+ * of them.  conf_redis_read(c, root, g, sc): read them for the service
+ * group ${g} (a top-level value is the default); 0 or -1 with the error
+ * in ${c}.  conf_redis_free(sc): free them, wiping the password.
+ */
+int conf_redis_setting(const char *name);
+int conf_redis_read(struct conf_ctx *c, const config_setting_t *root,
+    const config_setting_t *g, struct svc_conf *sc);
+void conf_redis_free(struct svc_conf *sc);
+
 #endif

@@ -363,7 +363,7 @@ is_svc_setting(const char *name)
 	for (i = 0; i < NSVC_SETTINGS; i++)
 		if (strcmp(name, svc_settings[i].name) == 0)
 			return (1);
-	return (0);
+	return (conf_redis_setting(name));
 }
 
 static int
@@ -531,7 +531,7 @@ conf_read_service(struct conf_ctx *c, const config_setting_t *root,
 		    conf_loc_add(c, &sc->locs, svc_settings[i].name, s))
 			goto err;
 	}
-	if (check_service(c, g, sc))
+	if (conf_redis_read(c, root, g, sc) || check_service(c, g, sc))
 		goto err;
 	return (sc);
 oom:

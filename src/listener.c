@@ -108,13 +108,58 @@ on_pool_event(struct tunnel *t, int event, void *arg)
 	pool_schedule(l, event == POOL_FAILED ? 1000 : 0);
 }
 
+/* Pooled connections that are pre-warmed (the rest were kept after use). */
+static size_t
+pool_warm(const struct listener *l)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->npool; i++)
+		n += !tunnel_reused(l->pool[i]);
+	return (n);
+}
+
+static int
+pool_grow(struct listener *l, size_t cap)
+{
+	struct tunnel **p;
+
+	if (cap <= l->pool_cap)
+		return (0);
+	if ((p = realloc(l->pool, cap * sizeof(*p))) == NULL)
+		return (-1);
+	l->pool = p;
+	l->pool_cap = cap;
+	return (0);
+}
+
+int
+listener_keep(struct listener *l, struct tunnel *t)
+{
+	const struct svc_conf *sc = svc_conf(l->svc);
+	size_t i, same = 0;
+
+	if (l->closing || !sc->reuse)
+		return (-1);
+	for (i = 0; i < l->npool; i++)
+		same += tunnel_reused(l->pool[i]) &&
+		    tunnel_target(l->pool[i]) == tunnel_target(t);
+	if (same >= sc->reuse_max ||
+	    pool_grow(l, l->npool + 1 > l->pool_cap * 2 ? l->npool + 1 :
+	    l->pool_cap * 2 + 1) != 0)
+		return (-1);
+	l->pool[l->npool++] = t;
+	tunnel_park(t, on_pool_event, l);
+	return (0);
+}
+
 static void
 on_refill(uv_timer_t *timer)
 {
 	struct listener *l = timer->data;
 	struct tunnel *t;
 
-	while (!l->closing && l->npool < svc_conf(l->svc)->prewarm &&
+	while (!l->closing && pool_warm(l) < svc_conf(l->svc)->prewarm &&
 	    l->npool < l->pool_cap) {
 		t = tunnel_prewarm(l->set, l->tcp.loop, l->svc, on_pool_event,
 		    l);
@@ -165,16 +210,8 @@ pool_drain(struct listener *l, const char *why)
 static int
 pool_size(struct listener *l)
 {
-	size_t cap = svc_conf(l->svc)->prewarm;
-	struct tunnel **p;
 
-	if (cap <= l->pool_cap)
-		return (0);
-	if ((p = realloc(l->pool, cap * sizeof(*p))) == NULL)
-		return (-1);
-	l->pool = p;
-	l->pool_cap = cap;
-	return (0);
+	return (pool_grow(l, svc_conf(l->svc)->prewarm));
 }
 
 /* ---- accepting -------------------------------------------------------- */

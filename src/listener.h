@@ -79,6 +79,15 @@ struct svc *listener_svc(const struct listener *l);
 void listener_set_svc(struct listener *l, struct svc *svc);
 
 /**
+ * listener_keep(l, t):
+ * Pool the connection ${t}, cleaned after its client left, for the next
+ * client of ${l} (tunnel_park).  Returns 0, or -1 if the service does not
+ * reuse connections or already keeps reuseMax of them to that target.
+ */
+struct tunnel;
+int listener_keep(struct listener *l, struct tunnel *t);
+
+/**
  * listener_close(l):
  * Stop accepting; the memory and the service reference are released in
  * the close callback.  Open tunnels are not affected.

@@ -91,8 +91,14 @@ relay_eof(struct relay *r, int dir)
 	if (w->eof)
 		return (0);
 	w->eof = 1;
-	if (r->ops != NULL && !r->closing && r->ops->eof(r->st, r, dir) != 0)
-		return (-1);
+	if (r->ops != NULL && !r->closing) {
+		int rc = r->ops->eof(r->st, r, dir);
+
+		if (rc < 0)
+			return (-1);
+		if (rc > 0)
+			return (0);	/* the filter keeps the far side */
+	}
 	w->shut = 1;
 	w->sink.eof(w->sink.arg);
 	return (0);
@@ -157,6 +163,18 @@ relay_bytes_out(const struct relay *r, int dir)
 {
 
 	return (r->way[dir].out);
+}
+
+void
+relay_restart(struct relay *r)
+{
+	int d;
+
+	for (d = 0; d < 2; d++) {
+		r->way[d].in = r->way[d].out = 0;
+		r->way[d].eof = r->way[d].shut = r->way[d].closing = 0;
+	}
+	r->closing = 0;
 }
 
 void

@@ -66,7 +66,11 @@ struct relay_filter_ops {
 	 */
 	int (*input)(void *st, struct relay *r, int dir, const char *data,
 	    size_t len);
-	/* End of input in ${dir}: flush or drop what is held; 0 or -1. */
+	/*
+	 * End of input in ${dir}: flush or drop what is held; 0, or -1 as
+	 * input, or 1: the filter keeps the other end open (no half-close:
+	 * a connection cleaned for another client).
+	 */
 	int (*eof)(void *st, struct relay *r, int dir);
 	/* Bytes of direction ${dir} held back right now. */
 	size_t (*held)(const void *st, int dir);
@@ -142,6 +146,12 @@ int relay_resumable(const struct relay *r, int dir);
 /* relay_bytes_in/out(r, dir): bytes read from the source / sent on. */
 uint64_t relay_bytes_in(const struct relay *r, int dir);
 uint64_t relay_bytes_out(const struct relay *r, int dir);
+
+/*
+ * relay_restart(r): both directions start again (counts, EOF, closing),
+ * for a kept connection handed to a new client; the filter stays.
+ */
+void relay_restart(struct relay *r);
 
 /* relay_free(r): free the relay and its filter; NULL-safe. */
 void relay_free(struct relay *r);

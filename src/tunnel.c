@@ -139,7 +139,8 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
  * byte relayed (PH_FROM_ACTIVITY: silence is what is bounded).  expire()
  * says what a missed deadline means.
  */
-enum phase_clock { PH_NONE, PH_CONNECT, PH_POOL, PH_IDLE, PH_CLOSE };
+enum phase_clock { PH_NONE, PH_CONNECT, PH_POOL, PH_IDLE, PH_CLOSE,
+	PH_RECYCLE };
 
 static void expire_sniff(struct tunnel *);
 static void expire_handshake(struct tunnel *);
@@ -147,6 +148,7 @@ static void expire_prepare(struct tunnel *);
 static void expire_pooled(struct tunnel *);
 static void expire_relay(struct tunnel *);
 static void expire_drain(struct tunnel *);
+static void expire_recycle(struct tunnel *);
 
 static const struct phase {
 	const char *name;
@@ -162,6 +164,7 @@ static const struct phase {
 	[T_POOLED] =	{ "pooled", PH_POOL, 0, expire_pooled },
 	[T_RELAY] =	{ "relay", PH_IDLE, 1, expire_relay },
 	[T_DRAIN] =	{ "drain", PH_CLOSE, 1, expire_drain },
+	[T_RECYCLE] =	{ "recycle", PH_RECYCLE, 0, expire_recycle },
 	[T_DEAD] =	{ "closed", PH_NONE, 0, NULL },
 };
 
@@ -180,7 +183,11 @@ deadline(const struct tunnel *t)
 		break;
 	case PH_POOL:
 		/* Recycle, so that the pool follows DNS and server changes. */
-		due = base + PREWARM_MAX_IDLE_MS;
+		due = base + (t->reused ? (uint64_t)sc->reuse_idle * 1000 :
+		    PREWARM_MAX_IDLE_MS);
+		break;
+	case PH_RECYCLE:
+		due = base + RECYCLE_MAX_MS;
 		break;
 	case PH_IDLE:
 		if (sc->timeout_idle == 0)
@@ -206,6 +213,10 @@ on_timer(uv_timer_t *timer)
 	struct tunnel *t = timer->data;
 	uint64_t now = uv_now(t->loop), due = deadline(t);
 
+	if (t->deferred) {
+		tunnel_redis_deferred(t);	/* re-arms the timer */
+		return;
+	}
 	if (due == 0)
 		return;
 	if (now < due) {
@@ -256,8 +267,20 @@ static void
 expire_pooled(struct tunnel *t)
 {
 
-	tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection recycled after "
-	    "%d s idle", PREWARM_MAX_IDLE_MS / 1000);
+	if (t->reused)
+		tunnel_finish(t, LOG_LVL_INFO, "kept connection closed after "
+		    "%u s idle (reuseIdle)", t->sc->reuse_idle);
+	else
+		tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection recycled "
+		    "after %d s idle", PREWARM_MAX_IDLE_MS / 1000);
+}
+
+static void
+expire_recycle(struct tunnel *t)
+{
+
+	tunnel_finish(t, LOG_LVL_INFO, "RESET not answered within %d ms: "
+	    "connection not reused", RECYCLE_MAX_MS);
 }
 
 static void
@@ -391,6 +414,64 @@ tunnel_client_adopted(struct tunnel *t)
 }
 
 void
+tunnel_defer(struct tunnel *t, int what)
+{
+
+	t->deferred = what;
+	uv_timer_start(&t->timer, on_timer, 0, 0);
+}
+
+/* Until tunnel_refuse (client-readable errors) lands: close. */
+void __attribute__((weak))
+tunnel_refuse(struct tunnel *t, int level, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	tunnel_finish(t, level, "%s", why);
+}
+
+/*
+ * The client of a kept connection is done: close its handle (a new client
+ * may be attached once it is closed: cli_closing) and forget its state.
+ */
+void
+tunnel_detach_client(struct tunnel *t)
+{
+	struct end *e = &t->cli;
+
+	t->cli_closing = 1;
+	end_read_stop(e);
+	close_end(e);
+	end_release_input(e, 1);
+	e->buffered = e->paused = e->read_done = e->transport_eof = 0;
+	e->write_done = e->shut_complete = e->first_seen = 0;
+}
+
+/* The client left a connection that can be cleaned: RESET, then reuse. */
+void
+tunnel_enter_recycle(struct tunnel *t)
+{
+
+	t->state = T_RECYCLE;
+	t->t_phase = t->t_active = uv_now(t->loop);
+	tunnel_arm_timer(t);
+}
+
+/* Cleaned and kept: idle in a pool until the next client. */
+void
+tunnel_park(struct tunnel *t, tunnel_pool_cb *cb, void *arg)
+{
+
+	t->pool_cb = cb;
+	t->pool_arg = arg;
+	enter(t, T_POOLED);
+}
+
+void
 tunnel_half_closed(struct tunnel *t)
 {
 
@@ -416,6 +497,10 @@ static void
 start_prepare(struct tunnel *t)
 {
 
+	if (svc_conf_redis(t->sc)) {
+		tunnel_redis_prepare(t);
+		return;
+	}
 	if (tunnel_test_filter != NULL && tunnel_test_filter(t->relay) != 0) {
 		tunnel_finish(t, LOG_LVL_ERR, "cannot set up the test filter");
 		return;

@@ -77,6 +77,18 @@ void tunnel_buffers_release(void);
 int tunnel_accept(struct tunnels *set, uv_stream_t *listener,
     struct svc *svc);
 
+/**
+ * tunnels_set_keeper(set, keep, arg):
+ * Where a connection cleaned for reuse goes: ${keep}(${arg}, t, svc)
+ * returns 0 once it has put the tunnel ${t} of the service generation
+ * ${svc} in a pool (tunnel_park), or -1 (no such listener, pool full):
+ * the tunnel is then closed.
+ */
+struct tunnel;
+typedef int tunnels_keep_fn(void *arg, struct tunnel *t, struct svc *svc);
+void tunnels_set_keeper(struct tunnels *set, tunnels_keep_fn *keep,
+    void *arg);
+
 /* Events of a pre-warmed tunnel, reported to its pool. */
 enum tunnel_pool_event {
 	POOL_READY,	/* handshaken and idle: may be handed out */
@@ -113,5 +125,19 @@ int tunnel_adopt(struct tunnel *t, uv_stream_t *listener);
 
 /* tunnel_discard(t, why): close an unused pre-warmed tunnel, no callback. */
 void tunnel_discard(struct tunnel *t, const char *why);
+
+/**
+ * tunnel_park(t, cb, arg):
+ * Put the connection ${t}, cleaned for reuse, in a pool: idle until
+ * tunnel_adopt, with the same callbacks as a pre-warmed one (${cb} gets
+ * POOL_READY at once, POOL_LOST if it dies idle or after reuseIdle).
+ */
+void tunnel_park(struct tunnel *t, tunnel_pool_cb *cb, void *arg);
+
+/* tunnel_reused(t): ${t} is a kept connection (not a pre-warmed one). */
+int tunnel_reused(const struct tunnel *t);
+
+/* tunnel_target(t): the index of the connect target ${t} is on. */
+size_t tunnel_target(const struct tunnel *t);
 
 #endif

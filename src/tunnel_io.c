@@ -548,7 +548,7 @@ relaying(const struct tunnel *t)
 {
 
 	return (t->state == T_PREPARE || t->state == T_RELAY ||
-	    t->state == T_DRAIN);
+	    t->state == T_DRAIN || t->state == T_RECYCLE);
 }
 
 void

@@ -55,8 +55,9 @@ tunnel_adopt(struct tunnel *t, uv_stream_t *listener)
 		return (r);
 	t->pool_cb = NULL;
 	t->t_start = uv_now(t->loop);
-	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: handed %s (%s %s), "
-	    "no handshake wait", t->peer, was, wolfSSL_get_version(t->srv.ssl),
+	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: %s %s (%s %s), "
+	    "no handshake wait", t->peer, t->reused ? "reused the connection "
+	    "of" : "handed", was, wolfSSL_get_version(t->srv.ssl),
 	    wolfSSL_get_cipher_name(t->srv.ssl));
 	tunnel_client_adopted(t);
 	return (0);
@@ -101,4 +102,18 @@ tunnel_pool_read(struct end *e)
 		break;
 	}
 	end_release_input(e, 0);
+}
+
+int
+tunnel_reused(const struct tunnel *t)
+{
+
+	return (t->reused);
+}
+
+size_t
+tunnel_target(const struct tunnel *t)
+{
+
+	return (t->target);
 }

@@ -32,8 +32,11 @@
  */
 enum tunnel_state {
 	T_NEW, T_SNIFF, T_CONNECT, T_HANDSHAKE, T_PREPARE, T_POOLED, T_RELAY,
-	T_DRAIN, T_DEAD
+	T_DRAIN, T_RECYCLE, T_DEAD
 };
+
+/* RECYCLE (RESET after the client left) is bounded by this. */
+#define RECYCLE_MAX_MS	1000
 
 struct tunnel;
 
@@ -65,6 +68,11 @@ struct tunnel {
 	uv_loop_t *loop;
 	struct end cli, srv;
 	struct relay *relay;		/* both directions, filter */
+	struct resp_filter *rf;		/* the RESP filter, if switched on */
+	int deferred;			/* tunnel_redis: work for the timer */
+	int rf_result;			/* ... its result */
+	int reused;			/* kept after RESET for a new client */
+	unsigned long uses;		/* clients served on this upstream */
 	uv_timer_t timer;
 	uv_getaddrinfo_t gai;
 	uv_connect_t creq;
@@ -134,6 +142,31 @@ void end_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 void end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 int end_tls_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 int end_tls_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
+
+/*
+ * tunnel_redis.c: the RESP filter's side of a tunnel.  tunnel_redis_prepare
+ * runs the prepare phase (AUTH, ROLE) and ends it with tunnel_prepared or
+ * a failure; tunnel_redis_deferred runs from the phase timer what the
+ * filter reported from inside a read (tunnel.c calls it when t->deferred).
+ */
+void tunnel_redis_prepare(struct tunnel *t);
+void tunnel_redis_deferred(struct tunnel *t);
+void tunnel_enter_recycle(struct tunnel *t);
+
+/* tunnel.c: run tunnel_redis_deferred(t) for ${what} from the timer, at
+ * once; tunnel_detach_client() closes the client of a kept connection.
+ * tunnel_refuse() is tunnel_finish with a reason the client can read. */
+void tunnel_defer(struct tunnel *t, int what);
+void tunnel_detach_client(struct tunnel *t);
+void tunnel_refuse(struct tunnel *t, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* tunnels.c: tunnels_keep() offers a cleaned connection to the keeper;
+ * tunnels_drop_pooled() closes idle pooled connections of ${svc} to
+ * ${upaddr}. */
+int tunnels_keep(struct tunnels *set, struct tunnel *t);
+void tunnels_drop_pooled(struct tunnels *set, const struct svc *svc,
+    const char *upaddr, const char *why);
 
 /* tunnel_pool.c: an idle pre-warmed connection's server spoke. */
 void tunnel_pool_read(struct end *e);

@@ -22,6 +22,8 @@ struct tunnels {
 	unsigned long shed;	/* connections shed meanwhile */
 	void (*on_empty)(void *);
 	void *on_empty_arg;
+	tunnels_keep_fn *keep;		/* where reusable connections go */
+	void *keep_arg;
 };
 
 /* ---- registry --------------------------------------------------------- */
@@ -174,4 +176,33 @@ tunnels_worker(const struct tunnels *set)
 {
 
 	return (set->worker);
+}
+
+void
+tunnels_set_keeper(struct tunnels *set, tunnels_keep_fn *keep, void *arg)
+{
+
+	set->keep = keep;
+	set->keep_arg = arg;
+}
+
+int
+tunnels_keep(struct tunnels *set, struct tunnel *t)
+{
+
+	return (set->keep != NULL ? set->keep(set->keep_arg, t, t->svc) : -1);
+}
+
+void
+tunnels_drop_pooled(struct tunnels *set, const struct svc *svc,
+    const char *upaddr, const char *why)
+{
+	struct tunnel *t, *next;
+
+	for (t = set->head; t != NULL; t = next) {
+		next = t->next;
+		if (t->state == T_POOLED && t->svc == svc &&
+		    strcmp(t->upaddr, upaddr) == 0)
+			tunnel_finish(t, LOG_LVL_INFO, "%s", why);
+	}
 }

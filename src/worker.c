@@ -43,6 +43,19 @@ struct worker {
 	int closing_handles;
 };
 
+/* A connection cleaned for reuse goes to its generation's listener. */
+static int
+worker_keep(void *arg, struct tunnel *t, struct svc *svc)
+{
+	struct worker *w = arg;
+	size_t i;
+
+	for (i = 0; i < w->nlst; i++)
+		if (w->lst[i] != NULL && listener_svc(w->lst[i]) == svc)
+			return (listener_keep(w->lst[i], t));
+	return (-1);
+}
+
 void
 worker_plan_free(struct worker_plan *p)
 {
@@ -261,7 +274,9 @@ worker_new(int id, uv_loop_t *loop)
 			goto err0;
 		w->loop = &w->own_loop;
 	}
-	if ((w->tunnels = tunnels_new(id)) == NULL)
+	if ((w->tunnels = tunnels_new(id)) != NULL)
+		tunnels_set_keeper(w->tunnels, worker_keep, w);
+	if (w->tunnels == NULL)
 		goto err1;
 	if (uv_mutex_init(&w->lock) != 0)
 		goto err2;

@@ -1,0 +1,106 @@
+#ifndef REDTUN_RESP_FILTER_H
+#define REDTUN_RESP_FILTER_H
+
+/*
+ * The Redis-aware filter on a tunnel's relay: it scans both directions with
+ * resp.c, matches each reply to the command it answers, and on that
+ * matching builds the service's Redis features: AUTH and ROLE before the
+ * first client byte (the prepare phase), READONLY on a primary service,
+ * and RESET so that an upstream connection can serve another client.
+ *
+ * Where matching cannot be exact (RESP2 UNSUBSCRIBE of everything, a
+ * command queue over RF_QUEUE_MAX, a client protocol error...) the
+ * connection is marked unsynchronised: bytes still flow, nothing that
+ * needs matching is attempted, and a debug line says why.
+ */
+
+#include <stddef.h>
+
+struct relay;
+struct svc_conf;
+struct resp_filter;
+
+/* Outcomes of the prepare conversation and of a recycle. */
+enum rf_result {
+	RF_OK = 0,
+	RF_FAIL = 1,	/* give up: ${why} is for the log and the client */
+	RF_RETRY = 2	/* wrong node (role): try another connection */
+};
+
+/* Commands in flight per connection, beyond which matching stops. */
+#define RF_QUEUE_MAX	65536
+
+/*
+ * What the filter tells its tunnel.  Each runs from inside relay input
+ * (never from within a call the tunnel made into the filter), and ${why}
+ * is only valid during the call; it may hold bytes from the server.
+ */
+struct rf_hooks {
+	/* resp_filter_prepare() is done: RF_OK, RF_FAIL or RF_RETRY. */
+	void (*prepared)(void *arg, int result, const char *why);
+	/*
+	 * After resp_filter_recycle(): every reply the client was owed is
+	 * sent (the client may be let go: ${client_done} 1 once), then the
+	 * connection is clean again (RF_OK) or must be closed (RF_FAIL).
+	 */
+	void (*client_done)(void *arg);
+	void (*recycled)(void *arg, int result, const char *why);
+	/* A primary service's server said READONLY: a failover happened. */
+	void (*readonly)(void *arg);
+	/*
+	 * The client has sent its last command: return 1 to start a
+	 * recycle (the caller calls resp_filter_recycle), 0 to half-close
+	 * upstream as usual.
+	 */
+	int (*client_eof)(void *arg);
+	void *arg;
+};
+
+/**
+ * resp_filter_attach(r, sc, hooks, name):
+ * Put a RESP filter on the relay ${r} for a service configured as ${sc}
+ * (which must outlive the relay), reporting through ${hooks} (copied);
+ * ${name} (the service) prefixes debug lines.  Returns the filter, owned
+ * by the relay (freed by relay_free), or NULL on allocation failure.
+ */
+struct resp_filter *resp_filter_attach(struct relay *r,
+    const struct svc_conf *sc, const struct rf_hooks *hooks,
+    const char *name);
+
+/**
+ * resp_filter_prepare(f):
+ * Start the prepare conversation on a new upstream connection: AUTH when
+ * a password is set, ROLE when a role is wanted, sent upstream at once.
+ * hooks->prepared follows once the replies are in; at once (before this
+ * returns) when there is nothing to ask.
+ */
+void resp_filter_prepare(struct resp_filter *f);
+
+/**
+ * resp_filter_reusable(f):
+ * Whether the connection can be cleaned for another client: the client
+ * has sent its last command; nothing RESET cannot undo (CLIENT NO-EVICT,
+ * a pending blocking command, QUIT, a protocol error) happened; the
+ * server knows RESET.  Call after the client's EOF reached the filter.
+ */
+int resp_filter_reusable(const struct resp_filter *f);
+
+/**
+ * resp_filter_recycle(f):
+ * Send RESET (and AUTH again) upstream; replies the client is still owed
+ * go on to it, then hooks->client_done, then hooks->recycled.  The caller
+ * bounds the time.
+ */
+void resp_filter_recycle(struct resp_filter *f);
+
+/**
+ * resp_filter_restart(f):
+ * After RF_OK from a recycle: the connection starts again for a new
+ * client, with the per-client state of a fresh connection.
+ */
+void resp_filter_restart(struct resp_filter *f);
+
+/* resp_filter_no_reset(f): the server answered RESET with an error. */
+int resp_filter_no_reset(const struct resp_filter *f);
+
+#endif
