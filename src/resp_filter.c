@@ -444,7 +444,7 @@ static int
 input_down(struct resp_filter *f, const char *data, size_t len)
 {
 	size_t pos = 0, fwd = 0, used;
-	int rc, act;
+	int rc, act, held;
 
 	while (pos < len) {
 		if (!f->holding && resp_scan_idle(f->down) &&
@@ -479,15 +479,13 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 		}
 		if (rc != RESP_FRAME)
 			continue;
+		/* Not holding while the hooks run (client_done flushes). */
+		held = f->holding;
+		f->holding = 0;
 		act = on_reply(f, resp_scan_frame(f->down));
-		if (f->holding) {
-			f->holding = 0;
-			if (act != A_DROP && emit(f, (const char *)f->hold,
-			    f->nhold))
-				return (-1);
-		} else if (act == A_DROP) {
-			/* Only where nothing is forwarded (emit is mute). */
-		}
+		if (held && act != A_DROP &&
+		    emit(f, (const char *)f->hold, f->nhold))
+			return (-1);
 		if (act == A_STOP) {
 			if (f->mode == M_IDLE) {
 				relay_fail(f->r, RELAY_DOWN, "the server sent "
@@ -502,7 +500,7 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 			    "reconnects to the primary");
 			return (0);
 		}
-		if (act == A_DROP && !f->holding)
+		if (act == A_DROP)
 			fwd = pos;
 	}
 	if (!f->holding && emit(f, data + fwd, len - fwd))

@@ -448,7 +448,7 @@ drain_tls(struct end *e)
 	struct tunnel *t = e->t;
 	int dir = dir_from(e);
 	char text[160];
-	int n, err = 0;
+	int n, err = 0, status;
 	size_t used = 0;
 
 	/*
@@ -472,13 +472,19 @@ drain_tls(struct end *e)
 			}
 			continue;
 		}
-		/* Whatever happens next, what came first goes out first. */
+		/*
+		 * The status first: a filter may write to this same
+		 * connection while it takes the data, which resets
+		 * wolfSSL's last error.  Then what came first goes out
+		 * first, whatever the status says.
+		 */
+		status = tls_status(e->ssl, n, &err);
 		if (used > 0) {
 			if (relay_input(t->relay, dir, tls_plain_buf, used))
 				return;
 			used = 0;
 		}
-		switch (tls_status(e->ssl, n, &err)) {
+		switch (status) {
 		case TLS_TRUNCATED:
 			/*
 			 * After our close_notify a bare FIN is normal (Redis
