@@ -216,6 +216,15 @@ on_request(struct resp_filter *f, const struct resp_frame *fr)
 		f->noevict = resp_arg_is(&a[2], "ON");
 	if (f->unsync)
 		return;
+	if (f->monitor) {
+		/*
+		 * MONITOR output and replies are both status lines: only
+		 * RESET's can be told apart, and it ends the mode.
+		 */
+		if (resp_arg_is(&a[0], "RESET"))
+			q_push(f, Q_RESET);
+		return;
+	}
 	client_reply = resp_arg_is(&a[0], "CLIENT") &&
 	    resp_arg_is(&a[1], "REPLY");
 	if (f->reply_off || f->skip_next) {
@@ -228,6 +237,12 @@ on_request(struct resp_filter *f, const struct resp_frame *fr)
 		return;
 	}
 	if (f->multi) {
+		/* RESET is not queued: it ends the transaction. */
+		if (resp_arg_is(&a[0], "RESET")) {
+			f->multi = 0;
+			q_push(f, Q_RESET);
+			return;
+		}
 		if (resp_arg_is(&a[0], "EXEC") || resp_arg_is(&a[0], "DISCARD"))
 			f->multi = 0;
 		else if (changes_replies(fr)) {
@@ -651,9 +666,14 @@ int
 resp_filter_reusable(const struct resp_filter *f)
 {
 
+	/*
+	 * Checked on redis-server 7.0.15: RESET ends CLIENT REPLY OFF, but
+	 * its own reply is skipped after CLIENT REPLY SKIP, and CLIENT
+	 * NO-EVICT on survives it.
+	 */
 	return (f->mode == M_RELAY && !f->unsync && !f->noevict && !f->quit &&
 	    !f->client_bad && !f->no_reset && f->nblock == 0 &&
-	    !f->reply_off && !f->skip_next && resp_scan_idle(f->up));
+	    !f->skip_next && resp_scan_idle(f->up));
 }
 
 void

@@ -414,11 +414,18 @@ tunnel_client_adopted(struct tunnel *t)
 }
 
 void
-tunnel_defer(struct tunnel *t, int what)
+tunnel_defer_after(struct tunnel *t, int what, uint64_t ms)
 {
 
 	t->deferred = what;
-	uv_timer_start(&t->timer, on_timer, 0, 0);
+	uv_timer_start(&t->timer, on_timer, ms, 0);
+}
+
+void
+tunnel_defer(struct tunnel *t, int what)
+{
+
+	tunnel_defer_after(t, what, 0);
 }
 
 /* Until tunnel_refuse (client-readable errors) lands: close. */

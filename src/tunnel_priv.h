@@ -157,6 +157,7 @@ void tunnel_enter_recycle(struct tunnel *t);
  * once; tunnel_detach_client() closes the client of a kept connection.
  * tunnel_refuse() is tunnel_finish with a reason the client can read. */
 void tunnel_defer(struct tunnel *t, int what);
+void tunnel_defer_after(struct tunnel *t, int what, uint64_t ms);
 void tunnel_detach_client(struct tunnel *t);
 void tunnel_refuse(struct tunnel *t, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

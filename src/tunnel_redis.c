@@ -18,7 +18,11 @@
 #include "tunnel.h"
 #include "tunnel_priv.h"
 
-enum { D_NONE, D_PREPARED, D_RECYCLED };
+enum { D_NONE, D_PREPARED, D_RECYCLED, D_RECONNECT };
+
+/* role = primary: pauses between connections to a node that is not. */
+#define ROLE_RETRY_MIN_MS	100
+#define ROLE_RETRY_MAX_MS	1000
 
 static void
 on_prepared(void *arg, int result, const char *why)
@@ -98,6 +102,11 @@ keep(struct tunnel *t)
 	char was[64];
 
 	snprintf(was, sizeof(was), "%s", t->peer);
+	log_msg(LOG_LVL_NOTICE, svc_name(t->svc), "%s: client done: %llu "
+	    "bytes to server, %llu bytes to client, %.3f s", t->peer,
+	    (unsigned long long)relay_bytes_out(t->relay, RELAY_UP),
+	    (unsigned long long)relay_bytes_out(t->relay, RELAY_DOWN),
+	    (double)(uv_now(t->loop) - t->t_start) / 1000.0);
 	tunnel_detach_client(t);
 	relay_restart(t->relay);
 	resp_filter_restart(t->rf);
@@ -115,6 +124,59 @@ keep(struct tunnel *t)
 		    "or the service was reloaded");
 }
 
+/*
+ * The old connection is closed: forget it and connect again (re-resolving
+ * the name, which a failover moves) after a pause.
+ */
+static void
+on_srv_closed(uv_handle_t *h)
+{
+	struct end *e = h->data;
+	struct tunnel *t = e->t;
+	uint64_t pause;
+
+	if (t->state == T_DEAD) {
+		tunnel_unpend(t);
+		return;
+	}
+	t->pending--;
+	wolfSSL_free(e->ssl);
+	e->ssl = NULL;
+	end_release_input(e, 1);
+	e->buffered = e->paused = e->read_done = e->transport_eof = 0;
+	e->write_done = e->shut_complete = e->first_seen = 0;
+	relay_restart(t->relay);
+	resp_filter_restart(t->rf);
+	pause = (uint64_t)ROLE_RETRY_MIN_MS << (t->uses < 4 ? t->uses : 4);
+	tunnel_defer_after(t, D_RECONNECT, pause < ROLE_RETRY_MAX_MS ? pause :
+	    ROLE_RETRY_MAX_MS);
+}
+
+/* role = primary and the node is not: another connection, in time. */
+static void
+role_retry(struct tunnel *t)
+{
+	uint64_t spent = uv_now(t->loop) - t->t_start;
+
+	if (!t->cli.open) {
+		tunnel_finish(t, LOG_LVL_NOTICE, "%s", t->last_err);
+		return;		/* pre-warmed: the pool tries again */
+	}
+	if (spent + ROLE_RETRY_MIN_MS >= (uint64_t)t->sc->timeout_connect *
+	    1000) {
+		tunnel_refuse(t, LOG_LVL_ERR, "%s; gave up after %.1f s "
+		    "(TIMEOUTconnect)", t->last_err, (double)spent / 1000.0);
+		return;
+	}
+	log_msg(LOG_LVL_NOTICE, svc_name(t->svc), "%s: %s %s; connecting "
+	    "again", t->peer, t->upaddr, t->last_err);
+	t->uses++;	/* counts attempts until a client is served */
+	end_read_stop(&t->srv);
+	t->srv.open = 0;
+	t->pending++;
+	uv_close((uv_handle_t *)&t->srv.tcp, on_srv_closed);
+}
+
 void
 tunnel_redis_deferred(struct tunnel *t)
 {
@@ -127,9 +189,16 @@ tunnel_redis_deferred(struct tunnel *t)
 				log_msg(LOG_LVL_NOTICE, svc_name(t->svc),
 				    "%s: %s", t->peer, t->last_err);
 			t->last_err[0] = '\0';
+			t->uses = 0;
 			tunnel_prepared(t);
-		} else
+		} else if (t->rf_result == RF_RETRY)
+			role_retry(t);
+		else
 			tunnel_refuse(t, LOG_LVL_ERR, "%s", t->last_err);
+		return;
+	}
+	if (what == D_RECONNECT && t->state == T_PREPARE) {
+		tunnel_begin(t);
 		return;
 	}
 	if (what == D_RECYCLED && t->state == T_RECYCLE) {
