@@ -48,6 +48,7 @@ struct resp_filter {
 	uint8_t *q;			/* ring of enum q_kind */
 	size_t qhead, qlen, qcap;
 	size_t nblock;			/* Q_BLOCK entries in the ring */
+	size_t nsub;			/* Q_SUB entries in the ring */
 	int mode;
 	int result;			/* of the prepare conversation */
 	char why[192];
@@ -103,8 +104,8 @@ q_push(struct resp_filter *f, int kind)
 		f->qhead = 0;
 	}
 	f->q[(f->qhead + f->qlen++) % f->qcap] = (uint8_t)kind;
-	if (kind == Q_BLOCK)
-		f->nblock++;
+	f->nblock += kind == Q_BLOCK;
+	f->nsub += kind == Q_SUB;
 }
 
 static int
@@ -117,8 +118,8 @@ q_pop(struct resp_filter *f)
 	kind = f->q[f->qhead];
 	f->qhead = (f->qhead + 1) % f->qcap;
 	f->qlen--;
-	if (kind == Q_BLOCK)
-		f->nblock--;
+	f->nblock -= kind == Q_BLOCK;
+	f->nsub -= kind == Q_SUB;
 	return (kind);
 }
 
@@ -180,8 +181,12 @@ on_pubsub(struct resp_filter *f, const struct resp_frame *fr, int sub)
 {
 	long long n = nargs(fr), i;
 
-	if (f->proto3 && n > 0)
-		return;		/* confirmations are push frames */
+	if (f->proto3) {
+		/* Confirmations are push frames; only an arity error is not. */
+		if (n == 0 && sub)
+			q_push(f, Q_REPLY);
+		return;
+	}
 	if (n < 0 || (n == 0 && sub)) {
 		if (n < 0)
 			unsync(f, "(un)subscribe with too many channels");
@@ -191,7 +196,7 @@ on_pubsub(struct resp_filter *f, const struct resp_frame *fr, int sub)
 	}
 	if (n == 0) {
 		/* Everything: one reply per channel we did not count. */
-		if (f->sub2 || f->proto3)
+		if (f->sub2 || f->nsub > 0)
 			unsync(f, "unsubscribe from every channel");
 		else
 			q_push(f, Q_SUB);
