@@ -49,6 +49,7 @@ struct resp_filter {
 	size_t qhead, qlen, qcap;
 	size_t nblock;			/* Q_BLOCK entries in the ring */
 	size_t nsub;			/* Q_SUB entries in the ring */
+	size_t nhello;			/* Q_HELLO entries in the ring */
 	int mode;
 	int result;			/* of the prepare conversation */
 	char why[192];
@@ -106,6 +107,7 @@ q_push(struct resp_filter *f, int kind)
 	f->q[(f->qhead + f->qlen++) % f->qcap] = (uint8_t)kind;
 	f->nblock += kind == Q_BLOCK;
 	f->nsub += kind == Q_SUB;
+	f->nhello += kind == Q_HELLO;
 }
 
 static int
@@ -120,6 +122,7 @@ q_pop(struct resp_filter *f)
 	f->qlen--;
 	f->nblock -= kind == Q_BLOCK;
 	f->nsub -= kind == Q_SUB;
+	f->nhello -= kind == Q_HELLO;
 	return (kind);
 }
 
@@ -181,6 +184,10 @@ on_pubsub(struct resp_filter *f, const struct resp_frame *fr, int sub)
 {
 	long long n = nargs(fr), i;
 
+	if (f->nhello > 0) {
+		unsync(f, "(un)subscribe before HELLO's reply");
+		return;
+	}
 	if (f->proto3) {
 		/* Confirmations are push frames; only an arity error is not. */
 		if (n == 0 && sub)

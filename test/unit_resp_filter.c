@@ -161,18 +161,19 @@ out_is(const struct sink *s, const char *want)
 struct conv {
 	const char *name, *cmds, *replies;
 	int reusable;		/* after all replies */
+	const char *pre_cmds, *pre_replies;	/* a first round, if any */
 };
 
 static const struct conv convs[] = {
 	{ "pipeline", "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
 	    "*2\r\n$3\r\nGET\r\n$1\r\na\r\nPING\r\n",
-	    "+OK\r\n$1\r\n1\r\n+PONG\r\n", 1 },
+	    "+OK\r\n$1\r\n1\r\n+PONG\r\n", 1, NULL, NULL },
 	{ "inline and empty lines", "\r\nping\r\n\nECHO hi\n",
-	    "+PONG\r\n$2\r\nhi\r\n", 1 },
+	    "+PONG\r\n$2\r\nhi\r\n", 1, NULL, NULL },
 	{ "multi/exec", "MULTI\r\nSET a 1\r\nGET a\r\nEXEC\r\n",
-	    "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n$1\r\n1\r\n", 1 },
+	    "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n$1\r\n1\r\n", 1, NULL, NULL },
 	{ "reset inside multi", "MULTI\r\nSET a 1\r\nRESET\r\nPING\r\n",
-	    "+OK\r\n+QUEUED\r\n+RESET\r\n+PONG\r\n", 1 },
+	    "+OK\r\n+QUEUED\r\n+RESET\r\n+PONG\r\n", 1, NULL, NULL },
 	{ "resp2 pub/sub", "SUBSCRIBE a b\r\nPING\r\nUNSUBSCRIBE a b\r\n"
 	    "PING\r\n",
 	    "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
@@ -181,34 +182,37 @@ static const struct conv convs[] = {
 	    "*2\r\n$4\r\npong\r\n$0\r\n\r\n"
 	    "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n"
 	    "*3\r\n$7\r\nmessage\r\n$1\r\nb\r\n$2\r\nyo\r\n"
-	    "*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n+PONG\r\n", 1 },
-	{ "resp3 push", "HELLO 3\r\nSUBSCRIBE a\r\nGET k\r\n",
-	    "%1\r\n+proto\r\n:3\r\n>3\r\n+subscribe\r\n+a\r\n:1\r\n"
-	    ">3\r\n+message\r\n+a\r\n+x\r\n_\r\n", 1 },
-	{ "resp3 unsubscribe all", "HELLO 3\r\nSUBSCRIBE a b\r\nUNSUBSCRIBE\r\n"
-	    "PING\r\n", "%1\r\n+proto\r\n:3\r\n"
-	    ">3\r\n+subscribe\r\n+a\r\n:1\r\n>3\r\n+subscribe\r\n+b\r\n:2\r\n"
+	    "*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n+PONG\r\n", 1, NULL, NULL },
+	{ "resp3 push", "SUBSCRIBE a\r\nGET k\r\n",
+	    ">3\r\n+subscribe\r\n+a\r\n:1\r\n"
+	    ">3\r\n+message\r\n+a\r\n+x\r\n_\r\n", 1,
+	    "HELLO 3\r\n", "%1\r\n+proto\r\n:3\r\n" },
+	{ "resp3 unsubscribe all", "SUBSCRIBE a b\r\nUNSUBSCRIBE\r\n"
+	    "PING\r\n", ">3\r\n+subscribe\r\n+a\r\n:1\r\n>3\r\n+subscribe\r\n+b\r\n:2\r\n"
 	    ">3\r\n+unsubscribe\r\n+a\r\n:1\r\n"
-	    ">3\r\n+unsubscribe\r\n+b\r\n:0\r\n+PONG\r\n", 1 },
-	{ "attributes", "GET k\r\n", "|1\r\n+ttl\r\n:3\r\n$1\r\nv\r\n", 1 },
+	    ">3\r\n+unsubscribe\r\n+b\r\n:0\r\n+PONG\r\n", 1,
+	    "HELLO 3\r\n", "%1\r\n+proto\r\n:3\r\n" },
+	{ "subscribe before HELLO's reply", "HELLO 3\r\nSUBSCRIBE a\r\n",
+	    "%1\r\n+proto\r\n:3\r\n>3\r\n+subscribe\r\n+a\r\n:1\r\n", 0, NULL, NULL },
+	{ "attributes", "GET k\r\n", "|1\r\n+ttl\r\n:3\r\n$1\r\nv\r\n", 1, NULL, NULL },
 	{ "client reply off/skip/on", "CLIENT REPLY OFF\r\nSET a 1\r\n"
 	    "CLIENT REPLY ON\r\nCLIENT REPLY SKIP\r\nSET a 2\r\nPING\r\n",
-	    "+OK\r\n+PONG\r\n", 1 },
-	{ "blocking pop answered", "BLPOP q 0\r\n", "*-1\r\n", 1 },
-	{ "blocking pop pending", "BLPOP q 0\r\nPING\r\n", "", 0 },
-	{ "no-evict", "CLIENT NO-EVICT on\r\n", "+OK\r\n", 0 },
+	    "+OK\r\n+PONG\r\n", 1, NULL, NULL },
+	{ "blocking pop answered", "BLPOP q 0\r\n", "*-1\r\n", 1, NULL, NULL },
+	{ "blocking pop pending", "BLPOP q 0\r\nPING\r\n", "", 0, NULL, NULL },
+	{ "no-evict", "CLIENT NO-EVICT on\r\n", "+OK\r\n", 0, NULL, NULL },
 	{ "no-evict off again", "CLIENT NO-EVICT on\r\nCLIENT NO-EVICT off\r\n",
-	    "+OK\r\n+OK\r\n", 1 },
-	{ "skip pending", "CLIENT REPLY SKIP\r\n", "", 0 },
-	{ "quit", "QUIT\r\n", "+OK\r\n", 0 },
-	{ "command cut short", "*2\r\n$3\r\nGET\r\n$1\r\n", "", 0 },
+	    "+OK\r\n+OK\r\n", 1, NULL, NULL },
+	{ "skip pending", "CLIENT REPLY SKIP\r\n", "", 0, NULL, NULL },
+	{ "quit", "QUIT\r\n", "+OK\r\n", 0, NULL, NULL },
+	{ "command cut short", "*2\r\n$3\r\nGET\r\n$1\r\n", "", 0, NULL, NULL },
 	{ "client protocol error", "*1\r\n+PING\r\n",
-	    "-ERR Protocol error: expected '$', got '+'\r\n", 0 },
+	    "-ERR Protocol error: expected '$', got '+'\r\n", 0, NULL, NULL },
 	{ "monitor", "MONITOR\r\nPING\r\n",
-	    "+OK\r\n+PONG\r\n+1700000000.1 [0 127.0.0.1:1] \"PING\"\r\n", 1 },
+	    "+OK\r\n+PONG\r\n+1700000000.1 [0 127.0.0.1:1] \"PING\"\r\n", 1, NULL, NULL },
 	{ "unsubscribe all (unmatched)", "SUBSCRIBE a\r\nUNSUBSCRIBE\r\n",
 	    "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
-	    "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n", 0 },
+	    "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n", 0, NULL, NULL },
 };
 
 static void
@@ -221,6 +225,11 @@ test_conversations(void)
 			setup(NULL, ROLE_ANY);
 			resp_filter_prepare(ev.f);
 			CHECK(ev.prepared == 1 && ev.prep_result == RF_OK);
+			if (convs[i].pre_cmds != NULL) {
+				feed(RELAY_UP, convs[i].pre_cmds, step);
+				feed(RELAY_DOWN, convs[i].pre_replies, step);
+				up.len = down.len = 0;
+			}
 			feed(RELAY_UP, convs[i].cmds, step);
 			feed(RELAY_DOWN, convs[i].replies, step);
 			if (!out_is(&up, convs[i].cmds) ||
