@@ -334,6 +334,15 @@ reply_type(struct resp_scan *s, int c)
 	}
 }
 
+/* The bytes from ${p} to ${e}, at most ${room} + 1 (the first too many). */
+static size_t
+lim(const char *p, const char *e, long long room)
+{
+
+	return ((long long)(e - p) > room + 1 ? (size_t)room + 1 :
+	    (size_t)(e - p));
+}
+
 /* An inline command's bytes [p, e) before its LF (or the chunk's end). */
 static void
 inline_words(struct resp_scan *s, const char *p, const char *e)
@@ -419,14 +428,15 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 			break;
 		case S_LINE:
 			if (s->t == '+' || s->t == '-') {
-				r = memchr(p, '\r', (size_t)(e - p));
-				q = memchr(p, '\n', (size_t)((r ? r : e) - p));
-				if (q != NULL) {
+				/* Only up to the bound: the first fault wins. */
+				n = lim(p, e, RESP_MAX_LINE - s->rem);
+				if ((r = memchr(p, '\r', n)) != NULL)
+					n = (size_t)(r - p);
+				if ((q = memchr(p, '\n', n)) != NULL) {
 					p = q;
 					why = "line not ended by CRLF";
 					break;
 				}
-				n = (size_t)((r ? r : e) - p);
 				if (s->rem + (long long)n > RESP_MAX_LINE) {
 					p += RESP_MAX_LINE - s->rem;
 					why = "line too long";
@@ -495,8 +505,9 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 			framed = value_done(s);
 			break;
 		case S_INLINE:
-			q = memchr(p, '\n', (size_t)(e - p));
-			n = (size_t)((q ? q : e) - p);
+			n = lim(p, e, RESP_MAX_INLINE - s->rem);
+			if ((q = memchr(p, '\n', n)) != NULL)
+				n = (size_t)(q - p);
 			if ((r = memchr(p, '\0', n)) != NULL) {
 				p = r;
 				why = "NUL in inline command";

@@ -308,6 +308,10 @@ requests(void)
 	n = rep("a", RESP_MAX_INLINE, "\r\n");
 	t(RESP_REQUESTS, big, n - 2, "| more");
 	t(RESP_REQUESTS, big, n - 1, "| BAD 65536 inline command too long");
+	big[n - 1] = '\0';	/* the first fault wins, whatever the split */
+	t(RESP_REQUESTS, big, n, "| BAD 65536 inline command too long");
+	big[n - 2] = '\0';
+	t(RESP_REQUESTS, big, n, "| BAD 65536 NUL in inline command");
 	n = rep("a", RESP_MAX_INLINE, "\n");
 	t(RESP_REQUESTS, big, n, "i0/65537 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'+65536 | idle");
