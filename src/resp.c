@@ -48,7 +48,7 @@ struct resp_scan {
 	char t;			/* type byte of the item being read */
 	const char *err;
 	int neg, ndig, zero;	/* number: sign, digits, first digit 0 */
-	long long num;
+	unsigned long long num;	/* its magnitude */
 	long long rem;		/* bulk bytes left / line bytes so far */
 	int inword;		/* inline: inside a word */
 	int depth;
@@ -210,7 +210,7 @@ num_start(struct resp_scan *s)
 	s->num = 0;
 }
 
-/* One byte of a number: "0" or -?[1-9][0-9]*, no overflow.  0 or -1. */
+/* One byte of a number: "0" or -?[1-9][0-9]*, a long long.  0 or -1. */
 static int
 num_byte(struct resp_scan *s, int c)
 {
@@ -219,12 +219,14 @@ num_byte(struct resp_scan *s, int c)
 		s->neg = 1;
 		return (0);
 	}
+	/* Negative down to LLONG_MIN (a valid ':' reply). */
 	if (c < '0' || c > '9' || s->zero || (c == '0' && s->neg &&
-	    s->ndig == 0) || s->num > (LLONG_MAX - (c - '0')) / 10)
+	    s->ndig == 0) || s->num > ((unsigned long long)LLONG_MAX +
+	    (unsigned)s->neg - (unsigned)(c - '0')) / 10)
 		return (-1);
 	if (s->ndig++ == 0 && c == '0')
 		s->zero = 1;
-	s->num = s->num * 10 + (c - '0');
+	s->num = s->num * 10 + (unsigned)(c - '0');
 	return (0);
 }
 
@@ -259,7 +261,8 @@ line_byte(struct resp_scan *s, int c)
 static const char *
 header_done(struct resp_scan *s, int *framed)
 {
-	long long v = s->neg ? -s->num : s->num, n;
+	long long v = s->neg ? -(long long)(s->num - 1) - 1 :
+	    (long long)s->num, n;
 	int req = s->side == RESP_REQUESTS;
 
 	*framed = 0;
