@@ -48,7 +48,7 @@ struct resp_scan {
 	char t;			/* type byte of the item being read */
 	const char *err;
 	int neg, ndig, zero;	/* number: sign, digits, first digit 0 */
-	long long num;
+	unsigned long long num;	/* its magnitude */
 	long long rem;		/* bulk bytes left / line bytes so far */
 	int inword;		/* inline: inside a word */
 	int depth;
@@ -210,7 +210,7 @@ num_start(struct resp_scan *s)
 	s->num = 0;
 }
 
-/* One byte of a number: "0" or -?[1-9][0-9]*, no overflow.  0 or -1. */
+/* One byte of a number: "0" or -?[1-9][0-9]*, a long long.  0 or -1. */
 static int
 num_byte(struct resp_scan *s, int c)
 {
@@ -219,12 +219,14 @@ num_byte(struct resp_scan *s, int c)
 		s->neg = 1;
 		return (0);
 	}
+	/* Negative down to LLONG_MIN (a valid ':' reply). */
 	if (c < '0' || c > '9' || s->zero || (c == '0' && s->neg &&
-	    s->ndig == 0) || s->num > (LLONG_MAX - (c - '0')) / 10)
+	    s->ndig == 0) || s->num > ((unsigned long long)LLONG_MAX +
+	    (unsigned)s->neg - (unsigned)(c - '0')) / 10)
 		return (-1);
 	if (s->ndig++ == 0 && c == '0')
 		s->zero = 1;
-	s->num = s->num * 10 + (c - '0');
+	s->num = s->num * 10 + (unsigned)(c - '0');
 	return (0);
 }
 
@@ -259,7 +261,8 @@ line_byte(struct resp_scan *s, int c)
 static const char *
 header_done(struct resp_scan *s, int *framed)
 {
-	long long v = s->neg ? -s->num : s->num, n;
+	long long v = s->neg ? -(long long)(s->num - 1) - 1 :
+	    (long long)s->num, n;
 	int req = s->side == RESP_REQUESTS;
 
 	*framed = 0;
@@ -332,6 +335,15 @@ reply_type(struct resp_scan *s, int c)
 	default:
 		return ("unknown type byte");
 	}
+}
+
+/* The bytes from ${p} to ${e}, at most ${room} + 1 (the first too many). */
+static size_t
+lim(const char *p, const char *e, long long room)
+{
+
+	return ((long long)(e - p) > room + 1 ? (size_t)room + 1 :
+	    (size_t)(e - p));
 }
 
 /* An inline command's bytes [p, e) before its LF (or the chunk's end). */
@@ -419,14 +431,15 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 			break;
 		case S_LINE:
 			if (s->t == '+' || s->t == '-') {
-				r = memchr(p, '\r', (size_t)(e - p));
-				q = memchr(p, '\n', (size_t)((r ? r : e) - p));
-				if (q != NULL) {
+				/* Only up to the bound: the first fault wins. */
+				n = lim(p, e, RESP_MAX_LINE - s->rem);
+				if ((r = memchr(p, '\r', n)) != NULL)
+					n = (size_t)(r - p);
+				if ((q = memchr(p, '\n', n)) != NULL) {
 					p = q;
 					why = "line not ended by CRLF";
 					break;
 				}
-				n = (size_t)((r ? r : e) - p);
 				if (s->rem + (long long)n > RESP_MAX_LINE) {
 					p += RESP_MAX_LINE - s->rem;
 					why = "line too long";
@@ -495,8 +508,9 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 			framed = value_done(s);
 			break;
 		case S_INLINE:
-			q = memchr(p, '\n', (size_t)(e - p));
-			n = (size_t)((q ? q : e) - p);
+			n = lim(p, e, RESP_MAX_INLINE - s->rem);
+			if ((q = memchr(p, '\n', n)) != NULL)
+				n = (size_t)(q - p);
 			if ((r = memchr(p, '\0', n)) != NULL) {
 				p = r;
 				why = "NUL in inline command";

@@ -184,6 +184,10 @@ replies(void)
 	R(":123\r\n:-5\r\n:0\r\n",
 	    ":0/6 '123' | :0/5 '-5' | :0/4 '0' | idle");
 	R(":9223372036854775807\r\n", ":0/22 '9223372036854775807' | idle");
+	R(":-9223372036854775808\r\n", ":0/23 '-9223372036854775808' | idle");
+	R(":-9223372036854775809\r\n", "| BAD 20 bad number");
+	R(":9223372036854775808\r\n", "| BAD 19 bad number");
+	R("$-9223372036854775808\r\n", "| BAD 23 bad length");
 	R("$3\r\nfoo\r\n", "$3/9 'foo' | idle");
 	R("$0\r\n\r\n", "$0/6 '' | idle");
 	R("$2\r\n\r\n\r\n", "$2/8 '\\x0d\\x0a' | idle");
@@ -308,6 +312,10 @@ requests(void)
 	n = rep("a", RESP_MAX_INLINE, "\r\n");
 	t(RESP_REQUESTS, big, n - 2, "| more");
 	t(RESP_REQUESTS, big, n - 1, "| BAD 65536 inline command too long");
+	big[n - 1] = '\0';	/* the first fault wins, whatever the split */
+	t(RESP_REQUESTS, big, n, "| BAD 65536 inline command too long");
+	big[n - 2] = '\0';
+	t(RESP_REQUESTS, big, n, "| BAD 65536 NUL in inline command");
 	n = rep("a", RESP_MAX_INLINE, "\n");
 	t(RESP_REQUESTS, big, n, "i0/65537 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'+65536 | idle");

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Write the seed corpora of fuzz_nc and fuzz_chain (run once; the output
-is committed):  test/fuzz/gen-seeds.py [nc|chain]...
+"""Write the seed corpora of fuzz_nc, fuzz_chain and fuzz_resp (run once;
+the output is committed):  test/fuzz/gen-seeds.py [nc|chain|resp]...
 
 Certificates come from scripts/gen-test-certs and openssl in a temporary
 directory; see the input layouts at the top of test/fuzz/fuzz_nc.c and
@@ -378,14 +378,60 @@ def gen_chain(tmp):
     write("chain", "sign-noku", flags(1, host=1, sign=True) + blob(lf5))
 
 
+# ---- fuzz_resp: SEED[4] SIDE STREAM (test/fuzz/fuzz_resp.c) --------------
+
+def gen_resp():
+    def bulk(b):
+        return b"$%d\r\n%s\r\n" % (len(b), b)
+
+    def cmd(*args):
+        return b"*%d\r\n" % len(args) + b"".join(bulk(a) for a in args)
+
+    rep, req = b"\x12\x34\x56\x78\x00", b"\x9a\xbc\xde\xf1\x01"
+    big = rep[:3] + b"\x01\x00"     # odd low seed byte: chunks to 4096
+    seeds = {
+        "reply-resp2": rep + b"+OK\r\n-ERR wrong type\r\n:42\r\n:-7\r\n" +
+        bulk(b"hello") + b"$-1\r\n*-1\r\n*0\r\n" +
+        b"*3\r\n:1\r\n*2\r\n+a\r\n$0\r\n\r\n$-1\r\n",
+        "reply-resp3": rep + b"_\r\n#t\r\n#f\r\n,3.14\r\n,inf\r\n,-inf\r\n"
+        b",nan\r\n(3492890328409238509324850943850943825024385\r\n"
+        b"=15\r\ntxt:Some string\r\n!21\r\nSYNTAX invalid syntax\r\n"
+        b"%2\r\n+first\r\n:1\r\n+second\r\n:2\r\n~2\r\n+a\r\n#f\r\n",
+        "reply-attr": rep + b"|1\r\n+key-popularity\r\n%2\r\n$1\r\na\r\n"
+        b",0.1923\r\n$1\r\nb\r\n,0.0012\r\n*2\r\n:2039123\r\n"
+        b"|1\r\n+ttl\r\n:3600\r\n:9543892\r\n|0\r\n+OK\r\n",
+        "reply-push": rep + b">3\r\n$7\r\nmessage\r\n$4\r\nchan\r\n$2\r\nhi"
+        b"\r\n>4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\ncx\r\n$1\r\nx\r\n",
+        "reply-deep": rep + b"*1\r\n" * 31 + b"*0\r\n" + b"*1\r\n" * 33,
+        "reply-big": big + bulk(b"x" * 5000) + b"*2\r\n" + bulk(b"y" * 70) +
+        b"+" + b"z" * 3000 + b"\r\n",
+        "reply-bad-type": rep + b"+OK\r\n@oops\r\n",
+        "reply-bad-crlf": rep + b"$3\r\nfooXY+OK\r\n",
+        "reply-bad-len": rep + b"*2\r\n$abc\r\n",
+        "reply-streamed": rep + b"$?\r\n;4\r\nHell\r\n;0\r\n",
+        "request-multibulk": req + cmd(b"SET", b"key", b"value") +
+        cmd(b"get", b"key") + b"*0\r\n*-1\r\n" + cmd(b"PING"),
+        "request-inline": req + b"PING\r\nSET  k\tv\n\r\n\n   \r\nGET k\r\n" +
+        b"a b c d e f g\r\n",
+        "request-mixed": req + b"PING\n" + cmd(b"MULTI") + b"INCR x\r\n" +
+        cmd(b"EXEC") + b"*1\r\n$4\r\nPINGxx",
+        "request-bad": req + cmd(b"GET", b"k") + b"*2\r\n+GET\r\n",
+        "request-long": req[:3] + b"\x01\x01" + b"a" * 70000 + b"\n",
+    }
+    for name, data in seeds.items():
+        write("resp", name, data)
+
+
 def main():
-    what = sys.argv[1:] or ["nc", "chain"]
+    what = sys.argv[1:] or ["nc", "chain", "resp"]
     tmp = tempfile.mkdtemp(prefix="gen-seeds.")
     try:
         if "nc" in what:
             gen_nc(tmp)
         if "chain" in what:
             gen_chain(tmp)
+        if "resp" in what:
+            gen_resp()
     finally:
         shutil.rmtree(tmp)
 
