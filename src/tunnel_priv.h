@@ -29,11 +29,15 @@
  * finished) -> DEAD; pre-warmed: ... PREPARE -> POOLED -> RELAY once a
  * client is handed over.  Server mode: SNIFF (TLS or plaintext?) ->
  * HANDSHAKE (TLS with the client) -> CONNECT -> PREPARE -> RELAY ...
+ * Client mode, from any phase before RELAY: REFUSE (tunnel_refuse.c: the
+ * upstream is gone, the client's first command gets the reason).
  */
 enum tunnel_state {
 	T_NEW, T_SNIFF, T_CONNECT, T_HANDSHAKE, T_PREPARE, T_POOLED, T_RELAY,
-	T_DRAIN, T_DEAD
+	T_DRAIN, T_REFUSE, T_DEAD
 };
+
+struct refusal;
 
 struct tunnel;
 
@@ -86,6 +90,9 @@ struct tunnel {
 	int resolving;			/* CONNECT: looking up, not connecting */
 	int cli_closing;		/* a failed adopt's handle closes */
 	int close_after;		/* a filter ends it: see last_err */
+	int quiet;			/* over a limit: per-connection lines
+					   at debug level (listener logs) */
+	struct refusal *refusal;	/* T_REFUSE: the reply to the client */
 	struct end *close_end;		/* ... once this end is flushed */
 	int pending;			/* close callbacks and lookups due */
 	int gai_active;
@@ -111,6 +118,38 @@ void tunnel_client_adopted(struct tunnel *t);
 void tunnel_half_closed(struct tunnel *t);
 void tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* tunnel_refusing(t): enter T_REFUSE (from tunnel_refuse.c only): the
+ * upstream end, lookup and probe are closed, refuse_start() runs. */
+void tunnel_refusing(struct tunnel *t);
+
+/*
+ * tunnel_refuse.c: finish with a reason the client can read.
+ *
+ * tunnel_refuse(t, level, fmt, ...) logs "PEER: REASON" at ${level} exactly
+ * as tunnel_finish() does.  Then, in client mode, with a client attached
+ * (not a pre-warmed tunnel), before RELAY and before any byte went to the
+ * client, the tunnel enters T_REFUSE instead of ending: the upstream side
+ * is closed, the client is read (what it sends is discarded, never
+ * buffered), and its first bytes are answered "-ERR redtun [SERVICE]:
+ * REASON\r\n" (REASON escaped like the log line, bounded), then writes
+ * are shut and the tunnel ends when the client closes, or REFUSE_WAIT_MS
+ * after the reply.  A client silent for REFUSE_WAIT_MS is closed without
+ * a reply.  Otherwise (server mode, relaying, over REFUSING_MAX refusing
+ * tunnels on this loop) it is tunnel_finish().  The tunnel may be dead or
+ * refusing on return: the caller must not touch its upstream side again.
+ * May be called from any callback of the tunnel's loop.
+ */
+#define REFUSE_WAIT_MS	1000
+#define REFUSING_MAX	32	/* refusing tunnels per loop */
+void tunnel_refuse(struct tunnel *t, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The T_REFUSE phase's start (from enter()) and missed deadline. */
+void refuse_start(struct tunnel *t);
+void refuse_expire(struct tunnel *t);
+/* Is ${t} past its upstream (T_REFUSE or T_DEAD)?  Late callbacks of the
+ * upstream side (lookup, connect, retry close) then only unpend. */
+#define TUNNEL_UPSTREAM_GONE(t) \
+	((t)->state == T_REFUSE || (t)->state == T_DEAD)
 void tunnel_arm_timer(struct tunnel *t);
 void tunnel_phase_restart(struct tunnel *t);
 void tunnel_unpend(struct tunnel *t);
@@ -121,6 +160,7 @@ void tunnel_unpend(struct tunnel *t);
 void tunnels_add(struct tunnels *set, struct tunnel *t);
 void tunnels_remove(struct tunnels *set, struct tunnel *t);
 void tunnels_note_relay(struct tunnels *set);
+void tunnels_note_refusing(struct tunnels *set, int delta);
 int tunnels_worker(const struct tunnels *set);
 
 /* tunnel_io.c: the ends' reads, writes and wolfSSL callbacks; the relay's
