@@ -56,7 +56,7 @@ session_failed(struct tunnel *t)
 		    "session");
 		return;
 	}
-	tunnel_finish(t, LOG_LVL_ERR, "cannot create a TLS session: %s",
+	tunnel_refuse(t, LOG_LVL_ERR, "cannot create a TLS session: %s",
 	    errno ? strerror(errno) : "out of memory");
 }
 
@@ -78,7 +78,7 @@ handshake_upstream(struct tunnel *t)
 	if (sni != NULL && sni[0] != '\0' && wolfSSL_UseSNI(ssl,
 	    WOLFSSL_SNI_HOST_NAME, sni, (unsigned short)strlen(sni)) !=
 	    WOLFSSL_SUCCESS) {
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot set SNI "
+		tunnel_refuse(t, LOG_LVL_ERR, "upstream %s:%d: cannot set SNI "
 		    "\"%s\"", t->uphost, t->upport, sni);
 		return;
 	}
@@ -169,7 +169,7 @@ peer_ok(struct tunnel *t, struct end *e)
 		return (0);
 	}
 	if (t->sc->verify_chain && t->vi.verdict < 0) {
-		tunnel_finish(t, LOG_LVL_ERR, "%scertificate verify failed: %s",
+		tunnel_refuse(t, LOG_LVL_ERR, "%scertificate verify failed: %s",
 		    t->sc->client ? "" : "client ", t->vi.reason);
 		return (0);
 	}
@@ -180,7 +180,7 @@ peer_ok(struct tunnel *t, struct end *e)
 	 */
 	if (t->sc->verify_chain ? t->vi.verdict != 1 : (t->sc->client &&
 	    !has_cert)) {
-		tunnel_finish(t, LOG_LVL_ERR, "%s: the %s sent no certificate",
+		tunnel_refuse(t, LOG_LVL_ERR, "%s: the %s sent no certificate",
 		    t->sc->client ? "upstream" : "client TLS handshake failed",
 		    t->sc->client ? "server" : "client");
 		return (0);
@@ -252,7 +252,7 @@ handshake_plaintext_reply(struct tunnel *t, const char *data, size_t len,
 	if (cut)
 		n = PLAIN_QUOTE_MAX;
 	log_escape(quoted, sizeof(quoted), data, n);
-	tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: TLS handshake failed: "
+	tunnel_refuse(t, LOG_LVL_ERR, "upstream %s:%d: TLS handshake failed: "
 	    "the server answered in plaintext (\"%s%s\"%s): is TLS enabled on "
 	    "it?", t->uphost, t->upport, quoted, cut ? "..." : "", context);
 }
@@ -441,7 +441,7 @@ handshake_step(struct tunnel *t)
 		break;
 	}
 	if (t->sc->client)
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: %s", t->uphost,
+		tunnel_refuse(t, LOG_LVL_ERR, "upstream %s:%d: %s", t->uphost,
 		    t->upport, why);
 	else
 		tunnel_finish(t, LOG_LVL_ERR, "client %s", why);

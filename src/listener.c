@@ -63,20 +63,29 @@ shed(uv_stream_t *server)
 	return (peer);
 }
 
-/* Over a limit: shed the connection, and say so at most once a second. */
+/*
+ * Over a limit: refuse the connection, and say so at most once a second.
+ * Client mode tells the client why in a Redis error (a few connections
+ * at a time, see tunnel_accept_refused); otherwise, or beyond those, the
+ * connection is shed.
+ */
 static void
 refuse(struct listener *l, uv_stream_t *server, unsigned int limit,
     int global)
 {
 	uint64_t now = uv_now(server->loop);
-	const char *peer = shed(server);
+	char why[96], peer[64];
 
+	snprintf(why, sizeof(why), "connection limit reached (%smaxConnections "
+	    "= %u)", global ? "global " : "", limit);
+	if (!svc_conf(l->svc)->client || tunnel_accept_refused(l->set, server,
+	    l->svc, why, peer, sizeof(peer)) != 0)
+		snprintf(peer, sizeof(peer), "%s", shed(server));
 	l->refused++;
 	if (l->refused_logged_at != 0 && now - l->refused_logged_at < 1000)
 		return;
-	log_msg(LOG_LVL_WARNING, svc_name(l->svc), "connection limit reached "
-	    "(%smaxConnections = %u): refusing %s (%lu refused since the last "
-	    "message)", global ? "global " : "", limit, peer, l->refused);
+	log_msg(LOG_LVL_WARNING, svc_name(l->svc), "%s: refusing %s (%lu "
+	    "refused since the last message)", why, peer, l->refused);
 	l->refused_logged_at = now;
 	l->refused = 0;
 }
@@ -262,8 +271,9 @@ on_connection(uv_stream_t *server, int status)
 		refuse(l, server, sc->max_connections, 0);
 		return;
 	}
+	/* Refusing tunnels are bounded apart (tunnels_refusing). */
 	if (status == 0 && l->global_max > 0 &&
-	    tunnels_count(l->set) >= l->global_max) {
+	    tunnels_count(l->set) - tunnels_refusing(l->set) >= l->global_max) {
 		refuse(l, server, (unsigned int)l->global_max, 1);
 		return;
 	}

@@ -17,7 +17,10 @@ struct listener;
  * Bind and listen on the accept address of ${svc} (taking a reference).
  * Accepted connections become tunnels registered in ${set}, unless the
  * service's maxConnections or the global limit is reached: then they are
- * closed at once (logged at most once a second).  Returns the
+ * refused (logged at most once a second): in client mode the client's
+ * first command is answered with the reason as a Redis error
+ * (tunnel_accept_refused, a bounded number at a time), otherwise, or
+ * beyond that bound, they are closed at once.  Returns the
  * listener, or NULL with "cannot listen on ADDR: reason" in ${why}.
  */
 struct listener *listener_new(uv_loop_t *loop, struct tunnels *set,

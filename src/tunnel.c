@@ -44,6 +44,7 @@ tunnel_free_if_done(struct tunnel *t)
 	end_release_input(&t->cli, 1);
 	end_release_input(&t->srv, 1);
 	relay_free(t->relay);
+	free(t->refusal);
 	if (t->ai_owned != NULL)
 		uv_freeaddrinfo(t->ai_owned);
 	svc_unref(t->svc);
@@ -91,6 +92,17 @@ close_end(struct end *e)
 	uv_close((uv_handle_t *)&e->tcp, on_end_closed);
 }
 
+/* Close everything on the upstream side: lookup, probe, server end. */
+static void
+drop_upstream(struct tunnel *t)
+{
+
+	if (t->gai_active)
+		uv_cancel((uv_req_t *)&t->gai);
+	handshake_probe_close(t);
+	close_end(&t->srv);
+}
+
 void
 tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 {
@@ -109,6 +121,8 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 	}
 	was = t->state;
 	t->state = T_DEAD;
+	if (was == T_REFUSE)
+		tunnels_note_refusing(t->set, -1);
 	if (t->pool_cb != NULL) {
 		tunnel_pool_cb *cb = t->pool_cb;
 
@@ -117,16 +131,13 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 	}
 	up = relay_bytes_out(t->relay, RELAY_UP);
 	down = relay_bytes_out(t->relay, RELAY_DOWN);
-	log_msg(up + down > 0 || t->cli.open ? LOG_LVL_NOTICE : LOG_LVL_INFO,
-	    svc_name(t->svc), "%s: closed: %llu bytes to server, %llu bytes "
+	log_msg(t->quiet ? LOG_LVL_DEBUG : up + down > 0 || t->cli.open ?
+	    LOG_LVL_NOTICE : LOG_LVL_INFO, svc_name(t->svc), "%s: closed: %llu bytes to server, %llu bytes "
 	    "to client, %.3f s", t->peer, (unsigned long long)up,
 	    (unsigned long long)down, (double)(uv_now(t->loop) - t->t_start) /
 	    1000.0);
-	if (t->gai_active)
-		uv_cancel((uv_req_t *)&t->gai);
-	handshake_probe_close(t);
+	drop_upstream(t);
 	close_end(&t->cli);
-	close_end(&t->srv);
 	t->pending++;
 	uv_close((uv_handle_t *)&t->timer, on_timer_closed);
 }
@@ -140,7 +151,7 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
  * says what a missed deadline means.
  */
 enum phase_clock { PH_NONE, PH_CONNECT, PH_POOL, PH_IDLE, PH_CLOSE,
-	PH_RECYCLE };
+	PH_RECYCLE, PH_REFUSE };
 
 static void expire_sniff(struct tunnel *);
 static void expire_handshake(struct tunnel *);
@@ -165,6 +176,7 @@ static const struct phase {
 	[T_RELAY] =	{ "relay", PH_IDLE, 1, expire_relay },
 	[T_DRAIN] =	{ "drain", PH_CLOSE, 1, expire_drain },
 	[T_RECYCLE] =	{ "recycle", PH_RECYCLE, 0, expire_recycle },
+	[T_REFUSE] =	{ "refuse", PH_REFUSE, 0, refuse_expire },
 	[T_DEAD] =	{ "closed", PH_NONE, 0, NULL },
 };
 
@@ -196,6 +208,10 @@ deadline(const struct tunnel *t)
 		break;
 	case PH_CLOSE:
 		due = base + (uint64_t)sc->timeout_close * 1000 + 1;
+		break;
+	case PH_REFUSE:
+		/* Long enough for a client's first command, no longer. */
+		due = base + REFUSE_WAIT_MS;
 		break;
 	default:
 		return (0);
@@ -246,7 +262,7 @@ expire_handshake(struct tunnel *t)
 {
 
 	if (t->sc->client)
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: handshake timed "
+		tunnel_refuse(t, LOG_LVL_ERR, "upstream %s:%d: handshake timed "
 		    "out after %u s", t->uphost, t->upport,
 		    t->sc->timeout_connect);
 	else
@@ -258,7 +274,7 @@ static void
 expire_prepare(struct tunnel *t)
 {
 
-	tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: preparing the "
+	tunnel_refuse(t, LOG_LVL_ERR, "upstream %s:%d: preparing the "
 	    "connection timed out after %u s", t->uphost, t->upport,
 	    t->sc->timeout_connect);
 }
@@ -359,6 +375,11 @@ enter(struct tunnel *t, int phase)
 		break;
 	case T_RELAY:
 		start_relay(t);
+		break;
+	case T_REFUSE:
+		tunnels_note_refusing(t->set, 1);
+		drop_upstream(t);
+		refuse_start(t);
 		break;
 	default:
 		break;
@@ -479,6 +500,13 @@ tunnel_park(struct tunnel *t, tunnel_pool_cb *cb, void *arg)
 }
 
 void
+tunnel_refusing(struct tunnel *t)
+{
+
+	enter(t, T_REFUSE);
+}
+
+void
 tunnel_half_closed(struct tunnel *t)
 {
 
@@ -585,7 +613,8 @@ tunnel_attach_client(struct tunnel *t, uv_stream_t *listener)
 		snprintf(t->peer, sizeof(t->peer), "unknown peer");
 	uv_tcp_nodelay(&t->cli.tcp, 1);
 	uv_tcp_keepalive(&t->cli.tcp, 1, 60);
-	log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: accepted by worker %d",
+	log_msg(t->quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO, svc_name(t->svc),
+	    "%s: accepted by worker %d",
 	    t->peer, tunnels_worker(t->set));
 	return (0);
 }

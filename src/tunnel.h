@@ -39,8 +39,18 @@ int tunnels_out_of_fds(const struct tunnels *set);
 int tunnels_fd_trouble(const struct tunnels *set);
 void tunnels_note_shed(struct tunnels *set);
 
-/* tunnels_count_service(set, name): open tunnels of the service ${name}. */
+/* tunnels_count_service(set, name): open tunnels of the service ${name},
+ * not counting those refusing a client (tunnels_refusing). */
 size_t tunnels_count_service(const struct tunnels *set, const char *name);
+
+/**
+ * tunnels_refusing(set):
+ * Tunnels of ${set} that only answer their client with the reason they
+ * failed (client mode, tunnel_refuse): at most REFUSING_MAX (32), each for
+ * at most about two seconds.  They count in tunnels_count() but not
+ * towards the connection limits.
+ */
+size_t tunnels_refusing(const struct tunnels *set);
 
 /**
  * tunnels_on_empty(set, cb, arg):
@@ -88,6 +98,19 @@ struct tunnel;
 typedef int tunnels_keep_fn(void *arg, struct tunnel *t, struct svc *svc);
 void tunnels_set_keeper(struct tunnels *set, tunnels_keep_fn *keep,
     void *arg);
+
+/**
+ * tunnel_accept_refused(set, listener, svc, why, peer, peerlen):
+ * Accept one pending connection on ${listener} for the client-mode service
+ * ${svc} only to answer its first command with "-ERR redtun [SERVICE]:
+ * ${why}" and close it (the connection limits: the caller logs, rate
+ * limited, so this tunnel's own lines are at debug level).  Its peer
+ * address goes to ${peer}.  Returns 0, or a negative libuv error with
+ * nothing accepted (UV_EBUSY: REFUSING_MAX tunnels are refusing already;
+ * the caller then sheds the connection as before).
+ */
+int tunnel_accept_refused(struct tunnels *set, uv_stream_t *listener,
+    struct svc *svc, const char *why, char *peer, size_t peerlen);
 
 /* Events of a pre-warmed tunnel, reported to its pool. */
 enum tunnel_pool_event {

@@ -505,7 +505,8 @@ drain_tls(struct end *e)
 			read_finished(e);
 			break;
 		case TLS_FATAL:
-			tunnel_finish(t, LOG_LVL_ERR, "TLS error from %s: %s",
+			/* Before the relay, the client can be told. */
+			tunnel_refuse(t, LOG_LVL_ERR, "TLS error from %s: %s",
 			    side(e), tls_fatal_text(e->ssl, err, text,
 			    sizeof(text)));
 			return;
@@ -576,7 +577,7 @@ end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		pause_reading(e);	/* ${in} is full: wait for TLS */
 		return;
 	} else if (nread < 0) {
-		tunnel_finish(t, LOG_LVL_ERR, "read from %s failed: %s",
+		tunnel_refuse(t, LOG_LVL_ERR, "read from %s failed: %s",
 		    side(e), uv_strerror((int)nread));
 		return;
 	} else if (e->buffered) {

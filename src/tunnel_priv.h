@@ -29,14 +29,18 @@
  * finished) -> DEAD; pre-warmed: ... PREPARE -> POOLED -> RELAY once a
  * client is handed over.  Server mode: SNIFF (TLS or plaintext?) ->
  * HANDSHAKE (TLS with the client) -> CONNECT -> PREPARE -> RELAY ...
+ * Client mode, from any phase before RELAY: REFUSE (tunnel_refuse.c: the
+ * upstream is gone, the client's first command gets the reason).
  */
 enum tunnel_state {
 	T_NEW, T_SNIFF, T_CONNECT, T_HANDSHAKE, T_PREPARE, T_POOLED, T_RELAY,
-	T_DRAIN, T_RECYCLE, T_DEAD
+	T_DRAIN, T_RECYCLE, T_REFUSE, T_DEAD
 };
 
 /* RECYCLE (RESET after the client left) is bounded by this. */
 #define RECYCLE_MAX_MS	1000
+
+struct refusal;
 
 struct tunnel;
 
@@ -94,6 +98,9 @@ struct tunnel {
 	int resolving;			/* CONNECT: looking up, not connecting */
 	int cli_closing;		/* a failed adopt's handle closes */
 	int close_after;		/* a filter ends it: see last_err */
+	int quiet;			/* over a limit: per-connection lines
+					   at debug level (listener logs) */
+	struct refusal *refusal;	/* T_REFUSE: the reply to the client */
 	struct end *close_end;		/* ... once this end is flushed */
 	int pending;			/* close callbacks and lookups due */
 	int gai_active;
@@ -119,6 +126,38 @@ void tunnel_client_adopted(struct tunnel *t);
 void tunnel_half_closed(struct tunnel *t);
 void tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* tunnel_refusing(t): enter T_REFUSE (from tunnel_refuse.c only): the
+ * upstream end, lookup and probe are closed, refuse_start() runs. */
+void tunnel_refusing(struct tunnel *t);
+
+/*
+ * tunnel_refuse.c: finish with a reason the client can read.
+ *
+ * tunnel_refuse(t, level, fmt, ...) logs "PEER: REASON" at ${level} exactly
+ * as tunnel_finish() does.  Then, in client mode, with a client attached
+ * (not a pre-warmed tunnel), before RELAY and before any byte went to the
+ * client, the tunnel enters T_REFUSE instead of ending: the upstream side
+ * is closed, the client is read (what it sends is discarded, never
+ * buffered), and its first bytes are answered "-ERR redtun [SERVICE]:
+ * REASON\r\n" (REASON escaped like the log line, bounded), then writes
+ * are shut and the tunnel ends when the client closes, or REFUSE_WAIT_MS
+ * after the reply.  A client silent for REFUSE_WAIT_MS is closed without
+ * a reply.  Otherwise (server mode, relaying, over REFUSING_MAX refusing
+ * tunnels on this loop) it is tunnel_finish().  The tunnel may be dead or
+ * refusing on return: the caller must not touch its upstream side again.
+ * May be called from any callback of the tunnel's loop.
+ */
+#define REFUSE_WAIT_MS	1000
+#define REFUSING_MAX	32	/* refusing tunnels per loop */
+void tunnel_refuse(struct tunnel *t, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The T_REFUSE phase's start (from enter()) and missed deadline. */
+void refuse_start(struct tunnel *t);
+void refuse_expire(struct tunnel *t);
+/* Is ${t} past its upstream (T_REFUSE or T_DEAD)?  Late callbacks of the
+ * upstream side (lookup, connect, retry close) then only unpend. */
+#define TUNNEL_UPSTREAM_GONE(t) \
+	((t)->state == T_REFUSE || (t)->state == T_DEAD)
 void tunnel_arm_timer(struct tunnel *t);
 void tunnel_phase_restart(struct tunnel *t);
 void tunnel_unpend(struct tunnel *t);
@@ -129,6 +168,7 @@ void tunnel_unpend(struct tunnel *t);
 void tunnels_add(struct tunnels *set, struct tunnel *t);
 void tunnels_remove(struct tunnels *set, struct tunnel *t);
 void tunnels_note_relay(struct tunnels *set);
+void tunnels_note_refusing(struct tunnels *set, int delta);
 int tunnels_worker(const struct tunnels *set);
 
 /* tunnel_io.c: the ends' reads, writes and wolfSSL callbacks; the relay's
@@ -154,13 +194,10 @@ void tunnel_redis_deferred(struct tunnel *t);
 void tunnel_enter_recycle(struct tunnel *t);
 
 /* tunnel.c: run tunnel_redis_deferred(t) for ${what} from the timer, at
- * once; tunnel_detach_client() closes the client of a kept connection.
- * tunnel_refuse() is tunnel_finish with a reason the client can read. */
+ * once; tunnel_detach_client() closes the client of a kept connection. */
 void tunnel_defer(struct tunnel *t, int what);
 void tunnel_defer_after(struct tunnel *t, int what, uint64_t ms);
 void tunnel_detach_client(struct tunnel *t);
-void tunnel_refuse(struct tunnel *t, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* tunnels.c: tunnels_keep() offers a cleaned connection to the keeper;
  * tunnels_drop_pooled() closes idle pooled connections of ${svc} to

@@ -15,6 +15,7 @@
 struct tunnels {
 	struct tunnel *head;
 	size_t count;
+	size_t refusing;	/* in T_REFUSE: no upstream, not counted */
 	int worker;		/* for log lines */
 	int out_of_fds;		/* until a tunnel closes */
 	int exhaustion_logged;	/* until a tunnel gets going again */
@@ -93,13 +94,31 @@ tunnels_note_shed(struct tunnels *set)
 }
 
 size_t
+tunnels_refusing(const struct tunnels *set)
+{
+
+	return (set->refusing);
+}
+
+void
+tunnels_note_refusing(struct tunnels *set, int delta)
+{
+
+	if (delta > 0)
+		set->refusing++;
+	else if (set->refusing > 0)
+		set->refusing--;
+}
+
+size_t
 tunnels_count_service(const struct tunnels *set, const char *name)
 {
 	const struct tunnel *t;
 	size_t n = 0;
 
 	for (t = set->head; t != NULL; t = t->next)
-		n += (t->state != T_DEAD && strcmp(svc_name(t->svc), name) == 0);
+		n += (t->state != T_DEAD && t->state != T_REFUSE &&
+		    strcmp(svc_name(t->svc), name) == 0);
 	return (n);
 }
 

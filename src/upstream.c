@@ -50,7 +50,7 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	struct tunnel *t = req->data;
 
 	t->gai_active = 0;
-	if (t->state == T_DEAD) {
+	if (TUNNEL_UPSTREAM_GONE(t)) {
 		if (res != NULL)
 			uv_freeaddrinfo(res);
 		tunnel_unpend(t);
@@ -123,7 +123,7 @@ try_next_target(struct tunnel *t)
 
 		if (t->tried >= 2 * sc->nconnect) {
 			/* Out of descriptors, lookups fail too: said once. */
-			tunnel_finish(t, tunnels_fd_trouble(t->set) ?
+			tunnel_refuse(t, tunnels_fd_trouble(t->set) ?
 			    LOG_LVL_INFO : LOG_LVL_ERR, "upstream %s:%d: %s",
 			    t->uphost, t->upport, t->last_err);
 			return;
@@ -173,7 +173,7 @@ on_retry_closed(uv_handle_t *h)
 	struct end *e = h->data;
 	struct tunnel *t = e->t;
 
-	if (t->state == T_DEAD) {
+	if (TUNNEL_UPSTREAM_GONE(t)) {
 		tunnel_unpend(t);
 		return;
 	}
@@ -198,7 +198,7 @@ on_connected(uv_connect_t *req, int status)
 {
 	struct tunnel *t = req->data;
 
-	if (status == UV_ECANCELED || t->state == T_DEAD)
+	if (status == UV_ECANCELED || TUNNEL_UPSTREAM_GONE(t))
 		return;
 	if (status < 0) {
 		snprintf(t->last_err, sizeof(t->last_err), "%s",
@@ -234,7 +234,7 @@ try_next_address(struct tunnel *t)
 	t->ai_next = ai->ai_next;
 	addr_format(ai->ai_addr, t->upaddr, sizeof(t->upaddr));
 	if ((r = uv_tcp_init(t->loop, &t->srv.tcp)) < 0) {
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: cannot create "
+		tunnel_refuse(t, LOG_LVL_ERR, "upstream %s:%d: cannot create "
 		    "a socket: %s", t->uphost, t->upport, uv_strerror(r));
 		return;
 	}
@@ -274,7 +274,7 @@ upstream_timeout(struct tunnel *t)
 {
 
 	if (t->resolving) {
-		tunnel_finish(t, LOG_LVL_ERR, "upstream %s:%d: name resolution "
+		tunnel_refuse(t, LOG_LVL_ERR, "upstream %s:%d: name resolution "
 		    "timed out", t->uphost, t->upport);
 		return;
 	}
