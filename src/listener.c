@@ -153,9 +153,8 @@ listener_keep(struct listener *l, struct tunnel *t)
 	for (i = 0; i < l->npool; i++)
 		same += tunnel_reused(l->pool[i]) &&
 		    tunnel_target(l->pool[i]) == tunnel_target(t);
-	if (same >= sc->reuse_max ||
-	    pool_grow(l, l->npool + 1 > l->pool_cap * 2 ? l->npool + 1 :
-	    l->pool_cap * 2 + 1) != 0)
+	if (same >= sc->reuse_max || (l->npool == l->pool_cap &&
+	    pool_grow(l, l->pool_cap * 2 + 4) != 0))
 		return (-1);
 	l->pool[l->npool++] = t;
 	tunnel_park(t, on_pool_event, l);
