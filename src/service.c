@@ -21,6 +21,7 @@ struct target_state {
 	uint64_t failed_at;	/* uv_now() ms; 0: healthy */
 	char why[64];
 	WOLFSSL_SESSION *session;	/* to resume; NULL: none yet */
+	int flags;			/* SVC_T_*, atomic */
 };
 
 /*
@@ -373,4 +374,20 @@ svc_target_backoff(struct svc *svc, size_t i, uint64_t now, char *why,
 	}
 	uv_mutex_unlock(&svc->lock);
 	return (left);
+}
+
+int
+svc_target_flag(struct svc *svc, size_t i, int flag)
+{
+
+	return ((__atomic_load_n(&svc->targets[i].flags, __ATOMIC_RELAXED) &
+	    flag) != 0);
+}
+
+int
+svc_target_set_flag(struct svc *svc, size_t i, int flag)
+{
+
+	return ((__atomic_fetch_or(&svc->targets[i].flags, flag,
+	    __ATOMIC_RELAXED) & flag) != 0);
 }

@@ -73,6 +73,16 @@ const struct addrinfo *svc_resolved(const struct svc *svc, size_t i);
 void svc_target_failed(struct svc *svc, size_t i, uint64_t now,
     const char *why);
 
+/*
+ * Facts learnt about target ${i} once, for the life of the generation:
+ * svc_target_set_flag() sets ${flag} and returns whether it was set
+ * already; svc_target_flag() reads it.  No lock (atomic).
+ */
+#define SVC_T_NO_RESET		1	/* answered RESET with an error */
+#define SVC_T_MASTER_NOTED	2	/* role = replica found a master */
+int svc_target_flag(struct svc *svc, size_t i, int flag);
+int svc_target_set_flag(struct svc *svc, size_t i, int flag);
+
 /* svc_target_ok(svc, i): target ${i} works again; stop skipping it. */
 void svc_target_ok(struct svc *svc, size_t i);
 

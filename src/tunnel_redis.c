@@ -71,6 +71,7 @@ on_client_eof(void *arg)
 	struct tunnel *t = arg;
 
 	if (!t->sc->reuse || (t->state != T_RELAY && t->state != T_DRAIN) ||
+	    svc_target_flag(t->svc, t->target, SVC_T_NO_RESET) ||
 	    t->close_after || !t->srv.open || t->srv.read_done ||
 	    t->srv.write_done || !resp_filter_reusable(t->rf))
 		return (0);
@@ -185,9 +186,11 @@ tunnel_redis_deferred(struct tunnel *t)
 	t->deferred = D_NONE;
 	if (what == D_PREPARED && t->state == T_PREPARE) {
 		if (t->rf_result == RF_OK) {
-			if (t->last_err[0] != '\0')
+			/* role = replica found a master: said once a target. */
+			if (t->last_err[0] != '\0' && !svc_target_set_flag(t->svc,
+			    t->target, SVC_T_MASTER_NOTED))
 				log_msg(LOG_LVL_NOTICE, svc_name(t->svc),
-				    "%s: %s", t->peer, t->last_err);
+				    "%s: %s %s", t->peer, t->upaddr, t->last_err);
 			t->last_err[0] = '\0';
 			t->uses = 0;
 			tunnel_prepared(t);
@@ -204,8 +207,12 @@ tunnel_redis_deferred(struct tunnel *t)
 	if (what == D_RECYCLED && t->state == T_RECYCLE) {
 		if (t->rf_result == RF_OK)
 			keep(t);
+		else if (resp_filter_no_reset(t->rf) &&
+		    !svc_target_set_flag(t->svc, t->target, SVC_T_NO_RESET))
+			tunnel_finish(t, LOG_LVL_NOTICE, "%s: %s", t->upaddr,
+			    t->last_err);	/* once per target */
 		else
-			tunnel_finish(t, LOG_LVL_NOTICE, "%s", t->last_err);
+			tunnel_finish(t, LOG_LVL_INFO, "%s", t->last_err);
 		return;
 	}
 	tunnel_arm_timer(t);
