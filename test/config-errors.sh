@@ -18,6 +18,12 @@ gen_certs
 
 L1=$(free_port)
 L2=$(free_port)
+# passwordFile cases: a private file and one group and others can read.
+printf 'secret\n' >"$T/pw-0600"
+chmod 600 "$T/pw-0600"
+printf 'secret\n' >"$T/pw-0644"
+chmod 644 "$T/pw-0644"
+
 UP=$(free_port) # never started: -t must not connect anywhere
 PIDFILE=$T/redtun.pid
 NCASES=0
@@ -304,6 +310,45 @@ services = {
     connect = "localhost:$L2";
   };
 };
+== username-without-password @ svc @ username @ needs password
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+username = "app";  #ERR
+== password-and-file @ svc @ (password|passwordFile) @ both set
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+password = "x";  #ERR
+passwordFile = "$T/pw-0600";  #ERR
+== password-file-readable @ svc @ passwordFile @ chmod 600
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+passwordFile = "$T/pw-0644";  #ERR
+== password-control-char @ svc @ password @ control character
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+password = "a\nb";  #ERR
+== role-bogus @ svc @ role @ "primary", "replica" or "any"
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+role = "master";  #ERR
+== reuse-server-mode @ svc @ reuse @ only to client mode
+client = false;
+accept = "127.0.0.1:$L1";
+connect = "127.0.0.1:$UP";
+cert = "$T/server.crt";
+key = "$T/server.key";
+reuse = true;  #ERR
+== reuse-max-range @ svc @ reuseMax @ out of range
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+reuse = true;
+reuseMax = 0;  #ERR
 == syntax-missing-equals @ svc @ syntax error @
 client = true;
 accept "127.0.0.1:$L1";  #ERR
