@@ -24,7 +24,10 @@
 #include "resp_filter.h"
 
 /* A reply to our own RESET or AUTH is a line far shorter than this. */
-#define HOLD_MAX	128
+#define HOLD_MAX	64
+
+/* Idle scanners kept per thread and side, for the next busy connection. */
+#define SCAN_CACHE	64
 
 enum q_kind {
 	Q_REPLY, Q_BLOCK, Q_HELLO, Q_MONITOR, Q_RESET, Q_SUB,
@@ -52,7 +55,7 @@ struct resp_filter {
 	size_t nhello;			/* Q_HELLO entries in the ring */
 	int mode;
 	int result;			/* of the prepare conversation */
-	char why[192];
+	char why[128];
 	uint8_t hold[HOLD_MAX];		/* a line that may be ours */
 	size_t nhold;
 	unsigned int holding:1;
@@ -65,6 +68,48 @@ struct resp_filter {
 	unsigned int noevict:1, quit:1, client_bad:1;
 	unsigned int no_reset:1;	/* the server does not know RESET */
 };
+
+/* ---- scanners: only a connection in the middle of a frame holds one --- */
+
+static _Thread_local struct {
+	struct resp_scan *s[SCAN_CACHE];
+	int n;
+} cache[2];		/* by enum resp_side */
+
+static struct resp_scan *
+scan_get(struct resp_scan **slot, int side)
+{
+
+	if (*slot == NULL)
+		*slot = cache[side].n > 0 ? cache[side].s[--cache[side].n] :
+		    resp_scan_new(side);
+	return (*slot);
+}
+
+/* Between frames a scanner holds nothing: give it back. */
+static void
+scan_put(struct resp_scan **slot, int side, int force)
+{
+
+	if (*slot == NULL || (!force && !resp_scan_idle(*slot)))
+		return;
+	resp_scan_reset(*slot);
+	if (cache[side].n < SCAN_CACHE)
+		cache[side].s[cache[side].n++] = *slot;
+	else
+		resp_scan_free(*slot);
+	*slot = NULL;
+}
+
+void
+resp_filter_release_cache(void)
+{
+	int side;
+
+	for (side = 0; side < 2; side++)
+		while (cache[side].n > 0)
+			resp_scan_free(cache[side].s[--cache[side].n]);
+}
 
 /* ---- the queue of expected replies ------------------------------------ */
 
@@ -559,10 +604,25 @@ static int
 rf_input(void *st, struct relay *r, int dir, const char *data, size_t len)
 {
 	struct resp_filter *f = st;
+	int rc;
 
 	(void)r;
-	return (dir == RELAY_UP ? input_up(f, data, len) :
-	    input_down(f, data, len));
+	if (dir == RELAY_UP) {
+		if (scan_get(&f->up, RESP_REQUESTS) == NULL) {
+			unsync(f, "out of memory");
+			f->client_bad = 1;
+		}
+		rc = input_up(f, data, len);
+		scan_put(&f->up, RESP_REQUESTS, f->client_bad);
+		return (rc);
+	}
+	if (scan_get(&f->down, RESP_REPLIES) == NULL) {
+		relay_fail(f->r, RELAY_DOWN, "out of memory for the RESP filter");
+		return (-1);
+	}
+	rc = input_down(f, data, len);
+	scan_put(&f->down, RESP_REPLIES, 0);
+	return (rc);
 }
 
 static int
@@ -642,11 +702,6 @@ resp_filter_attach(struct relay *r, const struct svc_conf *sc,
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return (NULL);
-	if ((f->up = resp_scan_new(RESP_REQUESTS)) == NULL ||
-	    (f->down = resp_scan_new(RESP_REPLIES)) == NULL) {
-		rf_free(f);
-		return (NULL);
-	}
 	f->r = r;
 	f->sc = sc;
 	f->h = *hooks;
@@ -685,7 +740,7 @@ resp_filter_reusable(const struct resp_filter *f)
 	 */
 	return (f->mode == M_RELAY && !f->unsync && !f->noevict && !f->quit &&
 	    !f->client_bad && !f->no_reset && f->nblock == 0 &&
-	    !f->skip_next && resp_scan_idle(f->up));
+	    !f->skip_next && (f->up == NULL || resp_scan_idle(f->up)));
 }
 
 void
@@ -705,7 +760,11 @@ resp_filter_restart(struct resp_filter *f)
 	f->mode = M_RELAY;
 	f->noevict = f->quit = f->client_bad = f->unsync = 0;
 	client_state_reset(f);
-	resp_scan_reset(f->up);
+	scan_put(&f->up, RESP_REQUESTS, 1);
+	scan_put(&f->down, RESP_REPLIES, 1);
+	f->qhead = f->qlen = f->nblock = f->nsub = f->nhello = 0;
+	f->holding = 0;
+	f->nhold = 0;
 }
 
 int

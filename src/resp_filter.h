@@ -100,6 +100,12 @@ void resp_filter_recycle(struct resp_filter *f);
  */
 void resp_filter_restart(struct resp_filter *f);
 
+/*
+ * resp_filter_release_cache(): free the calling thread's idle scanners
+ * (kept for the next busy connection); call when a loop has ended.
+ */
+void resp_filter_release_cache(void);
+
 /* resp_filter_no_reset(f): the server answered RESET with an error. */
 int resp_filter_no_reset(const struct resp_filter *f);
 

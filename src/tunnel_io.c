@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "log.h"
 #include "relay.h"
+#include "resp_filter.h"
 #include "service.h"
 #include "tunnel.h"
 #include "tunnel_priv.h"
@@ -59,6 +60,7 @@ tunnel_buffers_release(void)
 
 	while (buf_pool.n > 0)
 		free(buf_pool.bufs[--buf_pool.n]);
+	resp_filter_release_cache();
 }
 
 void

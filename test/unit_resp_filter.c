@@ -349,6 +349,7 @@ main(void)
 	test_recycle();
 	test_readonly_and_violation();
 	relay_free(r);
+	resp_filter_release_cache();
 	if (failures > 0) {
 		fprintf(stderr, "unit_resp_filter: %d failures\n", failures);
 		return (1);
