@@ -190,27 +190,69 @@ is_any(const struct resp_arg *a, const char *const *words)
 	return (0);
 }
 
-static const char *const blocking[] = {
-	"BLPOP", "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN",
-	"BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF", "XREAD", "XREADGROUP", NULL
-};
 static const char *const subscribes[] = {
-	"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", NULL
+	"subscribe", "psubscribe", "ssubscribe", NULL
 };
-static const char *const unsubscribes[] = {
-	"UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", NULL
+
+/*
+ * The commands the matching cares about, found with one lookup per
+ * command: most commands (GET, SET: under 4 or over 12 bytes, or another
+ * first letter) cost a length check.
+ */
+enum cmd {
+	C_OTHER, C_QUIT, C_CLIENT, C_MULTI, C_EXEC, C_DISCARD, C_SUB,
+	C_UNSUB, C_MONITOR, C_HELLO, C_RESET, C_BLOCK
 };
+
+static const struct {
+	const char *name;
+	enum cmd cmd;
+} cmds[] = {
+	{ "BLPOP", C_BLOCK }, { "BRPOP", C_BLOCK }, { "BRPOPLPUSH", C_BLOCK },
+	{ "BLMOVE", C_BLOCK }, { "BLMPOP", C_BLOCK }, { "BZPOPMIN", C_BLOCK },
+	{ "BZPOPMAX", C_BLOCK }, { "BZMPOP", C_BLOCK }, { "CLIENT", C_CLIENT },
+	{ "DISCARD", C_DISCARD }, { "EXEC", C_EXEC }, { "HELLO", C_HELLO },
+	{ "MONITOR", C_MONITOR }, { "MULTI", C_MULTI },
+	{ "PSUBSCRIBE", C_SUB }, { "PUNSUBSCRIBE", C_UNSUB },
+	{ "QUIT", C_QUIT }, { "RESET", C_RESET }, { "SSUBSCRIBE", C_SUB },
+	{ "SUBSCRIBE", C_SUB }, { "SUNSUBSCRIBE", C_UNSUB },
+	{ "UNSUBSCRIBE", C_UNSUB }, { "WAIT", C_BLOCK }, { "WAITAOF", C_BLOCK },
+	{ "XREAD", C_BLOCK }, { "XREADGROUP", C_BLOCK },
+};
+
+static enum cmd
+classify(const struct resp_arg *a)
+{
+	char up[16];
+	size_t i;
+
+	if (!a->isstr || a->len < 4 || a->len > 12)
+		return (C_OTHER);
+	switch (a->p[0] | 0x20) {
+	case 'b': case 'c': case 'd': case 'e': case 'h': case 'm': case 'p':
+	case 'q': case 'r': case 's': case 'u': case 'w': case 'x':
+		break;
+	default:
+		return (C_OTHER);
+	}
+	for (i = 0; i < a->len; i++)
+		up[i] = (a->p[i] >= 'a' && a->p[i] <= 'z') ? a->p[i] - 32 :
+		    a->p[i];
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (cmds[i].name[0] == up[0] && strlen(cmds[i].name) ==
+		    a->len && memcmp(cmds[i].name, up, a->len) == 0)
+			return (cmds[i].cmd);
+	return (C_OTHER);
+}
 
 /* Commands that change how replies come: not matched inside MULTI. */
 static int
-changes_replies(const struct resp_frame *fr)
+changes_replies(enum cmd c, const struct resp_frame *fr)
 {
-	static const char *const words[] = { "SUBSCRIBE", "PSUBSCRIBE",
-	    "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
-	    "MONITOR", "HELLO", "RESET", NULL };
 
-	return (is_any(&fr->arg[0], words) || (resp_arg_is(&fr->arg[0],
-	    "CLIENT") && resp_arg_is(&fr->arg[1], "REPLY")));
+	return (c == C_SUB || c == C_UNSUB || c == C_MONITOR || c == C_HELLO ||
+	    c == C_RESET || (c == C_CLIENT && resp_arg_is(&fr->arg[1],
+	    "REPLY")));
 }
 
 /* Arguments after the name, or -1 if not known (a long inline line). */
@@ -262,14 +304,20 @@ static void
 on_request(struct resp_filter *f, const struct resp_frame *fr)
 {
 	const struct resp_arg *a = fr->arg;
+	enum cmd c;
 	int client_reply;
 
 	/* An empty command gets no reply. */
 	if (fr->nargs == 0 || (fr->type == '*' && fr->count <= 0))
 		return;
-	if (resp_arg_is(&a[0], "QUIT"))
+	if ((c = classify(&a[0])) == C_OTHER && !f->unsync && !f->monitor &&
+	    !f->reply_off && !f->skip_next && !f->multi) {
+		q_push(f, Q_REPLY);	/* the common case */
+		return;
+	}
+	if (c == C_QUIT)
 		f->quit = 1;
-	if (resp_arg_is(&a[0], "CLIENT") && resp_arg_is(&a[1], "NO-EVICT"))
+	if (c == C_CLIENT && resp_arg_is(&a[1], "NO-EVICT"))
 		f->noevict = resp_arg_is(&a[2], "ON");
 	if (f->unsync)
 		return;
@@ -278,61 +326,69 @@ on_request(struct resp_filter *f, const struct resp_frame *fr)
 		 * MONITOR output and replies are both status lines: only
 		 * RESET's can be told apart, and it ends the mode.
 		 */
-		if (resp_arg_is(&a[0], "RESET"))
+		if (c == C_RESET)
 			q_push(f, Q_RESET);
 		return;
 	}
-	client_reply = resp_arg_is(&a[0], "CLIENT") &&
-	    resp_arg_is(&a[1], "REPLY");
+	client_reply = c == C_CLIENT && resp_arg_is(&a[1], "REPLY");
 	if (f->reply_off || f->skip_next) {
 		f->skip_next = 0;
 		if (client_reply && resp_arg_is(&a[2], "ON")) {
 			f->reply_off = 0;
 			q_push(f, Q_REPLY);
-		} else if (changes_replies(fr))
+		} else if (changes_replies(c, fr))
 			unsync(f, "reply mode changed while replies are off");
 		return;
 	}
 	if (f->multi) {
 		/* RESET is not queued: it ends the transaction. */
-		if (resp_arg_is(&a[0], "RESET")) {
+		if (c == C_RESET) {
 			f->multi = 0;
 			q_push(f, Q_RESET);
 			return;
 		}
-		if (resp_arg_is(&a[0], "EXEC") || resp_arg_is(&a[0], "DISCARD"))
+		if (c == C_EXEC || c == C_DISCARD)
 			f->multi = 0;
-		else if (changes_replies(fr)) {
+		else if (changes_replies(c, fr)) {
 			unsync(f, "reply mode changed inside MULTI");
 			return;
 		}
 		q_push(f, Q_REPLY);	/* +QUEUED, an error, or EXEC's */
 		return;
 	}
-	if (client_reply) {
-		if (resp_arg_is(&a[2], "OFF"))
+	switch (c) {
+	case C_CLIENT:
+		if (client_reply && resp_arg_is(&a[2], "OFF"))
 			f->reply_off = 1;
-		else if (resp_arg_is(&a[2], "SKIP"))
+		else if (client_reply && resp_arg_is(&a[2], "SKIP"))
 			f->skip_next = 1;
 		else
 			q_push(f, Q_REPLY);
-	} else if (resp_arg_is(&a[0], "MULTI")) {
+		break;
+	case C_MULTI:
 		f->multi = 1;
 		q_push(f, Q_REPLY);
-	} else if (is_any(&a[0], subscribes))
-		on_pubsub(f, fr, 1);
-	else if (is_any(&a[0], unsubscribes))
-		on_pubsub(f, fr, 0);
-	else if (resp_arg_is(&a[0], "MONITOR"))
+		break;
+	case C_SUB:
+	case C_UNSUB:
+		on_pubsub(f, fr, c == C_SUB);
+		break;
+	case C_MONITOR:
 		q_push(f, Q_MONITOR);
-	else if (resp_arg_is(&a[0], "HELLO"))
+		break;
+	case C_HELLO:
 		q_push(f, Q_HELLO);
-	else if (resp_arg_is(&a[0], "RESET"))
+		break;
+	case C_RESET:
 		q_push(f, Q_RESET);
-	else if (is_any(&a[0], blocking))
+		break;
+	case C_BLOCK:
 		q_push(f, Q_BLOCK);
-	else
+		break;
+	default:
 		q_push(f, Q_REPLY);
+		break;
+	}
 }
 
 /* ---- replies ------------------------------------------------------------ */
