@@ -393,7 +393,7 @@ on_request(struct resp_filter *f, const struct resp_frame *fr)
 
 /* ---- replies ------------------------------------------------------------ */
 
-enum { A_FORWARD, A_DROP, A_STOP };
+enum { A_FORWARD, A_DROP, A_STOP, A_BAD };
 
 /* Not a reply to anything: pushes, RESP2 messages, MONITOR output. */
 static int
@@ -500,7 +500,7 @@ own_reply(struct resp_filter *f, int kind, const struct resp_frame *fr)
 
 /* A complete reply frame: what to do with its bytes. */
 static int
-on_reply(struct resp_filter *f, const struct resp_frame *fr)
+on_reply(struct resp_filter *f, const struct resp_frame *fr, int held)
 {
 	int kind;
 
@@ -509,6 +509,13 @@ on_reply(struct resp_filter *f, const struct resp_frame *fr)
 	if (unsolicited(f, fr) && f->mode != M_PREPARE && f->mode != M_REAUTH)
 		return (A_FORWARD);
 	kind = f->unsync ? -1 : q_pop(f);
+	/*
+	 * Our RESET is answered by a status line, held until whole; any
+	 * other reply to it was partly passed on to the client already.
+	 */
+	if (kind >= Q_OWN_AUTH && !held && f->mode != M_PREPARE &&
+	    f->mode != M_REAUTH)
+		return (A_BAD);
 	if (kind >= Q_OWN_AUTH) {
 		own_reply(f, kind, fr);
 		return (A_DROP);
@@ -610,7 +617,13 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 		/* Not holding while the hooks run (client_done flushes). */
 		held = f->holding;
 		f->holding = 0;
-		act = on_reply(f, resp_scan_frame(f->down));
+		act = on_reply(f, resp_scan_frame(f->down), held);
+		if (act == A_BAD) {
+			relay_fail(f->r, RELAY_DOWN, "the server answered "
+			    "redtun's RESET with something other than a status "
+			    "line");
+			return (-1);
+		}
 		if (held && act != A_DROP &&
 		    emit(f, (const char *)f->hold, f->nhold))
 			return (-1);
