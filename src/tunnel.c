@@ -522,9 +522,10 @@ tunnel_attach_client(struct tunnel *t, uv_stream_t *listener)
 		snprintf(t->peer, sizeof(t->peer), "unknown peer");
 	uv_tcp_nodelay(&t->cli.tcp, 1);
 	uv_tcp_keepalive(&t->cli.tcp, 1, 60);
-	log_msg(t->quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO, svc_name(t->svc),
-	    "%s: accepted by worker %d",
-	    t->peer, tunnels_worker(t->set));
+	/* Over a limit (quiet): refused, never "accepted". */
+	if (!t->quiet)
+		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: accepted by "
+		    "worker %d", t->peer, tunnels_worker(t->set));
 	return (0);
 }
 

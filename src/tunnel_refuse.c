@@ -156,8 +156,7 @@ tunnel_accept_refused(struct tunnels *set, uv_stream_t *listener,
 		return (0);
 	}
 	snprintf(peer, peerlen, "%s", t->peer);
-	log_msg(LOG_LVL_DEBUG, svc_name(t->svc), "%s: %s", t->peer, why);
-	refuse(t, why);
+	refuse(t, why);		/* the caller logs why, rate limited */
 	return (0);
 }
 
