@@ -508,6 +508,7 @@ tunnel_attach_client(struct tunnel *t, uv_stream_t *listener)
 		return (r);
 	t->cli.tcp.data = &t->cli;
 	t->cli.open = 1;
+	t->down_before = relay_bytes_out(t->relay, RELAY_DOWN);
 	if ((r = uv_accept(listener, (uv_stream_t *)&t->cli.tcp)) < 0) {
 		/* The handle is ours to close; the tunnel goes on. */
 		t->cli.open = 0;

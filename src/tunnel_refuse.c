@@ -88,7 +88,7 @@ can_refuse(const struct tunnel *t)
 		return (0);
 	}
 	/* A reply already on its way would be corrupted by ours. */
-	if (relay_bytes_out(t->relay, RELAY_DOWN) > 0)
+	if (relay_bytes_out(t->relay, RELAY_DOWN) > t->down_before)
 		return (0);
 	return (tunnels_refusing(t->set) < REFUSING_MAX);
 }
