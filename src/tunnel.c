@@ -131,11 +131,12 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 	}
 	up = relay_bytes_out(t->relay, RELAY_UP);
 	down = relay_bytes_out(t->relay, RELAY_DOWN);
+	/* A refused over-limit client: the listener's line says it. */
 	log_msg(t->quiet ? LOG_LVL_DEBUG : up + down > 0 || t->cli.open ?
-	    LOG_LVL_NOTICE : LOG_LVL_INFO, svc_name(t->svc), "%s: closed: %llu bytes to server, %llu bytes "
-	    "to client, %.3f s", t->peer, (unsigned long long)up,
-	    (unsigned long long)down, (double)(uv_now(t->loop) - t->t_start) /
-	    1000.0);
+	    LOG_LVL_NOTICE : LOG_LVL_INFO, svc_name(t->svc), "%s: closed: "
+	    "%llu bytes to server, %llu bytes to client, %.3f s", t->peer,
+	    (unsigned long long)up, (unsigned long long)down,
+	    (double)(uv_now(t->loop) - t->t_start) / 1000.0);
 	drop_upstream(t);
 	close_end(&t->cli);
 	t->pending++;
