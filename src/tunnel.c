@@ -131,11 +131,12 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 	}
 	up = relay_bytes_out(t->relay, RELAY_UP);
 	down = relay_bytes_out(t->relay, RELAY_DOWN);
+	/* A refused over-limit client: the listener's line says it. */
 	log_msg(t->quiet ? LOG_LVL_DEBUG : up + down > 0 || t->cli.open ?
-	    LOG_LVL_NOTICE : LOG_LVL_INFO, svc_name(t->svc), "%s: closed: %llu bytes to server, %llu bytes "
-	    "to client, %.3f s", t->peer, (unsigned long long)up,
-	    (unsigned long long)down, (double)(uv_now(t->loop) - t->t_start) /
-	    1000.0);
+	    LOG_LVL_NOTICE : LOG_LVL_INFO, svc_name(t->svc), "%s: closed: "
+	    "%llu bytes to server, %llu bytes to client, %.3f s", t->peer,
+	    (unsigned long long)up, (unsigned long long)down,
+	    (double)(uv_now(t->loop) - t->t_start) / 1000.0);
 	drop_upstream(t);
 	close_end(&t->cli);
 	t->pending++;
@@ -599,6 +600,7 @@ tunnel_attach_client(struct tunnel *t, uv_stream_t *listener)
 		return (r);
 	t->cli.tcp.data = &t->cli;
 	t->cli.open = 1;
+	t->down_before = relay_bytes_out(t->relay, RELAY_DOWN);
 	if ((r = uv_accept(listener, (uv_stream_t *)&t->cli.tcp)) < 0) {
 		/* The handle is ours to close; the tunnel goes on. */
 		t->cli.open = 0;
@@ -613,9 +615,10 @@ tunnel_attach_client(struct tunnel *t, uv_stream_t *listener)
 		snprintf(t->peer, sizeof(t->peer), "unknown peer");
 	uv_tcp_nodelay(&t->cli.tcp, 1);
 	uv_tcp_keepalive(&t->cli.tcp, 1, 60);
-	log_msg(t->quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO, svc_name(t->svc),
-	    "%s: accepted by worker %d",
-	    t->peer, tunnels_worker(t->set));
+	/* Over a limit (quiet): refused, never "accepted". */
+	if (!t->quiet)
+		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: accepted by "
+		    "worker %d", t->peer, tunnels_worker(t->set));
 	return (0);
 }
 

@@ -101,6 +101,7 @@ struct tunnel {
 	int quiet;			/* over a limit: per-connection lines
 					   at debug level (listener logs) */
 	struct refusal *refusal;	/* T_REFUSE: the reply to the client */
+	uint64_t down_before;		/* bytes to earlier clients (reuse) */
 	struct end *close_end;		/* ... once this end is flushed */
 	int pending;			/* close callbacks and lookups due */
 	int gai_active;

@@ -136,7 +136,7 @@ on_srv_closed(uv_handle_t *h)
 	struct tunnel *t = e->t;
 	uint64_t pause;
 
-	if (t->state == T_DEAD) {
+	if (TUNNEL_UPSTREAM_GONE(t)) {
 		tunnel_unpend(t);
 		return;
 	}

@@ -88,7 +88,7 @@ can_refuse(const struct tunnel *t)
 		return (0);
 	}
 	/* A reply already on its way would be corrupted by ours. */
-	if (relay_bytes_out(t->relay, RELAY_DOWN) > 0)
+	if (relay_bytes_out(t->relay, RELAY_DOWN) > t->down_before)
 		return (0);
 	return (tunnels_refusing(t->set) < REFUSING_MAX);
 }
@@ -156,8 +156,7 @@ tunnel_accept_refused(struct tunnels *set, uv_stream_t *listener,
 		return (0);
 	}
 	snprintf(peer, peerlen, "%s", t->peer);
-	log_msg(LOG_LVL_DEBUG, svc_name(t->svc), "%s: %s", t->peer, why);
-	refuse(t, why);
+	refuse(t, why);		/* the caller logs why, rate limited */
 	return (0);
 }
 

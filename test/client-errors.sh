@@ -7,9 +7,10 @@
 # peer".  One case each: a certificate for another host name (impostor),
 # a chain from another CA, a refused connection, a name that does not
 # resolve, a server that never finishes the TLS handshake, maxConnections
-# reached; a client that sends nothing is closed after about 1 s with
-# nothing sent; a client that floods is answered all the same and redtun
-# does not buffer its bytes.
+# reached (per service and global, and the bound of 32 refusing
+# connections); a client that sends nothing is closed after about 1 s
+# with nothing sent; a client that floods is answered all the same and
+# redtun does not buffer its bytes.
 #
 # Runs in a private mount + network namespace (unshare -mn) with its own
 # /etc/hosts and nsswitch.conf ("hosts: files"), so the DNS case never
@@ -115,11 +116,60 @@ assert_eq "(error) ERR redtun [limited]: connection limit reached (maxConnection
 	"$(printf '%s' "$OUT" | tr -d '\r' | sed '/^$/d')" "limited: what redis-cli printed"
 assert_file_match "$LOG" "\[limited\] connection limit reached \(maxConnections = 1\): refusing 127\.0\.0\.1:[0-9]+" \
 	"limited: the log says the same"
+# A flood of over-limit clients: at most 32 (REFUSING_MAX, one worker)
+# wait for their first command; the rest are closed at once, as before.
+python3 - "$(svc_lport limited)" >"$T/bound.out" 2>&1 <<'EOF' || fail "refusing bound: $(cat "$T/bound.out")"
+import socket, sys, time
+port = int(sys.argv[1])
+socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(40)]
+time.sleep(0.4)
+def closed(s):
+    s.setblocking(False)
+    try:
+        return s.recv(100) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+early = sum(closed(s) for s in socks)
+time.sleep(1.6)
+late = sum(closed(s) for s in socks)
+print("40 silent over-limit clients: %d closed at once, %d after 2 s" % (early, late))
+if early != 8 or late != 40:
+    sys.exit("expected 8 closed at once (40 - 32 refusing) and all 40 after 2 s")
+EOF
+say "$(cat "$T/bound.out")"
 # The refusal must not use up the service's one slot: after the held
 # connection closes, a new client is served at once.
 exec {held}>&-
 wait_for_log "$LOG" "\[limited\] .*closed: [0-9]+ bytes to server, 7 bytes to client" 5
 assert_eq "PONG" "$(rcli "$(svc_lport limited)" ping)" "limited: served again after the held connection closed"
+
+step "the global limit: maxConnections = 1 at the top level"
+GP=$(free_port)
+{
+	echo "pid = \"$T/g.pid\";"
+	echo "output = \"$T/g.log\";"
+	echo 'debug = 7;'
+	echo "CAfile = \"$T/ca.crt\";"
+	echo 'maxConnections = 1;'
+	echo 'services = {'
+	conf_service g "$GP" "$(svc_uport good)"
+	echo '};'
+} >"$T/g.conf"
+track_pidfile "$T/g.pid"
+timeout 20 "$REDTUN" "$T/g.conf" >"$T/g.err" 2>&1 || fail "redtun g.conf: $(cat "$T/g.err")"
+exec {gheld}<>"/dev/tcp/127.0.0.1/$GP"
+printf 'PING\r\n' >&"$gheld"
+line=
+read -r -t 5 -u "$gheld" line || true
+assert_eq "+PONG" "${line%$'\r'}" "the one connection the global limit allows"
+timed_client g redis-cli --no-raw -h 127.0.0.1 -p "$GP" ping
+assert_eq "(error) ERR redtun [g]: connection limit reached (global maxConnections = 1)" \
+	"$(printf '%s' "$OUT" | tr -d '\r' | sed '/^$/d')" "g: what redis-cli printed"
+assert_file_match "$T/g.log" "\[g\] connection limit reached \(global maxConnections = 1\): refusing 127\.0\.0\.1:[0-9]+" \
+	"g: the log says the same"
+exec {gheld}>&-
 
 step "a client that sends nothing: closed after about 1 s, nothing sent"
 python3 - "$(svc_lport refused)" >"$T/silent-client.out" 2>&1 <<'EOF' || fail "silent client: $(cat "$T/silent-client.out")"

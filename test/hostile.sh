@@ -1,8 +1,8 @@
 #!/bin/bash
 # shellcheck disable=SC2119 # helpers with optional arguments
-# Hostile or broken upstreams must be refused: the local client sees the
-# connection closed promptly (no PONG), the log says why, and the daemon keeps
-# serving the good services.
+# Hostile or broken upstreams must be refused: the local client promptly
+# reads why as a Redis error (no PONG from the server), the log says the
+# same, and the daemon keeps serving the good services.
 set -eu
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/lib.sh"
 
@@ -57,13 +57,18 @@ LOG=$T/redtun.log
 step "positive control: the good server works"
 assert_eq "PONG" "$(rcli "$(svc_lport good)" ping)" "PING via the good service"
 
-# refused NAME ERE: PING via service NAME must fail promptly and the log must
-# carry "[NAME] PEER: upstream localhost:PORT: <ERE>".
+# refused NAME ERE: PING via service NAME must fail promptly, redis-cli
+# printing "ERR redtun [NAME]: upstream localhost:PORT: <ERE>", and the log
+# must carry "[NAME] PEER: upstream localhost:PORT: <ERE>".
 refused() {
 	local name=$1 re=$2
 	step "$name: must be refused ($re)"
 	timed_client "$name" redis-cli -h 127.0.0.1 -p "$(svc_lport "$name")" ping
-	assert_closed_promptly "$name"
+	[ "$RC" -ne 124 ] || fail "$name: the client connection was not closed within 10 s"
+	[ "$MS" -lt 8000 ] || fail "$name: refusing the client took ${MS} ms"
+	assert_ne "PONG" "$OUT" "$name: the client must not get a reply"
+	assert_match "$OUT" "^ERR redtun \[$name\]: upstream localhost:$(svc_uport "$name"): $re" \
+		"$name: the client reads why"
 	wait_for_log "$LOG" "\[$name\] .*upstream localhost:$(svc_uport "$name"): $re" 5
 	assert_good_serves "the $name case"
 }

@@ -64,9 +64,10 @@ fg_start() {
 }
 
 # hold NAME PORT N: background client that opens N connections and keeps
-# them; after 1.5 s it sorts them into open / closed by redtun and writes
-# "OPEN CLOSED FAILED" to $T/NAME.counts, then holds until $T/NAME.release
-# exists (at most 60 s). Sets HOLD_PID.
+# them; after 2.5 s (client mode holds a silent over-limit client 1 s for
+# a command to answer with the reason) it sorts them into open / closed by
+# redtun and writes "OPEN CLOSED FAILED" to $T/NAME.counts, then holds
+# until $T/NAME.release exists (at most 60 s). Sets HOLD_PID.
 hold() {
 	local name=$1 port=$2 n=$3
 	(
@@ -81,7 +82,7 @@ hold() {
 			fi
 		done 2>/dev/null
 		echo "${#fds[@]}" >"$T/$name.opened"
-		sleep 1.5
+		sleep 2.5
 		open=0 closed=0
 		for fd in "${fds[@]}"; do
 			read -r -t 0.05 -u "$fd" _
@@ -236,8 +237,14 @@ if [ "${REDTUN_TEST_WORKERS:-1}" = 1 ]; then
 		assert_eq "+PONG" "$(fd_ping "$fd")" "PING on held connection (fd $fd)"
 	done
 	exec {c4}<>"/dev/tcp/127.0.0.1/$L3"
+	# Client mode: its first command is answered with the reason, then
+	# the connection is closed (one that sends nothing: after 1 s).
+	t0=$(now_ms)
+	assert_eq "-ERR redtun [lim3]: connection limit reached (maxConnections = 3)" \
+		"$(fd_ping "$c4")" "the 4th connection is told why"
 	wait_eof "$c4" 5 "the 4th connection over maxConnections = 3"
-	say "4th connection closed after ${EOF_MS} ms"
+	EOF_MS=$(($(now_ms) - t0))
+	say "4th connection answered and closed after ${EOF_MS} ms"
 	[ "$EOF_MS" -lt 1000 ] || fail "the 4th connection was closed only after ${EOF_MS} ms"
 	REFUSED=$((REFUSED + 1))
 	exec {c4}>&-

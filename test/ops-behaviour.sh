@@ -267,7 +267,11 @@ plaintext_case() {
 	t1=$(date +%s%N)
 	ms=$(((t1 - t0) / 1000000))
 	say "$name: redis-cli exit $rc after $ms ms: $out"
-	assert_not_contains "$out" "PONG" "$name: the client must not get a reply"
+	assert_ne "PONG" "$out" "$name: the client must not get a reply"
+	# The client reads the log's reason, escaped as there (no raw bytes).
+	assert_match "$out" "^ERR redtun \[$name\]: upstream localhost:[0-9]+: TLS handshake failed: the server answered in plaintext" \
+		"$name: the client reads why"
+	assert_not_contains "$out" $'\x1b' "$name: no raw escape byte to the client"
 	[ "$ms" -lt "$max" ] || fail "$name: the failure took $ms ms (TIMEOUTconnect = 10 s), expected < $max ms"
 	wait_for_log "$LOG" "$re" 5
 	figure "plaintext_fail_ms_$name" "$ms" ms

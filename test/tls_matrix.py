@@ -867,8 +867,8 @@ def oracle(group, row, port):
 
 def redtun_probe(port):
     """PING through redtun: accept = +PONG came back; refuse = closed
-    without it; hang = neither within IO_TIMEOUT. Returns (verdict,
-    local port, detail)."""
+    without it (after redtun's "-ERR redtun [SVC]: why"); hang = neither
+    within IO_TIMEOUT. Returns (verdict, local port, detail)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(IO_TIMEOUT)
     try:
@@ -887,6 +887,8 @@ def redtun_probe(port):
             buf += data
         if buf.startswith(b"+PONG"):
             verdict = "accept"
+        elif buf.startswith(b"-ERR redtun ["):
+            pass    # refused, and redtun told the client why
         elif buf:
             verdict = "error"
     except socket.timeout:
