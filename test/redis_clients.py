@@ -254,10 +254,12 @@ def redispy_conn(o, direct_tls):
     return kw
 
 
-def a_redispy(o, kind):
-    """Client A with python3-redis's own connection and protocol code."""
+def a_redispy(o, kind, keep=None):
+    """Client A with python3-redis's own connection and protocol code;
+    keep: a list to put the still open connection in (mode noreset)."""
     k = KINDS[kind]
     kw = redispy_conn(o, o.tls)
+    kw["decode_responses"] = True
     if kw.pop("ssl", False):
         conn = redis.SSLConnection(**kw)
     else:
@@ -279,7 +281,10 @@ def a_redispy(o, kind):
     if "raw_tail" in k:
         conn._sock.sendall(k["raw_tail"])
         time.sleep(0.1)
-    conn.disconnect()  # a plain close: no QUIT, no UNSUBSCRIBE
+    if keep is not None:
+        keep.append(conn)
+    else:
+        conn.disconnect()  # a plain close: no QUIT, no UNSUBSCRIBE
     return int(cid)
 
 
@@ -333,10 +338,12 @@ def b_checks_raw(o, c, ctl, cluster, nonce):
     extra = c.pending()
     if extra:
         bad.append("unsolicited bytes: %r" % extra[:200])
-    return int(bid), bad
+    return (int(bid) if isinstance(bid, bytes) and bid.isdigit() else None), bad
 
 
-def b_checks_redispy(o, ctl, cluster, nonce):
+def b_checks_redispy(o, ctl, cluster, nonce, conn=None):
+    """B's checks with the python3-redis API; conn: A's connection, to
+    run them on (mode noreset), else B connects."""
     bad = []
 
     def expect(what, got, want):
@@ -347,6 +354,9 @@ def b_checks_redispy(o, ctl, cluster, nonce):
     if not o.tls:
         kw.pop("ssl_ca_certs", None)
     r = redis.Redis(single_connection_client=True, decode_responses=True, **kw)
+    if conn is not None:
+        r.connection.disconnect()
+        r.connection = conn
     try:
         bid = r.client_id()
         expect("PUBLISH iso:ch receivers", ctl.call("PUBLISH", "iso:ch", "m"), (b":", b"0"))
@@ -379,12 +389,11 @@ def b_checks_redispy(o, ctl, cluster, nonce):
                 except (TypeError, ValueError):
                     pass
             expect("CLIENT INFO %s" % key, got, want)
-        p = r.pipeline(transaction=True)
-        p.set("iso:wx", "1")
-        try:
-            expect("MULTI/EXEC after iso:w changed", p.execute(), [True])
-        except redis.WatchError:
-            bad.append("MULTI/EXEC aborted by a WATCH left by A")
+        # (Not r.pipeline(): that takes another connection from the pool.)
+        got = [r.execute_command("MULTI"), r.execute_command("SET", "iso:wx", "1"),
+               r.execute_command("EXEC")]
+        # (redis-py's SET callback turns +QUEUED into False.)
+        expect("MULTI/SET/EXEC after iso:w changed", [got[0], got[2]], ["OK", ["OK"]])
         ctl.call("SET", "iso:poke", nonce)
         expect("PING", r.ping(), True)
         time.sleep(0.15)
@@ -416,7 +425,14 @@ def cmd_iso(o):
         ctl.call("DEL", "iso:q", "iso:wx")
         why, note = [], ""
         try:
-            if o.mode in ("noreset", "reset"):
+            if o.mode == "noreset" and o.via == "redispy":
+                keep = []
+                aid = a_redispy(o, kind, keep=keep)
+                ctl.call("SET", "iso:w", "x")
+                bid, bad = b_checks_redispy(o, ctl, cluster, nonce, conn=keep[0])
+                keep[0].disconnect()
+                want_same = True
+            elif o.mode in ("noreset", "reset"):
                 c = Raw(o.port, cafile=o.cacert if o.tls else None)
                 aid = a_raw(o, kind, sock=c)
                 if o.mode == "reset":
@@ -442,6 +458,10 @@ def cmd_iso(o):
                 else:
                     bid, bad = b_checks_redispy(o, ctl, cluster, nonce)
                 want_same = o.mode == "tunnel" and k["reuse"]
+            if o.mode == "reset" and not k["reuse"]:
+                # RESET cannot clear this state: B must see it (which is
+                # why redtun must not reuse such a connection).
+                bad = [] if bad else ["RESET cleared it (expected it to survive)"]
             why += bad
             same = aid == bid
             if same != want_same:
@@ -639,6 +659,14 @@ def cmd_oneshot(o):
     return 0
 
 
+def cmd_settle(o):
+    """For shell clients: wait until redtun parked (--reuse) or closed
+    server connection --id; prints parked, gone or timeout."""
+    o.user = o.user or "default"
+    print(Ctl(o).wait_settled(o.id, o.reuse, o))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -658,6 +686,14 @@ def main():
     a.add_argument("--cluster", action="store_true", help="upstream is cluster-enabled")
     a.add_argument("--kinds", default="")
     a.add_argument("--expect-fail", action="store_true")
+    t = sub.add_parser("settle")
+    t.add_argument("--id", type=int, required=True)
+    t.add_argument("--reuse", action="store_true")
+    t.add_argument("--ctl-port", type=int, required=True)
+    t.add_argument("--ctl-pass", default="")
+    t.add_argument("--cacert", required=True)
+    t.add_argument("--user", default="default")
+    t.add_argument("--park-auth", action="store_true")
     s = sub.add_parser("suite")
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--password", default="")
@@ -667,10 +703,10 @@ def main():
         w.add_argument("--password", default="")
         w.add_argument("--seconds", type=float, default=20)
     o = ap.parse_args()
-    if redis is None and not (o.cmd == "iso" and o.via == "raw"):
+    if redis is None and not (o.cmd == "settle" or o.cmd == "iso" and o.via == "raw"):
         print("python3-redis is missing (apt-get install python3-redis)", file=sys.stderr)
         return 77
-    return {"iso": cmd_iso, "suite": cmd_suite, "writer": cmd_writer,
+    return {"iso": cmd_iso, "suite": cmd_suite, "settle": cmd_settle, "writer": cmd_writer,
             "oneshot": cmd_oneshot}[o.cmd](o)
 
 
