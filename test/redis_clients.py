@@ -198,7 +198,8 @@ class Ctl:
         c = self.call
         c("SET", "iso:k0", "v0")
         c("HSET", "iso:h", "f", "v")
-        c("DEL", "iso:q", "iso:w", "iso:wx", "iso:empty")
+        for key in ("iso:q", "iso:w", "iso:wx", "iso:empty"):
+            c("DEL", key)  # one by one: a cluster refuses CROSSSLOT
         if not cluster:
             c("SELECT", "5")
             c("SET", "iso:k5", "v5")
@@ -422,8 +423,9 @@ def cmd_iso(o):
         if o.mode in ("noreset", "reset") and k.get("onesock") is False:
             continue
         nonce = "n%d%s" % (os.getpid(), kind)
-        ctl.call("DEL", "iso:q", "iso:wx")
-        why, note = [], ""
+        ctl.call("DEL", "iso:q")
+        ctl.call("DEL", "iso:wx")
+        why, note, bid = [], "", None
         try:
             if o.mode == "noreset" and o.via == "redispy":
                 keep = []
@@ -469,9 +471,10 @@ def cmd_iso(o):
         except (RespError, EOFError, OSError) as e:
             why.append("exception: %r" % e)
             same = None
-        if o.mode == "tunnel" and not why:
-            # Don't let a closed-on-purpose connection linger for the next.
-            pass
+        if o.mode == "tunnel" and bid is not None:
+            # B's connection parked before the next A: one idle connection
+            # at a time, so the next B can only get the next A's.
+            ctl.wait_settled(bid, True, o)
         results[kind] = why
         if why:
             print("%s FAIL: %s" % (kind, "; ".join(why)), flush=True)
