@@ -34,10 +34,7 @@ import sys
 import threading
 import time
 
-try:
-    import redis
-except ImportError:  # the raw parts work without the library
-    redis = None
+redis = None  # python3-redis, imported in main() unless not needed
 
 # ---------------------------------------------------------------------------
 # A minimal RESP2/RESP3 client over a plain or TLS socket.
@@ -706,6 +703,13 @@ def main():
         w.add_argument("--password", default="")
         w.add_argument("--seconds", type=float, default=20)
     o = ap.parse_args()
+    global redis
+    if o.cmd != "settle":
+        try:
+            import redis as _redis
+            redis = _redis
+        except ImportError:  # the raw parts work without the library
+            pass
     if redis is None and not (o.cmd == "settle" or o.cmd == "iso" and o.via == "raw"):
         print("python3-redis is missing (apt-get install python3-redis)", file=sys.stderr)
         return 77
