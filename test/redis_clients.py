@@ -495,6 +495,8 @@ def cmd_suite(o):
     kw = dict(host="127.0.0.1", port=o.port, socket_timeout=10, decode_responses=True)
     if o.password:
         kw["password"] = o.password
+    if o.username:
+        kw["username"] = o.username
     r = redis.Redis(**kw)
     ok = []
 
@@ -697,6 +699,7 @@ def main():
     s = sub.add_parser("suite")
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--password", default="")
+    s.add_argument("--username", default="")
     for name in ("writer", "oneshot"):
         w = sub.add_parser(name)
         w.add_argument("--port", type=int, required=True)
