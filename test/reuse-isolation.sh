@@ -44,10 +44,7 @@ for u in "other on >otherpass ~* &* +@all" "svcuser on >svcpass ~* &* +@all"; do
 done
 start_tls_redis cl "$RCL" --cluster-enabled yes --cluster-port "$BUS" \
 	--cluster-config-file "$T/cl/nodes.conf"
-for u in "other on >otherpass ~* &* +@all"; do
-	# shellcheck disable=SC2086
-	rcli_tls "$RCL" ACL SETUSER $u >/dev/null
-done
+rcli_tls "$RCL" ACL SETUSER other on '>otherpass' '~*' '&*' +@all >/dev/null
 assert_eq "OK" "$(rcli_tls "$RCL" CLUSTER ADDSLOTSRANGE 0 16383)" "cluster slots"
 cluster_ok() { rcli_tls "$RCL" CLUSTER INFO | grep -q '^cluster_state:ok'; }
 wait_until 10 cluster_ok || hard_error "single-node cluster not ok"
