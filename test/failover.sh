@@ -151,7 +151,7 @@ assert_match "$out" "ERR redtun \[fo\]:.*(primary|master|role|replica|slave)" "a
 [ "$ms" -ge $((TCONN * 1000 - 500)) ] || fail "gave up after ${ms} ms, before TIMEOUTconnect ($TCONN s)"
 [ "$ms" -le $((TCONN * 1000 + 3000)) ] || fail "took ${ms} ms, TIMEOUTconnect is $TCONN s"
 n=$(log_count "$LOG" '\[fo\].*(slave|replica|role)')
-[ "$n" -ge 2 ] || fail "expected several tries logged, found $n lines"
+[ "$n" -ge 1 ] || fail "the log does not say why the replica was refused"
 say "$n log lines about the replica"
 
 step "the name moves back to the primary during the retries"

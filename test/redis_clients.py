@@ -401,7 +401,13 @@ def b_checks_redispy(o, ctl, cluster, nonce, conn=None):
         bad.append("exception: %r" % e)
         bid = None
     finally:
+        # Redis.close() only returns the connection to the pool: close the
+        # socket, so redtun sees B leave now.
+        conn = r.connection
         r.close()
+        if conn is not None:
+            conn.disconnect()
+        r.connection_pool.disconnect()
     return bid, bad
 
 
@@ -423,6 +429,7 @@ def cmd_iso(o):
         ctl.call("DEL", "iso:q")
         ctl.call("DEL", "iso:wx")
         why, note, bid = [], "", None
+        t0 = time.time()
         try:
             if o.mode == "noreset" and o.via == "redispy":
                 keep = []
@@ -473,11 +480,12 @@ def cmd_iso(o):
             # at a time, so the next B can only get the next A's.
             ctl.wait_settled(bid, True, o)
         results[kind] = why
+        ms = (time.time() - t0) * 1000
         if why:
-            print("%s FAIL: %s" % (kind, "; ".join(why)), flush=True)
+            print("%s FAIL (%d ms): %s" % (kind, ms, "; ".join(why)), flush=True)
         else:
-            print("%s ok (%s server connection%s)" % (
-                kind, "same" if same else "another", ", " + note if note else ""), flush=True)
+            print("%s ok (%s server connection%s, %d ms)" % (
+                kind, "same" if same else "another", ", " + note if note else "", ms), flush=True)
     failed = [k for k, w in results.items() if w]
     if o.expect_fail:
         caught = len(failed) == len(results)
