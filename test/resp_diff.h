@@ -15,8 +15,10 @@
  *   - RESP3 types (_ , # ( = ! % ~ > |): hiredis 0.14 knows RESP2 only;
  *   - a 9th nested array: hiredis stops at depth > 7 (its rstack[9]);
  *     the scanner allows RESP_MAX_DEPTH;
- *   - bulk lengths over RESP_MAX_BULK and counts over RESP_MAX_ELEMS:
- *     hiredis allows up to SIZE_MAX and INT_MAX;
+ *   - bulk lengths over RESP_MAX_BULK (hiredis allows up to SIZE_MAX),
+ *     and arrays of over DIFF_MAX_ELEMS elements (hiredis allows INT_MAX
+ *     but allocates them at the header: a fuzzer's "*188888883" took
+ *     1.5 GB);
  *   - a bulk payload not followed by CRLF: hiredis skips 2 bytes unread;
  *   - a lone CR or LF in a status or error line: hiredis reads it as text
  *     (a line ends at its first CRLF), the scanner rejects it;
@@ -118,6 +120,9 @@ diff_scanner(const unsigned char *p, size_t n, struct diff_run *d)
 
 enum { V_OK, V_MORE, V_BOTH, V_EXCL };
 
+/* hiredis allocates an array's elements at its header: keep it small. */
+#define DIFF_MAX_ELEMS	65536
+
 /* p[a, b) by Redis's string2ll: "0" or -?[1-9][0-9]*, in a long long. */
 static int
 diff_ll(const unsigned char *p, size_t a, size_t b, long long *v)
@@ -131,7 +136,7 @@ diff_ll(const unsigned char *p, size_t a, size_t b, long long *v)
 	buf[k] = '\0';
 	i = buf[0] == '-';
 	if (buf[i] < '1' || buf[i] > '9')
-		return (strcmp(buf, "0") == 0 ? (*v = 0, 1) : 0);
+		return (k == 1 && buf[0] == '0' ? (*v = 0, 1) : 0);
 	for (; i < k; i++)
 		if (buf[i] < '0' || buf[i] > '9')
 			return (0);
@@ -206,7 +211,7 @@ diff_value(const unsigned char *p, size_t n, size_t *i, int depth)
 		*i += (size_t)v + 2;
 		return (V_OK);
 	}
-	if (v > RESP_MAX_ELEMS)
+	if (v > DIFF_MAX_ELEMS)
 		return (V_EXCL);
 	for (k = 0; k < v; k++)
 		if ((r = diff_value(p, n, i, depth + 1)) != V_OK)
