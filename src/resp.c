@@ -35,10 +35,9 @@ enum {
 	S_NUM,		/* a header's number */
 	S_NUMLF,	/* the byte after a header's CR */
 	S_LINE,		/* a simple line's content */
-	S_LINELF,	/* the LF after a simple line's CR */
 	S_BULK,		/* a bulk payload: ${rem} bytes left */
-	S_BULKCR,	/* the CR after a bulk payload */
-	S_BULKLF,	/* the LF after it */
+	S_CR,		/* the CR after a bulk payload */
+	S_LF,		/* the LF ending a bulk or line: ${crlf} if not */
 	S_INLINE,	/* an inline command, up to LF */
 	S_BAD
 };
@@ -46,7 +45,7 @@ enum {
 struct resp_scan {
 	int side, st, started;
 	char t;			/* type byte of the item being read */
-	const char *err;
+	const char *err, *crlf;
 	int neg, ndig, zero;	/* number: sign, digits, first digit 0 */
 	unsigned long long num;	/* its magnitude */
 	long long rem;		/* bulk bytes left / line bytes so far */
@@ -230,27 +229,30 @@ num_byte(struct resp_scan *s, int c)
 	return (0);
 }
 
-/* One content byte of a checked simple line (s->t); 0 or -1. */
-static int
+/* A byte of a checked simple line (s->t), its CR ending it: why not. */
+static const char *
 line_byte(struct resp_scan *s, int c)
 {
+	int end = c == '\r';
 
 	switch (s->t) {
 	case ':':
-		return (num_byte(s, c));
+		return ((end ? s->ndig == 0 : num_byte(s, c) != 0) ?
+		    "bad number" : NULL);
 	case '(':
-		if (c == '-' && s->rem == 0)
-			return (0);
-		s->ndig++;
-		return (c >= '0' && c <= '9' ? 0 : -1);
+		if (c >= '0' && c <= '9')
+			s->ndig++;
+		return ((end ? s->ndig == 0 : (c < '0' || c > '9') &&
+		    (c != '-' || s->rem != 0)) ? "bad number" : NULL);
 	case ',':
-		s->ndig++;
-		return (strchr("0123456789.eE+-infaINFA", c) != NULL &&
-		    c != '\0' ? 0 : -1);
+		return ((end ? s->rem == 0 : c == '\0' ||
+		    strchr("0123456789.eE+-infaINFA", c) == NULL) ?
+		    "bad number" : NULL);
 	case '#':
-		return (s->rem == 0 && (c == 't' || c == 'f') ? 0 : -1);
+		return ((end ? s->rem != 1 : s->rem != 0 || (c != 't' &&
+		    c != 'f')) ? "bad boolean" : NULL);
 	default:	/* '_' */
-		return (-1);
+		return (end ? NULL : "bad null");
 	}
 }
 
@@ -282,7 +284,7 @@ header_done(struct resp_scan *s, int *framed)
 		if (s->depth == 0)
 			s->f.count = v;
 		s->rem = v;
-		s->st = v > 0 ? S_BULK : S_BULKCR;
+		s->st = v > 0 ? S_BULK : S_CR;
 		return (NULL);
 	}
 	/* An aggregate: * % ~ > |, or a request's * (count <= 0: empty). */
@@ -448,39 +450,23 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 				s->rem += (long long)n;
 				if (s->cap != NULL)
 					cap_add(s, p, n);
-				p += n;
+				if ((p += n) == e)
+					break;
+			} else if (c != '\r' && s->rem == RESP_MAX_LINE) {
+				why = "line too long";
+				break;
+			} else if ((why = line_byte(s, c)) != NULL) {
+				break;
 			} else if (c != '\r') {
-				if (s->rem == RESP_MAX_LINE) {
-					why = "line too long";
-				} else if (line_byte(s, c) != 0) {
-					why = s->t == '#' ? "bad boolean" :
-					    s->t == '_' ? "bad null" :
-					    "bad number";
-				} else {
-					s->rem++;
-					if (s->cap != NULL)
-						cap_add(s, p, 1);
-					p++;
-				}
-				break;
-			} else if ((s->t == '#' && s->rem == 0) ||
-			    (s->t != '#' && s->t != '_' && s->ndig == 0)) {
-				why = s->t == '#' ? "bad boolean" :
-				    "bad number";
-				break;
-			}
-			if (p < e) {	/* at the CR */
-				s->st = S_LINELF;
+				s->rem++;
+				if (s->cap != NULL)
+					cap_add(s, p, 1);
 				p++;
-			}
-			break;
-		case S_LINELF:
-			if (c != '\n') {
-				why = "line not ended by CRLF";
 				break;
 			}
-			p++;
-			framed = value_done(s);
+			s->crlf = "line not ended by CRLF";
+			s->st = S_LF;
+			p++;	/* the CR */
 			break;
 		case S_BULK:
 			n = (size_t)(e - p) < (unsigned long long)s->rem ?
@@ -489,19 +475,21 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 				cap_add(s, p, n);
 			p += n;
 			if ((s->rem -= (long long)n) == 0)
-				s->st = S_BULKCR;
+				s->st = S_CR;
 			break;
-		case S_BULKCR:
-			if (c != '\r' && !req)
-				why = "bulk not followed by CRLF";
-			else {
-				s->st = S_BULKLF;
-				p++;
+		case S_CR:
+			/* Redis skips a request's 2 bytes after a payload. */
+			s->crlf = "bulk not followed by CRLF";
+			if (c != '\r' && !req) {
+				why = s->crlf;
+				break;
 			}
+			s->st = S_LF;
+			p++;
 			break;
-		case S_BULKLF:
+		case S_LF:
 			if (c != '\n' && !req) {
-				why = "bulk not followed by CRLF";
+				why = s->crlf;
 				break;
 			}
 			p++;

@@ -378,7 +378,8 @@ def gen_chain(tmp):
     write("chain", "sign-noku", flags(1, host=1, sign=True) + blob(lf5))
 
 
-# ---- fuzz_resp: SEED[4] SIDE STREAM (test/fuzz/fuzz_resp.c) --------------
+# ---- fuzz_resp: SEED[4] SIDE STREAM (test/fuzz/fuzz_resp.c); fuzz_resp_diff:
+# reply streams ----------------------------------------------------------------
 
 def gen_resp():
     def bulk(b):
@@ -420,6 +421,13 @@ def gen_resp():
     }
     for name, data in seeds.items():
         write("resp", name, data)
+        # fuzz_resp_diff: reply streams alone (RESP3 ones too: the cut).
+        if data[4] & 1 == 0:
+            write("resp_diff", name, data[5:])
+    write("resp_diff", "reply-depth8", b"*1\r\n" * 7 + b"*2\r\n:1\r\n$-1\r\n" +
+          b"*1\r\n" * 9 + b":1\r\n")
+    write("resp_diff", "reply-both-bad", b"*2\r\n$3\r\nfoo\r\n:1x\r\n" +
+          b"+OK\r\n")
 
 
 def main():
