@@ -7,15 +7,7 @@
 #include "conf.h"
 #include "log.h"
 
-static int failures;
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,	\
-		    __LINE__, #cond);					\
-		failures++;						\
-	}								\
-} while (0)
+#include "unit_check.h"
 
 #define CHECK_STR(a, b) do {						\
 	const char *a_ = (a), *b_ = (b);				\

@@ -13,15 +13,7 @@
 #include "relay.h"
 #include "filter_lines.h"
 
-static int failures;
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		failures++;						\
-	}								\
-} while (0)
+#include "unit_check.h"
 
 /* A destination in memory. */
 struct sink {

@@ -12,15 +12,9 @@
 
 #include "resp.h"
 
-static int failures, cases;
+#include "unit_check.h"
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		failures++;						\
-	}								\
-} while (0)
+static int cases;
 
 #define OUTMAX	(64 * 1024)
 

@@ -14,15 +14,7 @@
 #include "relay.h"
 #include "resp_filter.h"
 
-static int failures;
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		failures++;						\
-	}								\
-} while (0)
+#include "unit_check.h"
 
 struct sink {
 	char out[64 * 1024];
