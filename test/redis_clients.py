@@ -105,7 +105,7 @@ class Raw:
         self.send(*args)
         return self.read()
 
-    def pending(self, wait=0.15):
+    def pending(self, wait=0.1):
         """Bytes the server sent that nobody asked for."""
         self.s.settimeout(wait)
         try:
@@ -215,7 +215,7 @@ class Ctl:
             if reuse and f.get("cmd") in want_cmd and f.get("user") == o.user \
                     and f.get("db") == "0" and f.get("sub") == "0" \
                     and f.get("multi") == "-1" and "O" not in f.get("flags", ""):
-                time.sleep(0.15)  # redtun reads +RESET/+OK, then parks it
+                time.sleep(0.08)  # redtun reads +RESET/+OK, then parks it
                 return "parked"
             time.sleep(0.02)
         return "timeout"
