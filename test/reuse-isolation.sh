@@ -117,6 +117,9 @@ count_same
 iso "python3-redis authd" --via redispy --port "$L2" --ctl-port "$R" --user svcuser --park-auth ||
 	fail "python3-redis (upstream AUTH): B did not see a fresh connection"
 count_same
+iso "python3-redis cluster" --via redispy --cluster --kinds readonly,setname,noevict \
+	--port "$L3" --ctl-port "$RCL" || fail "python3-redis (cluster): READONLY etc."
+count_same
 
 step "(a) redis-cli through redtun"
 settle() { # ID reuse|noreuse: wait until redtun parked or closed it
