@@ -105,7 +105,7 @@ class Raw:
         self.send(*args)
         return self.read()
 
-    def pending(self, wait=0.15):
+    def pending(self, wait=0.1):
         """Bytes the server sent that nobody asked for."""
         self.s.settimeout(wait)
         try:
@@ -215,7 +215,7 @@ class Ctl:
             if reuse and f.get("cmd") in want_cmd and f.get("user") == o.user \
                     and f.get("db") == "0" and f.get("sub") == "0" \
                     and f.get("multi") == "-1" and "O" not in f.get("flags", ""):
-                time.sleep(0.15)  # redtun reads +RESET/+OK, then parks it
+                time.sleep(0.08)  # redtun reads +RESET/+OK, then parks it
                 return "parked"
             time.sleep(0.02)
         return "timeout"
@@ -470,7 +470,9 @@ def cmd_iso(o):
                 bad = [] if bad else ["RESET cleared it (expected it to survive)"]
             why += bad
             same = aid == bid
-            if same != want_same:
+            if o.loose_id and want_same:
+                pass  # workers > 1: B may get another worker's kept connection
+            elif same != want_same:
                 why.append("CLIENT ID A=%s B=%s: want %s" % (aid, bid, "same" if want_same else "different"))
         except (RespError, EOFError, OSError) as e:
             why.append("exception: %r" % e)
@@ -696,6 +698,9 @@ def main():
     a.add_argument("--cluster", action="store_true", help="upstream is cluster-enabled")
     a.add_argument("--kinds", default="")
     a.add_argument("--expect-fail", action="store_true")
+    a.add_argument("--loose-id", action="store_true",
+                   help="redtun has several workers (a pool each): do not "
+                   "require B to get A's own connection")
     t = sub.add_parser("settle")
     t.add_argument("--id", type=int, required=True)
     t.add_argument("--reuse", action="store_true")

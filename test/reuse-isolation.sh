@@ -49,6 +49,12 @@ assert_eq "OK" "$(rcli_tls "$RCL" CLUSTER ADDSLOTSRANGE 0 16383)" "cluster slots
 cluster_ok() { rcli_tls "$RCL" CLUSTER INFO | grep -q '^cluster_state:ok'; }
 wait_until 10 cluster_ok || hard_error "single-node cluster not ok"
 
+# With several workers (REDTUN_TEST_WORKERS, the ThreadSanitizer pass) each
+# has its own kept connections: B may be accepted by another worker than A
+# and get one of that worker's, so "B has A's CLIENT ID" is not checked
+# (the state checks still are, on a kept connection).
+LOOSE=()
+[ "${REDTUN_TEST_WORKERS:-1}" -le 1 ] || LOOSE=(--loose-id)
 iso() { # WHAT ARGS...: run redis_clients.py iso, show its lines, set ISO_OUT
 	local what=$1 rc=0
 	shift
@@ -56,6 +62,7 @@ iso() { # WHAT ARGS...: run redis_clients.py iso, show its lines, set ISO_OUT
 	printf '%s\n' "$ISO_OUT" | sed "s/^/  $what: /" | cut -c1-300
 	return "$rc"
 }
+iso_rt() { iso "$1" ${LOOSE[@]+"${LOOSE[@]}"} "${@:2}"; } # through redtun
 
 step "controls straight to Redis: each check can fail, RESET clears all but NO-EVICT"
 iso "raw, one socket, no RESET" --via raw --mode noreset --expect-fail \
@@ -100,22 +107,25 @@ count_same() {
 }
 
 step "(c) raw RESP through redtun"
-iso "raw plain" --via raw --port "$L1" --ctl-port "$R" || fail "raw RESP: B did not see a fresh connection"
+iso_rt "raw plain" --via raw --port "$L1" --ctl-port "$R" || fail "raw RESP: B did not see a fresh connection"
 assert_contains "$ISO_OUT" "passed 14/14"
 count_same
-iso "raw authd" --via raw --port "$L2" --ctl-port "$R" --user svcuser --park-auth ||
+iso_rt "raw authd" --via raw --port "$L2" --ctl-port "$R" --user svcuser --park-auth ||
 	fail "raw RESP (upstream AUTH): B did not see a fresh connection"
 count_same
-iso "raw cluster" --via raw --cluster --kinds readonly,setname,hello3,multi,noevict \
+iso_rt "raw cluster" --via raw --cluster --kinds readonly,setname,hello3,multi,noevict \
 	--port "$L3" --ctl-port "$RCL" || fail "raw RESP (cluster): READONLY etc."
 count_same
 
 step "(b) python3-redis through redtun"
-iso "python3-redis plain" --via redispy --port "$L1" --ctl-port "$R" ||
+iso_rt "python3-redis plain" --via redispy --port "$L1" --ctl-port "$R" ||
 	fail "python3-redis: B did not see a fresh connection"
 count_same
-iso "python3-redis authd" --via redispy --port "$L2" --ctl-port "$R" --user svcuser --park-auth ||
+iso_rt "python3-redis authd" --via redispy --port "$L2" --ctl-port "$R" --user svcuser --park-auth ||
 	fail "python3-redis (upstream AUTH): B did not see a fresh connection"
+count_same
+iso_rt "python3-redis cluster" --via redispy --cluster --kinds readonly,setname,noevict \
+	--port "$L3" --ctl-port "$RCL" || fail "python3-redis (cluster): READONLY etc."
 count_same
 
 step "(a) redis-cli through redtun"
@@ -146,7 +156,9 @@ cli_pair() {
 		"redis-cli B's MULTI/EXEC after A's $kind (a WATCH left over aborts it)"
 	assert_eq "0 0" "$(rcli_tls "$R" PUBLISH iso:ch m) $(rcli_tls "$R" PUBLISH iso:p1 m)" \
 		"subscribers left after A's $kind"
-	if [ "$want" = reuse ]; then
+	if [ "$want" = reuse ] && [ ${#LOOSE[@]} -gt 0 ]; then
+		: # several workers: B may get another worker's kept connection
+	elif [ "$want" = reuse ]; then
 		assert_eq "$aid" "$bid" "redis-cli B must get A's server connection ($kind, A's was $st)"
 		same_total=$((same_total + 1))
 	else
@@ -177,9 +189,13 @@ if command -v node >/dev/null 2>&1 && [ -d "$top_srcdir/test/node_modules/ioredi
 	assert_match "$aid" '^[0-9]+$' "ioredis A: CLIENT ID"
 	st=$(settle "$aid" reuse)
 	out=$(timeout 20 node "$top_srcdir/test/ioredis_check.js" b "$L1")
-	assert_eq "$aid v0 nil nil default" "$out" \
-		"ioredis B (A: db 5, connectionName, CLIENT TRACKING on; A's was $st)"
-	same_total=$((same_total + 1))
+	if [ ${#LOOSE[@]} -gt 0 ]; then
+		assert_eq "v0 nil nil default" "${out#* }" "ioredis B (A: db 5, connectionName, CLIENT TRACKING on)"
+	else
+		assert_eq "$aid v0 nil nil default" "$out" \
+			"ioredis B (A: db 5, connectionName, CLIENT TRACKING on; A's was $st)"
+		same_total=$((same_total + 1))
+	fi
 	out=$(timeout 30 node "$top_srcdir/test/ioredis_check.js" basic "$L1") ||
 		fail "ioredis basics through redtun: $out"
 	say "ioredis: $(printf '%s' "$out" | tail -n 1)"
@@ -188,9 +204,10 @@ else
 fi
 
 step "redtun logged each reuse"
-n=$(log_count "$LOG" 'reused')
+# Info lines saying "reused", not the ones saying "not reused".
+n=$(($(log_count "$LOG" ' info .*reused') - $(log_count "$LOG" 'not reused')))
 say "B got A's server connection $same_total times; \"reused\" lines in the log: $n"
-[ "$n" -ge "$same_total" ] || fail "only $n \"reused\" log lines for $same_total reuses"
+{ [ "$n" -ge "$same_total" ] && [ "$n" -ge 1 ]; } || fail "only $n \"reused\" log lines for $same_total reuses"
 figure reuse_pairs "$same_total"
 assert_redtun_alive
 say "ok"
