@@ -392,9 +392,11 @@ conf_read(FILE *f, const char *path, char *why, size_t whylen)
 	}
 	if (check_duplicates(&c, services, cf))
 		goto err;
+	conf_redis_wipe(config_root_setting(&lc));
 	config_destroy(&lc);
 	return (cf);
 err:
+	conf_redis_wipe(config_root_setting(&lc));
 	config_destroy(&lc);
 	conf_free(cf);
 	return (NULL);

@@ -122,5 +122,7 @@ int conf_redis_setting(const char *name);
 int conf_redis_read(struct conf_ctx *c, const config_setting_t *root,
     const config_setting_t *g, struct svc_conf *sc);
 void conf_redis_free(struct svc_conf *sc);
+/* conf_redis_wipe(root): wipe libconfig's copies of every password. */
+void conf_redis_wipe(config_setting_t *root);
 
 #endif

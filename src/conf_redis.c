@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,37 @@ conf_redis_free(struct svc_conf *sc)
 	wipe(&sc->password);
 	free(sc->username);
 	sc->username = NULL;
+}
+
+/* libconfig's own copy of a password setting: wiped before it is freed. */
+static void
+wipe_setting(config_setting_t *g)
+{
+	config_setting_t *s;
+	const char *v;
+
+	if (g == NULL || (s = config_setting_get_member(g, "password")) ==
+	    NULL || config_setting_type(s) != CONFIG_TYPE_STRING ||
+	    (v = config_setting_get_string(s)) == NULL)
+		return;
+	explicit_bzero((char *)(uintptr_t)v, strlen(v));
+}
+
+void
+conf_redis_wipe(config_setting_t *root)
+{
+	config_setting_t *services, *g;
+	unsigned int i;
+
+	if (root == NULL)
+		return;
+	wipe_setting(root);
+	if ((services = config_setting_get_member(root, "services")) == NULL ||
+	    !config_setting_is_group(services))
+		return;
+	for (i = 0; (g = config_setting_get_elem(services, i)) != NULL; i++)
+		if (config_setting_is_group(g))
+			wipe_setting(g);
 }
 
 int

@@ -167,8 +167,11 @@ on_refill(uv_timer_t *timer)
 	struct listener *l = timer->data;
 	struct tunnel *t;
 
-	while (!l->closing && pool_warm(l) < svc_conf(l->svc)->prewarm &&
-	    l->npool < l->pool_cap) {
+	while (!l->closing && pool_warm(l) < svc_conf(l->svc)->prewarm) {
+		/* Kept connections share the array: room for both. */
+		if (l->npool == l->pool_cap &&
+		    pool_grow(l, l->pool_cap * 2 + 4) != 0)
+			break;
 		t = tunnel_prewarm(l->set, l->tcp.loop, l->svc, on_pool_event,
 		    l);
 		/* It may have failed at once (and scheduled a retry). */

@@ -53,6 +53,7 @@ struct resp_filter {
 	size_t nblock;			/* Q_BLOCK entries in the ring */
 	size_t nsub;			/* Q_SUB entries in the ring */
 	size_t nhello;			/* Q_HELLO entries in the ring */
+	size_t nmonitor;		/* Q_MONITOR entries in the ring */
 	int mode;
 	int result;			/* of the prepare conversation */
 	char why[128];
@@ -67,6 +68,7 @@ struct resp_filter {
 	unsigned int unsync:1;		/* matching has stopped */
 	unsigned int noevict:1, quit:1, client_bad:1;
 	unsigned int no_reset:1;	/* the server does not know RESET */
+	unsigned int reset_due:1;	/* RESET once owed replies are in */
 };
 
 /* ---- scanners: only a connection in the middle of a frame holds one --- */
@@ -153,6 +155,7 @@ q_push(struct resp_filter *f, int kind)
 	f->nblock += kind == Q_BLOCK;
 	f->nsub += kind == Q_SUB;
 	f->nhello += kind == Q_HELLO;
+	f->nmonitor += kind == Q_MONITOR;
 }
 
 static int
@@ -168,6 +171,7 @@ q_pop(struct resp_filter *f)
 	f->nblock -= kind == Q_BLOCK;
 	f->nsub -= kind == Q_SUB;
 	f->nhello -= kind == Q_HELLO;
+	f->nmonitor -= kind == Q_MONITOR;
 	return (kind);
 }
 
@@ -311,10 +315,12 @@ on_request(struct resp_filter *f, const struct resp_frame *fr)
 	if (fr->nargs == 0 || (fr->type == '*' && fr->count <= 0))
 		return;
 	if ((c = classify(&a[0])) == C_OTHER && !f->unsync && !f->monitor &&
-	    !f->reply_off && !f->skip_next && !f->multi) {
+	    !f->reply_off && !f->skip_next && !f->multi && f->nmonitor == 0) {
 		q_push(f, Q_REPLY);	/* the common case */
 		return;
 	}
+	if (f->nmonitor > 0 && !f->unsync)
+		unsync(f, "a command before MONITOR's reply");
 	if (c == C_QUIT)
 		f->quit = 1;
 	if (c == C_CLIENT && resp_arg_is(&a[1], "NO-EVICT"))
@@ -458,9 +464,13 @@ own_reply(struct resp_filter *f, int kind, const struct resp_frame *fr)
 			break;
 		if (err || fr->type != '*' || !a->isstr) {
 			f->result = RF_FAIL;
-			snprintf(f->why, sizeof(f->why), "upstream ROLE failed: "
-			    "%.*s", (int)(a->len < RESP_CAP_LEN ? a->len :
-			    RESP_CAP_LEN), err ? a->p : "unexpected reply");
+			if (err)
+				snprintf(f->why, sizeof(f->why), "upstream ROLE "
+				    "failed: %.*s", (int)(a->len < RESP_CAP_LEN ?
+				    a->len : RESP_CAP_LEN), a->p);
+			else
+				snprintf(f->why, sizeof(f->why), "upstream ROLE "
+				    "failed: unexpected reply");
 		} else if (f->sc->role == ROLE_PRIMARY &&
 		    !resp_arg_is(a, "master")) {
 			f->result = RF_RETRY;
@@ -509,6 +519,11 @@ on_reply(struct resp_filter *f, const struct resp_frame *fr, int held)
 	if (unsolicited(f, fr) && f->mode != M_PREPARE && f->mode != M_REAUTH)
 		return (A_FORWARD);
 	kind = f->unsync ? -1 : q_pop(f);
+	if (f->reset_due && f->qlen == 0) {
+		/* The last reply the client was owed: now clean up. */
+		f->reset_due = 0;
+		send_cmd(f, Q_OWN_RESET, "RESET", NULL, NULL);
+	}
 	/*
 	 * Our RESET is answered by a status line, held until whole; any
 	 * other reply to it was partly passed on to the client already.
@@ -592,6 +607,13 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 		}
 		rc = resp_scan(f->down, data + pos, len - pos, &used);
 		if (f->holding) {
+			if (f->nhold + used > HOLD_MAX &&
+			    q_head(f) == Q_OWN_RESET) {
+				/* Never to the client: it answers our RESET. */
+				relay_fail(f->r, RELAY_DOWN, "the server's reply "
+				    "to redtun's RESET is too long");
+				return (-1);
+			}
 			if (f->nhold + used > HOLD_MAX) {
 				/* Too long to be ours: pass it on. */
 				if (emit(f, (const char *)f->hold, f->nhold))
@@ -819,7 +841,15 @@ resp_filter_recycle(struct resp_filter *f)
 	f->mode = M_RECYCLE;
 	f->result = RF_OK;
 	f->why[0] = '\0';
-	send_cmd(f, Q_OWN_RESET, "RESET", NULL, NULL);
+	/*
+	 * Not while replies are still owed: Redis would run RESET with
+	 * megabytes still queued for this connection, and may close it
+	 * (seen: "closed for overcoming of output buffer limits").
+	 */
+	if (f->qlen == 0)
+		send_cmd(f, Q_OWN_RESET, "RESET", NULL, NULL);
+	else
+		f->reset_due = 1;
 }
 
 void
@@ -832,8 +862,10 @@ resp_filter_restart(struct resp_filter *f)
 	scan_put(&f->up, RESP_REQUESTS, 1);
 	scan_put(&f->down, RESP_REPLIES, 1);
 	f->qhead = f->qlen = f->nblock = f->nsub = f->nhello = 0;
+	f->nmonitor = 0;
 	f->holding = 0;
 	f->nhold = 0;
+	f->reset_due = 0;
 }
 
 int

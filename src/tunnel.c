@@ -200,7 +200,15 @@ deadline(const struct tunnel *t)
 		    PREWARM_MAX_IDLE_MS);
 		break;
 	case PH_RECYCLE:
-		due = base + RECYCLE_MAX_MS;
+		/*
+		 * The client is owed replies: TIMEOUTclose since the last
+		 * byte, as in DRAIN; from then on, 1 s for RESET (and AUTH).
+		 */
+		if (t->released == 0)
+			due = t->t_active + (uint64_t)sc->timeout_close * 1000 +
+			    1;
+		else
+			due = t->released + RECYCLE_MAX_MS;
 		break;
 	case PH_IDLE:
 		if (sc->timeout_idle == 0)
@@ -296,8 +304,13 @@ static void
 expire_recycle(struct tunnel *t)
 {
 
-	tunnel_finish(t, LOG_LVL_INFO, "RESET not answered within %d ms: "
-	    "connection not reused", RECYCLE_MAX_MS);
+	if (t->released == 0)
+		tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTclose exceeded after %u "
+		    "s while the client was owed replies; connection not "
+		    "reused", t->sc->timeout_close);
+	else
+		tunnel_finish(t, LOG_LVL_INFO, "RESET not answered within %d "
+		    "ms: connection not reused", RECYCLE_MAX_MS);
 }
 
 static void
@@ -321,6 +334,11 @@ tunnel_arm_timer(struct tunnel *t)
 {
 	uint64_t now = uv_now(t->loop), due = deadline(t);
 
+	if (t->deferred) {
+		/* A filter's report waits to run: keep it at once. */
+		uv_timer_start(&t->timer, on_timer, 0, 0);
+		return;
+	}
 	if (due == 0) {
 		uv_timer_stop(&t->timer);
 		return;
@@ -482,9 +500,17 @@ tunnel_detach_client(struct tunnel *t)
 
 /* The client left a connection that can be cleaned: RESET, then reuse. */
 void
+tunnel_reconnect(struct tunnel *t)
+{
+
+	enter(t, T_CONNECT);
+}
+
+void
 tunnel_enter_recycle(struct tunnel *t)
 {
 
+	t->released = 0;
 	t->state = T_RECYCLE;
 	t->t_phase = t->t_active = uv_now(t->loop);
 	tunnel_arm_timer(t);

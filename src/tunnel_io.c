@@ -431,10 +431,16 @@ static void
 read_finished(struct end *e)
 {
 
+	struct tunnel *t = e->t;
+
 	e->read_done = 1;
 	end_read_stop(e);
-	tunnel_half_closed(e->t);
-	(void)relay_eof(e->t->relay, dir_from(e));
+	tunnel_half_closed(t);
+	(void)relay_eof(t->relay, dir_from(e));
+	/* The server left while being cleaned: the client gets what came. */
+	if (t->state == T_RECYCLE && e == &t->srv)
+		relay_close_after(t->relay, RELAY_DOWN, "the server closed the "
+		    "connection while it was being cleaned for reuse");
 }
 
 /* ---- reading ------------------------------------------------------------ */

@@ -76,6 +76,8 @@ struct tunnel {
 	int deferred;			/* tunnel_redis: work for the timer */
 	int rf_result;			/* ... its result */
 	int reused;			/* kept after RESET for a new client */
+	uint64_t released;		/* RECYCLE: uv_now() when the client
+					 * had all its replies; 0 before */
 	unsigned long uses;		/* clients served on this upstream */
 	uv_timer_t timer;
 	uv_getaddrinfo_t gai;
@@ -193,6 +195,7 @@ int end_tls_send(WOLFSSL *ssl, char *buf, int sz, void *ctx);
 void tunnel_redis_prepare(struct tunnel *t);
 void tunnel_redis_deferred(struct tunnel *t);
 void tunnel_enter_recycle(struct tunnel *t);
+void tunnel_reconnect(struct tunnel *t);
 
 /* tunnel.c: run tunnel_redis_deferred(t) for ${what} from the timer, at
  * once; tunnel_detach_client() closes the client of a kept connection. */

@@ -50,7 +50,9 @@ on_client_done(void *arg)
 {
 	struct tunnel *t = arg;
 
+	t->released = uv_now(t->loop);
 	(void)relay_eof(t->relay, RELAY_DOWN);
+	tunnel_arm_timer(t);	/* now 1 s for RESET and AUTH */
 }
 
 static void
@@ -146,6 +148,7 @@ on_srv_closed(uv_handle_t *h)
 	end_release_input(e, 1);
 	e->buffered = e->paused = e->read_done = e->transport_eof = 0;
 	e->write_done = e->shut_complete = e->first_seen = 0;
+	t->probed = 0;
 	relay_restart(t->relay);
 	resp_filter_restart(t->rf);
 	pause = (uint64_t)ROLE_RETRY_MIN_MS << (t->uses < 4 ? t->uses : 4);
@@ -201,11 +204,23 @@ tunnel_redis_deferred(struct tunnel *t)
 		return;
 	}
 	if (what == D_RECONNECT && t->state == T_PREPARE) {
-		tunnel_begin(t);
+		tunnel_reconnect(t);
 		return;
 	}
 	if (what == D_RECYCLED && t->state == T_RECYCLE) {
-		if (t->rf_result == RF_OK)
+		if (t->rf_result == RF_OK && (!t->srv.open || t->srv.read_done ||
+		    t->srv.transport_eof || t->srv.write_done || t->close_after))
+			tunnel_finish(t, LOG_LVL_INFO, "the server closed its "
+			    "side: connection not reused");
+		else if (t->rf_result == RF_OK && t->cli.open &&
+		    !t->cli.shut_complete) {
+			/* The client's last bytes are still queued: wait. */
+			tunnel_defer_after(t, D_RECYCLED, 5);
+			if (uv_now(t->loop) > t->released + RECYCLE_MAX_MS)
+				tunnel_finish(t, LOG_LVL_INFO, "the client did "
+				    "not take its last replies: connection not "
+				    "reused");
+		} else if (t->rf_result == RF_OK)
 			keep(t);
 		else if (resp_filter_no_reset(t->rf) &&
 		    !svc_target_set_flag(t->svc, t->target, SVC_T_NO_RESET))

@@ -71,5 +71,32 @@ n=$(($(log_count "$LOG" ' info .*reused') - $(log_count "$LOG" 'not reused')))
 say "\"reused\" lines in the log: $n"
 [ "$n" -ge 1000 ] || fail "redis-benchmark -k 0: only $n of 8000 connections reused an upstream connection"
 figure benchmark_k0_reused "$n"
+
+step "a client that half-closes and reads its 20 MB of replies slowly gets them all"
+# Its upstream connection is being cleaned for reuse meanwhile: the replies
+# it is owed must not be cut off by RESET's 1 s bound (TIMEOUTclose from
+# the last byte applies until they are out).
+"$PY" - "$L" "$PW" <<'PYEOF' >"$T/slow.out" 2>&1 || true
+import socket, sys, time
+port, pw = int(sys.argv[1]), sys.argv[2]
+big = b"x" * (4 * 1024 * 1024)
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%s\r\n" % (len(big), big))
+assert s.recv(16) == b"+OK\r\n"
+s.close()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"GET big\r\n" * 5)
+s.shutdown(socket.SHUT_WR)
+got, t0 = 0, time.time()
+while time.time() - t0 < 30:
+    d = s.recv(65536)
+    if not d:
+        break
+    got += len(d)
+    time.sleep(0.002)   # a slow reader: about 3 s for 20 MB
+print("received %d of %d bytes in %.1f s" % (got, 5 * (len(big) + 12), time.time() - t0))
+PYEOF
+cat "$T/slow.out"
+assert_match "$(cat "$T/slow.out")" "^received ([0-9]+) of \1 bytes" "every owed reply reached the slow client"
 assert_redtun_alive
 say "ok"

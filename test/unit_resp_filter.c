@@ -200,8 +200,11 @@ static const struct conv convs[] = {
 	{ "command cut short", "*2\r\n$3\r\nGET\r\n$1\r\n", "", 0, NULL, NULL },
 	{ "client protocol error", "*1\r\n+PING\r\n",
 	    "-ERR Protocol error: expected '$', got '+'\r\n", 0, NULL, NULL },
-	{ "monitor", "MONITOR\r\nPING\r\n",
-	    "+OK\r\n+PONG\r\n+1700000000.1 [0 127.0.0.1:1] \"PING\"\r\n", 1, NULL, NULL },
+	{ "monitor", "PING\r\n",
+	    "+PONG\r\n+1700000000.1 [0 127.0.0.1:1] \"PING\"\r\n", 1,
+	    "MONITOR\r\n", "+OK\r\n" },
+	{ "command pipelined after MONITOR", "MONITOR\r\nGET b\r\n",
+	    "+OK\r\n$-1\r\n", 0, NULL, NULL },
 	{ "unsubscribe all (unmatched)", "SUBSCRIBE a\r\nUNSUBSCRIBE\r\n",
 	    "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
 	    "*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n", 0, NULL, NULL },
@@ -283,8 +286,11 @@ test_recycle(void)
 		feed(RELAY_DOWN, "+OK\r\n", step);
 		CHECK(relay_eof(r, RELAY_UP) == 0);
 		CHECK(ev.eof_calls == 1 && up.eofs == 0);  /* no half-close */
+		/* RESET only once the owed reply is in. */
+		CHECK(out_is(&up, "SELECT 5\r\nGET a\r\n"));
+		feed(RELAY_DOWN, "$1\r\nv\r\n", step);
 		CHECK(out_is(&up, "SELECT 5\r\nGET a\r\n*1\r\n$5\r\nRESET\r\n"));
-		feed(RELAY_DOWN, "$1\r\nv\r\n+RESET\r\n", step);
+		feed(RELAY_DOWN, "+RESET\r\n", step);
 		CHECK(out_is(&down, "+OK\r\n$1\r\nv\r\n"));
 		CHECK(ev.client_done == 1 && ev.recycled == 0);
 		feed(RELAY_DOWN, "+OK\r\n", step);
