@@ -9,7 +9,7 @@
  * and RESET so that an upstream connection can serve another client.
  *
  * Where matching cannot be exact (RESP2 UNSUBSCRIBE of everything, a
- * command queue over RF_QUEUE_MAX, a client protocol error...) the
+ * command queue over MATCH_QUEUE_MAX (resp_match.h), a client protocol error...) the
  * connection is marked unsynchronised: bytes still flow, nothing that
  * needs matching is attempted, and a debug line says why.
  */
@@ -26,9 +26,6 @@ enum rf_result {
 	RF_FAIL = 1,	/* give up: ${why} is for the log and the client */
 	RF_RETRY = 2	/* wrong node (role): try another connection */
 };
-
-/* Commands in flight per connection, beyond which matching stops. */
-#define RF_QUEUE_MAX	65536
 
 /*
  * What the filter tells its tunnel.  Each runs from inside relay input
