@@ -229,6 +229,38 @@ num_byte(struct resp_scan *s, int c)
 	return (0);
 }
 
+/*
+ * The fast path for a whole number in the chunk: "0" or -?[1-9][0-9]*,
+ * at most 18 digits (no overflow check needed), then CR and LF (any byte
+ * if ${anylf}).  Sets the number (as num_byte would) and returns its
+ * length before the CR, or 0, touching nothing, if it is not all there or
+ * not plain: the byte-wise path then finds any fault at the same byte.
+ */
+static size_t
+num_fast(struct resp_scan *s, const char *p, const char *e, int anylf)
+{
+	const char *q = p, *d;
+	unsigned long long v = 0;
+	unsigned c;
+
+	if (q < e && *q == '-')
+		q++;
+	for (d = q; q < e && q - d < 19; q++) {
+		if ((c = (unsigned char)*q - '0') > 9)
+			break;
+		v = v * 10 + c;
+	}
+	if (e - q < 2 || q[0] != '\r' || (!anylf && q[1] != '\n') ||
+	    q == d || q - d > 18 ||
+	    (*d == '0' && (q - d > 1 || d > p)))
+		return (0);
+	s->neg = d > p;
+	s->ndig = (int)(q - d);
+	s->zero = *d == '0';
+	s->num = v;
+	return ((size_t)(q - p));
+}
+
 /* A byte of a checked simple line (s->t), its CR ending it: why not. */
 static const char *
 line_byte(struct resp_scan *s, int c)
@@ -284,7 +316,7 @@ header_done(struct resp_scan *s, int *framed)
 		if (s->depth == 0)
 			s->f.count = v;
 		s->rem = v;
-		s->st = v > 0 ? S_BULK : S_CR;
+		s->st = S_BULK;
 		return (NULL);
 	}
 	/* An aggregate: * % ~ > |, or a request's * (count <= 0: empty). */
@@ -371,6 +403,70 @@ inline_words(struct resp_scan *s, const char *p, const char *e)
 	}
 }
 
+/*
+ * The fast path, at a type byte: '*' headers and '$' bulks (header,
+ * payload and CRLF) that are whole in [p, e) and plain (no sign, no
+ * leading zero, at most 18 digits), as long as they come and no frame
+ * ends.  Anything else is left to the byte-wise path, which reads it the
+ * same way.  Returns where it stopped.
+ */
+static const char *
+items_fast(struct resp_scan *s, const char *p, const char *e, int *framed,
+    const char **why)
+{
+	int req = s->side == RESP_REQUESTS;
+	unsigned long long v;
+	unsigned c;
+	const char *q;
+	struct resp_arg *a;
+
+	while (e - p >= 4) {
+		if (req ? *p != (s->depth > 0 ? '$' : '*') : *p != '$' &&
+		    (*p != '*' || s->depth == RESP_MAX_DEPTH))
+			break;
+		for (q = p + 1, v = 0; q < e && q - p <= 18 &&
+		    (c = (unsigned char)*q - '0') <= 9; q++)
+			v = v * 10 + c;
+		if (e - q < 2 || *q != '\r' || (!req && q[1] != '\n') ||
+		    q == p + 1 || q - p > 18 || (p[1] == '0' && q - p > 2))
+			break;
+		if (*p == '*') {
+			s->t = '*';
+			s->num = v;
+			s->neg = 0;
+			p = q + 2;
+			if ((*why = header_done(s, framed)) != NULL || *framed)
+				break;
+			continue;
+		}
+		/* A bulk: whole, or the byte-wise path takes it. */
+		if (v > RESP_MAX_BULK || (unsigned long long)(e - q) < v + 4 ||
+		    (!req && (q[v + 2] != '\r' || q[v + 3] != '\n')))
+			break;
+		p = q + 2;
+		if (s->depth == 0) {
+			s->f.type = '$';
+			s->f.count = (long long)v;
+		}
+		if (s->depth == 0 || (s->depth == 1 && !s->attr[0] &&
+		    s->f.nargs < RESP_CAP_ARGS)) {
+			a = &s->f.arg[s->f.nargs];
+			a->p = s->buf[s->f.nargs++];
+			a->len = v;
+			a->isstr = 1;
+			/* A fixed size copies fastest; what is past v is junk. */
+			if (e - p >= RESP_CAP_LEN)
+				memcpy(s->buf[s->f.nargs - 1], p, RESP_CAP_LEN);
+			else
+				memcpy(s->buf[s->f.nargs - 1], p, v);
+		}
+		p += v + 2;
+		if ((*framed = value_done(s)) != 0)
+			break;
+	}
+	return (p);
+}
+
 int
 resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 {
@@ -389,6 +485,11 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 			if (!s->started) {
 				memset(&s->f, 0, sizeof(s->f));
 				s->started = 1;
+			}
+			if ((c == '$' || c == '*') && (q = items_fast(s, p, e,
+			    &framed, &why)) != p) {
+				p = q;
+				break;
 			}
 			if (!req) {
 				why = reply_type(s, c);
@@ -415,6 +516,13 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 				p++;
 			break;
 		case S_NUM:
+			/* A whole header in the chunk: in one step. */
+			if (s->ndig == 0 && !s->neg &&
+			    (n = num_fast(s, p, e, req)) != 0) {
+				p += n + 2;
+				why = header_done(s, &framed);
+				break;
+			}
 			if (c == '\r' && s->ndig > 0)
 				s->st = S_NUMLF;
 			else if (num_byte(s, c) != 0)
@@ -469,6 +577,16 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 			p++;	/* the CR */
 			break;
 		case S_BULK:
+			/* The payload and its CRLF in the chunk: in one step. */
+			if ((unsigned long long)(e - p) >= (unsigned long long)
+			    s->rem + 2 && (req || (p[s->rem] == '\r' &&
+			    p[s->rem + 1] == '\n'))) {
+				if (s->cap != NULL)
+					cap_add(s, p, (size_t)s->rem);
+				p += s->rem + 2;
+				framed = value_done(s);
+				break;
+			}
 			n = (size_t)(e - p) < (unsigned long long)s->rem ?
 			    (size_t)(e - p) : (size_t)s->rem;
 			if (s->cap != NULL)
