@@ -404,63 +404,80 @@ inline_words(struct resp_scan *s, const char *p, const char *e)
 }
 
 /*
- * The fast path, at a type byte: '*' headers and '$' bulks (header,
- * payload and CRLF) that are whole in [p, e) and plain (no sign, no
- * leading zero, at most 18 digits), as long as they come and no frame
- * ends.  Anything else is left to the byte-wise path, which reads it the
- * same way.  Returns where it stopped.
+ * The fast path, at a type byte: '*' headers, '$' bulks (header, payload
+ * and CRLF) and a reply's "$-1" that are whole in [p, e) and plain (a
+ * count > 0, no leading zero, at most 18 digits), as long as they come
+ * and no frame ends.  Anything else is left to the byte-wise path, which
+ * reads it the same way.  Returns where it stopped.
  */
 static const char *
-items_fast(struct resp_scan *s, const char *p, const char *e, int *framed,
-    const char **why)
+items_fast(struct resp_scan *s, const char *p, const char *e, int *framed)
 {
-	int req = s->side == RESP_REQUESTS;
+	int req = s->side == RESP_REQUESTS, d;
 	unsigned long long v;
 	unsigned c;
-	const char *q;
+	const char *q, *lim;
 	struct resp_arg *a;
 
-	while (e - p >= 4) {
+	while (e - p >= 5) {
 		if (req ? *p != (s->depth > 0 ? '$' : '*') : *p != '$' &&
 		    (*p != '*' || s->depth == RESP_MAX_DEPTH))
 			break;
-		for (q = p + 1, v = 0; q < e && q - p <= 18 &&
+		/* Up to 18 digits (no overflow), and room for CR LF. */
+		lim = e - p > 20 ? p + 19 : e - 2;
+		for (q = p + 1, v = 0; q < lim &&
 		    (c = (unsigned char)*q - '0') <= 9; q++)
 			v = v * 10 + c;
-		if (e - q < 2 || *q != '\r' || (!req && q[1] != '\n') ||
-		    q == p + 1 || q - p > 18 || (p[1] == '0' && q - p > 2))
+		d = s->depth;
+		if (!req && *p == '$' && memcmp(p + 1, "-1\r\n", 4) == 0) {
+			/* A null bulk: a non-string capture. */
+			q = p + 3;
+			v = 0;
+			a = NULL;
+		} else if (q == p + 1 || *q != '\r' || (!req && q[1] != '\n') ||
+		    (p[1] == '0' && q > p + 2)) {
 			break;
-		if (*p == '*') {
-			s->t = '*';
-			s->num = v;
-			s->neg = 0;
-			p = q + 2;
-			if ((*why = header_done(s, framed)) != NULL || *framed)
+		} else if (*p == '*') {
+			if (v == 0 || v > RESP_MAX_ELEMS)
 				break;
+			if (d == 0) {
+				s->f.type = '*';
+				s->f.count = (long long)v;
+			} else if (d == 1 && !s->attr[0] &&
+			    s->f.nargs < RESP_CAP_ARGS)
+				cap_new(s, 0);
+			s->attr[d] = 0;
+			s->left[s->depth++] = (long long)v;
+			p = q + 2;
 			continue;
-		}
-		/* A bulk: whole, or the byte-wise path takes it. */
-		if (v > RESP_MAX_BULK || (unsigned long long)(e - q) < v + 4 ||
-		    (!req && (q[v + 2] != '\r' || q[v + 3] != '\n')))
+		} else if (v > RESP_MAX_BULK || (unsigned long long)(e - q) <
+		    v + 4 || (!req && (q[v + 2] != '\r' || q[v + 3] != '\n'))) {
 			break;
-		p = q + 2;
-		if (s->depth == 0) {
-			s->f.type = '$';
-			s->f.count = (long long)v;
-		}
-		if (s->depth == 0 || (s->depth == 1 && !s->attr[0] &&
-		    s->f.nargs < RESP_CAP_ARGS)) {
+		} else
 			a = &s->f.arg[s->f.nargs];
-			a->p = s->buf[s->f.nargs++];
-			a->len = v;
-			a->isstr = 1;
-			/* A fixed size copies fastest; what is past v is junk. */
-			if (e - p >= RESP_CAP_LEN)
-				memcpy(s->buf[s->f.nargs - 1], p, RESP_CAP_LEN);
-			else
-				memcpy(s->buf[s->f.nargs - 1], p, v);
+		if (d == 0) {
+			s->f.type = '$';
+			s->f.count = a != NULL ? (long long)v : -1;
 		}
-		p += v + 2;
+		p = q + 2;
+		/* Captured: a top-level string, or a top-level array's. */
+		if ((d == 0 && a != NULL) || (d == 1 && !s->attr[0] &&
+		    s->f.nargs < RESP_CAP_ARGS)) {
+			if (a == NULL) {
+				cap_new(s, 0);
+			} else {
+				a->p = s->buf[s->f.nargs++];
+				a->len = v;
+				a->isstr = 1;
+				/* Fixed sizes copy fastest; past v is junk. */
+				if (e - p >= RESP_CAP_LEN)
+					memcpy((char *)a->p, p, RESP_CAP_LEN);
+				else
+					memcpy((char *)a->p, p, v);
+			}
+		}
+		if (a != NULL)
+			p += v + 2;
 		if ((*framed = value_done(s)) != 0)
 			break;
 	}
@@ -483,11 +500,17 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 		switch (s->st) {
 		case S_TYPE:
 			if (!s->started) {
-				memset(&s->f, 0, sizeof(s->f));
+				/* Slots past nargs are kept zero: clear the used. */
+				while (s->f.nargs > 0)
+					memset(&s->f.arg[--s->f.nargs], 0,
+					    sizeof(s->f.arg[0]));
+				s->f.type = 0;
+				s->f.count = 0;
+				s->f.size = 0;
 				s->started = 1;
 			}
 			if ((c == '$' || c == '*') && (q = items_fast(s, p, e,
-			    &framed, &why)) != p) {
+			    &framed)) != p) {
 				p = q;
 				break;
 			}
