@@ -229,38 +229,6 @@ num_byte(struct resp_scan *s, int c)
 	return (0);
 }
 
-/*
- * The fast path for a whole number in the chunk: "0" or -?[1-9][0-9]*,
- * at most 18 digits (no overflow check needed), then CR and LF (any byte
- * if ${anylf}).  Sets the number (as num_byte would) and returns its
- * length before the CR, or 0, touching nothing, if it is not all there or
- * not plain: the byte-wise path then finds any fault at the same byte.
- */
-static size_t
-num_fast(struct resp_scan *s, const char *p, const char *e, int anylf)
-{
-	const char *q = p, *d;
-	unsigned long long v = 0;
-	unsigned c;
-
-	if (q < e && *q == '-')
-		q++;
-	for (d = q; q < e && q - d < 19; q++) {
-		if ((c = (unsigned char)*q - '0') > 9)
-			break;
-		v = v * 10 + c;
-	}
-	if (e - q < 2 || q[0] != '\r' || (!anylf && q[1] != '\n') ||
-	    q == d || q - d > 18 ||
-	    (*d == '0' && (q - d > 1 || d > p)))
-		return (0);
-	s->neg = d > p;
-	s->ndig = (int)(q - d);
-	s->zero = *d == '0';
-	s->num = v;
-	return ((size_t)(q - p));
-}
-
 /* A byte of a checked simple line (s->t), its CR ending it: why not. */
 static const char *
 line_byte(struct resp_scan *s, int c)
@@ -316,7 +284,7 @@ header_done(struct resp_scan *s, int *framed)
 		if (s->depth == 0)
 			s->f.count = v;
 		s->rem = v;
-		s->st = S_BULK;
+		s->st = v > 0 ? S_BULK : S_CR;
 		return (NULL);
 	}
 	/* An aggregate: * % ~ > |, or a request's * (count <= 0: empty). */
@@ -403,41 +371,56 @@ inline_words(struct resp_scan *s, const char *p, const char *e)
 	}
 }
 
+/* A frame begins: its summary is cleared. */
+static void
+frame_start(struct resp_scan *s)
+{
+
+	/* Slots past nargs are kept zero: clear the used ones only. */
+	while (s->f.nargs > 0)
+		memset(&s->f.arg[--s->f.nargs], 0, sizeof(s->f.arg[0]));
+	s->f.type = 0;
+	s->f.count = 0;
+	s->f.size = 0;
+	s->started = 1;
+}
+
 /*
  * The fast path, at a type byte: '*' headers, '$' bulks (header, payload
  * and CRLF) and a reply's "$-1" that are whole in [p, e) and plain (a
  * count > 0, no leading zero, at most 18 digits), as long as they come
  * and no frame ends.  Anything else is left to the byte-wise path, which
- * reads it the same way.  Returns where it stopped.
+ * reads it the same way.  Returns where it stopped.  (At a type byte,
+ * s->cap is NULL and s->st S_TYPE: value_done's stores are not needed.)
  */
 static const char *
 items_fast(struct resp_scan *s, const char *p, const char *e, int *framed)
 {
-	int req = s->side == RESP_REQUESTS, d;
+	int req = s->side == RESP_REQUESTS, d = s->depth, c0;
 	unsigned long long v;
 	unsigned c;
 	const char *q, *lim;
-	struct resp_arg *a;
+	struct resp_arg *a = NULL;
 
 	while (e - p >= 5) {
-		if (req ? *p != (s->depth > 0 ? '$' : '*') : *p != '$' &&
-		    (*p != '*' || s->depth == RESP_MAX_DEPTH))
+		if ((c0 = *p) != '$' && c0 != '*')
+			break;
+		if (req ? (c0 == '$') != (d > 0) : d == RESP_MAX_DEPTH)
 			break;
 		/* Up to 18 digits (no overflow), and room for CR LF. */
 		lim = e - p > 20 ? p + 19 : e - 2;
 		for (q = p + 1, v = 0; q < lim &&
 		    (c = (unsigned char)*q - '0') <= 9; q++)
 			v = v * 10 + c;
-		d = s->depth;
-		if (!req && *p == '$' && memcmp(p + 1, "-1\r\n", 4) == 0) {
+		if (q == p + 1 && !req && c0 == '$' &&
+		    memcmp(p + 1, "-1\r\n", 4) == 0) {
 			/* A null bulk: a non-string capture. */
 			q = p + 3;
-			v = 0;
 			a = NULL;
 		} else if (q == p + 1 || *q != '\r' || (!req && q[1] != '\n') ||
 		    (p[1] == '0' && q > p + 2)) {
 			break;
-		} else if (*p == '*') {
+		} else if (c0 == '*') {
 			if (v == 0 || v > RESP_MAX_ELEMS)
 				break;
 			if (d == 0) {
@@ -447,7 +430,8 @@ items_fast(struct resp_scan *s, const char *p, const char *e, int *framed)
 			    s->f.nargs < RESP_CAP_ARGS)
 				cap_new(s, 0);
 			s->attr[d] = 0;
-			s->left[s->depth++] = (long long)v;
+			s->left[d++] = (long long)v;
+			s->depth = d;
 			p = q + 2;
 			continue;
 		} else if (v > RESP_MAX_BULK || (unsigned long long)(e - q) <
@@ -478,8 +462,18 @@ items_fast(struct resp_scan *s, const char *p, const char *e, int *framed)
 		}
 		if (a != NULL)
 			p += v + 2;
-		if ((*framed = value_done(s)) != 0)
-			break;
+		/* value_done(), in place. */
+		for (;;) {
+			if (d == 0) {
+				*framed = 1;
+				return (p);
+			}
+			if (--s->left[d - 1] > 0)
+				break;
+			s->depth = --d;
+			if (s->attr[d])
+				break;
+		}
 	}
 	return (p);
 }
@@ -495,20 +489,17 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 		*used = 0;
 		return (RESP_BAD);
 	}
+	/* The usual case first, without the loop's dispatch. */
+	if (s->st == S_TYPE && !s->started && len >= 5) {
+		frame_start(s);
+		p = items_fast(s, p, e, &framed);
+	}
 	while (p < e && !framed && why == NULL) {
 		c = (unsigned char)*p;
 		switch (s->st) {
 		case S_TYPE:
-			if (!s->started) {
-				/* Slots past nargs are kept zero: clear the used. */
-				while (s->f.nargs > 0)
-					memset(&s->f.arg[--s->f.nargs], 0,
-					    sizeof(s->f.arg[0]));
-				s->f.type = 0;
-				s->f.count = 0;
-				s->f.size = 0;
-				s->started = 1;
-			}
+			if (!s->started)
+				frame_start(s);
 			if ((c == '$' || c == '*') && (q = items_fast(s, p, e,
 			    &framed)) != p) {
 				p = q;
@@ -539,13 +530,6 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 				p++;
 			break;
 		case S_NUM:
-			/* A whole header in the chunk: in one step. */
-			if (s->ndig == 0 && !s->neg &&
-			    (n = num_fast(s, p, e, req)) != 0) {
-				p += n + 2;
-				why = header_done(s, &framed);
-				break;
-			}
 			if (c == '\r' && s->ndig > 0)
 				s->st = S_NUMLF;
 			else if (num_byte(s, c) != 0)
@@ -600,16 +584,6 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 			p++;	/* the CR */
 			break;
 		case S_BULK:
-			/* The payload and its CRLF in the chunk: in one step. */
-			if ((unsigned long long)(e - p) >= (unsigned long long)
-			    s->rem + 2 && (req || (p[s->rem] == '\r' &&
-			    p[s->rem + 1] == '\n'))) {
-				if (s->cap != NULL)
-					cap_add(s, p, (size_t)s->rem);
-				p += s->rem + 2;
-				framed = value_done(s);
-				break;
-			}
 			n = (size_t)(e - p) < (unsigned long long)s->rem ?
 			    (size_t)(e - p) : (size_t)s->rem;
 			if (s->cap != NULL)
