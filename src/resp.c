@@ -376,9 +376,8 @@ static void
 frame_start(struct resp_scan *s)
 {
 
-	/* Slots past nargs are kept zero: clear the used ones only. */
-	while (s->f.nargs > 0)
-		memset(&s->f.arg[--s->f.nargs], 0, sizeof(s->f.arg[0]));
+	memset(s->f.arg, 0, sizeof(s->f.arg));
+	s->f.nargs = 0;
 	s->f.type = 0;
 	s->f.count = 0;
 	s->f.size = 0;
@@ -393,7 +392,7 @@ frame_start(struct resp_scan *s)
  * reads it the same way.  Returns where it stopped.  (At a type byte,
  * s->cap is NULL and s->st S_TYPE: value_done's stores are not needed.)
  */
-static const char *
+static inline const char *
 items_fast(struct resp_scan *s, const char *p, const char *e, int *framed)
 {
 	int req = s->side == RESP_REQUESTS, d = s->depth, c0;
@@ -482,6 +481,7 @@ int
 resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 {
 	const char *p = data, *e = data + len, *q, *r, *why = NULL;
+	const char *fast = NULL;
 	int req = s->side == RESP_REQUESTS, c, framed = 0;
 	size_t n;
 
@@ -489,22 +489,26 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 		*used = 0;
 		return (RESP_BAD);
 	}
-	/* The usual case first, without the loop's dispatch. */
-	if (s->st == S_TYPE && !s->started && len >= 5) {
-		frame_start(s);
-		p = items_fast(s, p, e, &framed);
+	/*
+	 * At a type byte, the fast path first; the byte-wise loop takes
+	 * what it leaves and comes back at the next type byte (one call
+	 * site: it is inlined).
+	 */
+again:
+	if (s->st == S_TYPE && e - p >= 5 && p != fast) {
+		if (!s->started)
+			frame_start(s);
+		if ((p = fast = items_fast(s, p, e, &framed)), framed)
+			goto done;
 	}
 	while (p < e && !framed && why == NULL) {
+		if (s->st == S_TYPE && e - p >= 5 && p != fast)
+			goto again;
 		c = (unsigned char)*p;
 		switch (s->st) {
 		case S_TYPE:
 			if (!s->started)
 				frame_start(s);
-			if ((c == '$' || c == '*') && (q = items_fast(s, p, e,
-			    &framed)) != p) {
-				p = q;
-				break;
-			}
 			if (!req) {
 				why = reply_type(s, c);
 			} else if (s->depth > 0) {
@@ -634,6 +638,7 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 			break;
 		}
 	}
+done:
 	*used = (size_t)(p - data);
 	if (why != NULL) {
 		s->err = why;
