@@ -56,6 +56,7 @@ struct resp_scan {
 	struct resp_arg *cap;	/* capture being filled, or NULL */
 	uint64_t acc;		/* bytes of this frame in earlier calls */
 	struct resp_frame f;
+	int dirty;		/* arg slots an earlier frame filled */
 	char buf[RESP_CAP_ARGS][RESP_CAP_LEN];
 };
 
@@ -81,6 +82,7 @@ resp_scan_reset(struct resp_scan *s)
 	s->err = NULL;
 	s->cap = NULL;
 	s->acc = 0;
+	s->dirty = 0;
 	memset(&s->f, 0, sizeof(s->f));
 }
 
@@ -376,11 +378,9 @@ static void
 frame_start(struct resp_scan *s)
 {
 
-	memset(s->f.arg, 0, sizeof(s->f.arg));
-	s->f.nargs = 0;
+	s->f.nargs = 0;		/* stale slots are cleared at its end */
 	s->f.type = 0;
 	s->f.count = 0;
-	s->f.size = 0;
 	s->started = 1;
 }
 
@@ -411,14 +411,13 @@ items_fast(struct resp_scan *s, const char *p, const char *e, int *framed)
 		for (q = p + 1, v = 0; q < lim &&
 		    (c = (unsigned char)*q - '0') <= 9; q++)
 			v = v * 10 + c;
-		if (q == p + 1 && !req && c0 == '$' &&
-		    memcmp(p + 1, "-1\r\n", 4) == 0) {
+		if (q == p + 1 || *q != '\r' || (!req && q[1] != '\n') ||
+		    (p[1] == '0' && q > p + 2)) {
+			if (req || c0 != '$' || memcmp(p + 1, "-1\r\n", 4) != 0)
+				break;
 			/* A null bulk: a non-string capture. */
 			q = p + 3;
 			a = NULL;
-		} else if (q == p + 1 || *q != '\r' || (!req && q[1] != '\n') ||
-		    (p[1] == '0' && q > p + 2)) {
-			break;
 		} else if (c0 == '*') {
 			if (v == 0 || v > RESP_MAX_ELEMS)
 				break;
@@ -647,6 +646,10 @@ done:
 	}
 	if (framed) {
 		s->f.size = s->acc + *used;
+		/* Slots past nargs read as empty: clear what is stale. */
+		while (s->dirty > s->f.nargs)
+			memset(&s->f.arg[--s->dirty], 0, sizeof(s->f.arg[0]));
+		s->dirty = s->f.nargs;
 		s->acc = 0;
 		s->started = 0;
 		return (RESP_FRAME);
