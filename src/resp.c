@@ -373,103 +373,77 @@ inline_words(struct resp_scan *s, const char *p, const char *e)
 	}
 }
 
-/* A frame begins: its summary is cleared. */
-static void
-frame_start(struct resp_scan *s)
-{
-
-	s->f.nargs = 0;		/* stale slots are cleared at its end */
-	s->f.type = 0;
-	s->f.count = 0;
-	s->started = 1;
-}
-
 /*
  * The fast path, at a type byte: '*' headers, '$' bulks (header, payload
  * and CRLF) and a reply's "$-1" that are whole in [p, e) and plain (a
  * count > 0, no leading zero, at most 18 digits), as long as they come
  * and no frame ends.  Anything else is left to the byte-wise path, which
- * reads it the same way.  Returns where it stopped.  (At a type byte,
- * s->cap is NULL and s->st S_TYPE: value_done's stores are not needed.)
+ * reads it the same way.  Returns where it stopped.
  */
 static inline const char *
 items_fast(struct resp_scan *s, const char *p, const char *e, int *framed)
 {
-	int req = s->side == RESP_REQUESTS, d = s->depth, c0;
+	int req = s->side == RESP_REQUESTS, d, c0, str;
 	unsigned long long v;
 	unsigned c;
 	const char *q, *lim;
-	struct resp_arg *a = NULL;
+	struct resp_arg *a;
 
 	while (e - p >= 5) {
-		if ((c0 = *p) != '$' && c0 != '*')
-			break;
-		if (req ? (c0 == '$') != (d > 0) : d == RESP_MAX_DEPTH)
+		d = s->depth;
+		if (((c0 = *p) != '$' && c0 != '*') ||
+		    (req ? (c0 == '$') != (d > 0) : d == RESP_MAX_DEPTH))
 			break;
 		/* Up to 18 digits (no overflow), and room for CR LF. */
-		lim = e - p > 20 ? p + 19 : e - 2;
-		for (q = p + 1, v = 0; q < lim &&
-		    (c = (unsigned char)*q - '0') <= 9; q++)
-			v = v * 10 + c;
+		if ((v = (unsigned char)p[1] - '0') <= 9 && p[2] == '\r') {
+			q = p + 2;	/* the usual: one digit */
+		} else {
+			lim = e - p > 20 ? p + 19 : e - 2;
+			for (q = p + 1, v = 0; q < lim &&
+			    (c = (unsigned char)*q - '0') <= 9; q++)
+				v = v * 10 + c;
+		}
+		str = 1;
 		if (q == p + 1 || *q != '\r' || (!req && q[1] != '\n') ||
 		    (p[1] == '0' && q > p + 2)) {
 			if (req || c0 != '$' || memcmp(p + 1, "-1\r\n", 4) != 0)
 				break;
-			/* A null bulk: a non-string capture. */
-			q = p + 3;
-			a = NULL;
+			q = p + 3;	/* a null bulk: not a string */
+			str = 0;
 		} else if (c0 == '*') {
 			if (v == 0 || v > RESP_MAX_ELEMS)
 				break;
-			if (d == 0) {
-				s->f.type = '*';
-				s->f.count = (long long)v;
-			} else if (d == 1 && !s->attr[0] &&
-			    s->f.nargs < RESP_CAP_ARGS)
-				cap_new(s, 0);
-			s->attr[d] = 0;
-			s->left[d++] = (long long)v;
-			s->depth = d;
-			p = q + 2;
-			continue;
+			str = 0;
 		} else if (v > RESP_MAX_BULK || (unsigned long long)(e - q) <
-		    v + 4 || (!req && (q[v + 2] != '\r' || q[v + 3] != '\n'))) {
+		    v + 4 || (!req && (q[v + 2] != '\r' || q[v + 3] != '\n')))
 			break;
-		} else
-			a = &s->f.arg[s->f.nargs];
+		/* As begin_value(), header_done() and value_done() do. */
 		if (d == 0) {
-			s->f.type = '$';
-			s->f.count = a != NULL ? (long long)v : -1;
+			s->f.type = (char)c0;
+			s->f.count = c0 == '$' && !str ? -1 : (long long)v;
 		}
 		p = q + 2;
-		/* Captured: a top-level string, or a top-level array's. */
-		if ((d == 0 && a != NULL) || (d == 1 && !s->attr[0] &&
-		    s->f.nargs < RESP_CAP_ARGS)) {
-			if (a == NULL) {
-				cap_new(s, 0);
-			} else {
-				a->p = s->buf[s->f.nargs++];
-				a->len = v;
-				a->isstr = 1;
-				/* Fixed sizes copy fastest; past v is junk. */
-				if (e - p >= RESP_CAP_LEN)
-					memcpy((char *)a->p, p, RESP_CAP_LEN);
-				else
-					memcpy((char *)a->p, p, v);
-			}
+		if (((d == 0 && c0 == '$' && str) || (d == 1 && !s->attr[0] &&
+		    s->f.nargs < RESP_CAP_ARGS)) && (a = cap_new(s, str))) {
+			a->len = v;
+			/* Fixed sizes copy fastest; past v is junk. */
+			if (e - p >= RESP_CAP_LEN)
+				memcpy((char *)a->p, p, RESP_CAP_LEN);
+			else
+				memcpy((char *)a->p, p, v);
 		}
-		if (a != NULL)
-			p += v + 2;
-		/* value_done(), in place. */
-		for (;;) {
-			if (d == 0) {
-				*framed = 1;
-				return (p);
-			}
+		if (c0 == '*') {
+			s->attr[d] = 0;
+			s->left[s->depth++] = (long long)v;
+			continue;
+		}
+		p += str ? v + 2 : 0;
+		for (;;) {	/* value_done(); s->cap, s->st are as it leaves */
+			if (d == 0)
+				return (*framed = 1, p);
 			if (--s->left[d - 1] > 0)
 				break;
-			s->depth = --d;
-			if (s->attr[d])
+			if (s->attr[s->depth = --d])
 				break;
 		}
 	}
@@ -488,6 +462,13 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 		*used = 0;
 		return (RESP_BAD);
 	}
+	/* A frame starts; its stale capture slots are cleared at its end. */
+	if (s->st == S_TYPE && !s->started && len > 0) {
+		s->f.nargs = 0;
+		s->f.type = 0;
+		s->f.count = 0;
+		s->started = 1;
+	}
 	/*
 	 * At a type byte, the fast path first; the byte-wise loop takes
 	 * what it leaves and comes back at the next type byte (one call
@@ -495,8 +476,6 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 	 */
 again:
 	if (s->st == S_TYPE && e - p >= 5 && p != fast) {
-		if (!s->started)
-			frame_start(s);
 		if ((p = fast = items_fast(s, p, e, &framed)), framed)
 			goto done;
 	}
@@ -506,8 +485,6 @@ again:
 		c = (unsigned char)*p;
 		switch (s->st) {
 		case S_TYPE:
-			if (!s->started)
-				frame_start(s);
 			if (!req) {
 				why = reply_type(s, c);
 			} else if (s->depth > 0) {
