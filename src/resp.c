@@ -395,7 +395,14 @@ items_fast(struct resp_scan *s, const char *p, const char *e, int *framed)
 		    (req ? (c0 == '$') != (d > 0) : d == RESP_MAX_DEPTH))
 			break;
 		/* Up to 18 digits (no overflow), and room for CR LF. */
-		if ((v = (unsigned char)p[1] - '0') <= 9 && p[2] == '\r') {
+		str = 1;
+		if (p[1] == '-') {
+			if (req || c0 != '$' || memcmp(p + 1, "-1\r\n", 4) != 0)
+				break;
+			q = p + 3;	/* a null bulk: not a string */
+			str = 0;
+		} else if ((v = (unsigned char)p[1] - '0') <= 9 &&
+		    p[2] == '\r') {
 			q = p + 2;	/* the usual: one digit */
 		} else {
 			lim = e - p > 20 ? p + 19 : e - 2;
@@ -403,13 +410,11 @@ items_fast(struct resp_scan *s, const char *p, const char *e, int *framed)
 			    (c = (unsigned char)*q - '0') <= 9; q++)
 				v = v * 10 + c;
 		}
-		str = 1;
-		if (q == p + 1 || *q != '\r' || (!req && q[1] != '\n') ||
+		if (!str) {
+			v = 0;
+		} else if (q == p + 1 || *q != '\r' || (!req && q[1] != '\n') ||
 		    (p[1] == '0' && q > p + 2)) {
-			if (req || c0 != '$' || memcmp(p + 1, "-1\r\n", 4) != 0)
-				break;
-			q = p + 3;	/* a null bulk: not a string */
-			str = 0;
+			break;
 		} else if (c0 == '*') {
 			if (v == 0 || v > RESP_MAX_ELEMS)
 				break;
