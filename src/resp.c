@@ -56,6 +56,7 @@ struct resp_scan {
 	struct resp_arg *cap;	/* capture being filled, or NULL */
 	uint64_t acc;		/* bytes of this frame in earlier calls */
 	struct resp_frame f;
+	int dirty;		/* arg slots an earlier frame filled */
 	char buf[RESP_CAP_ARGS][RESP_CAP_LEN];
 };
 
@@ -81,6 +82,7 @@ resp_scan_reset(struct resp_scan *s)
 	s->err = NULL;
 	s->cap = NULL;
 	s->acc = 0;
+	s->dirty = 0;
 	memset(&s->f, 0, sizeof(s->f));
 }
 
@@ -371,10 +373,93 @@ inline_words(struct resp_scan *s, const char *p, const char *e)
 	}
 }
 
+/*
+ * The fast path, at a type byte: '*' headers, '$' bulks (header, payload
+ * and CRLF) and a reply's "$-1" that are whole in [p, e) and plain (a
+ * count > 0, no leading zero, at most 18 digits), as long as they come
+ * and no frame ends.  Anything else is left to the byte-wise path, which
+ * reads it the same way.  Returns where it stopped.
+ */
+static inline const char *
+items_fast(struct resp_scan *s, const char *p, const char *e, int *framed)
+{
+	int req = s->side == RESP_REQUESTS, d, c0, str;
+	unsigned long long v;
+	unsigned c;
+	const char *q, *lim;
+	struct resp_arg *a;
+
+	while (e - p >= 5) {
+		d = s->depth;
+		if (((c0 = *p) != '$' && c0 != '*') ||
+		    (req ? (c0 == '$') != (d > 0) : d == RESP_MAX_DEPTH))
+			break;
+		/* Up to 18 digits (no overflow), and room for CR LF. */
+		str = 1;
+		if (p[1] == '-') {
+			if (req || c0 != '$' || memcmp(p + 1, "-1\r\n", 4) != 0)
+				break;
+			q = p + 3;	/* a null bulk: not a string */
+			str = 0;
+		} else if ((v = (unsigned char)p[1] - '0') <= 9 &&
+		    p[2] == '\r') {
+			q = p + 2;	/* the usual: one digit */
+		} else {
+			lim = e - p > 20 ? p + 19 : e - 2;
+			for (q = p + 1, v = 0; q < lim &&
+			    (c = (unsigned char)*q - '0') <= 9; q++)
+				v = v * 10 + c;
+		}
+		if (!str) {
+			v = 0;
+		} else if (q == p + 1 || *q != '\r' || (!req && q[1] != '\n') ||
+		    (p[1] == '0' && q > p + 2)) {
+			break;
+		} else if (c0 == '*') {
+			if (v == 0 || v > RESP_MAX_ELEMS)
+				break;
+			str = 0;
+		} else if (v > RESP_MAX_BULK || (unsigned long long)(e - q) <
+		    v + 4 || (!req && (q[v + 2] != '\r' || q[v + 3] != '\n')))
+			break;
+		/* As begin_value(), header_done() and value_done() do. */
+		if (d == 0) {
+			s->f.type = (char)c0;
+			s->f.count = c0 == '$' && !str ? -1 : (long long)v;
+		}
+		p = q + 2;
+		if (((d == 0 && c0 == '$' && str) || (d == 1 && !s->attr[0] &&
+		    s->f.nargs < RESP_CAP_ARGS)) && (a = cap_new(s, str))) {
+			a->len = v;
+			/* Fixed sizes copy fastest; past v is junk. */
+			if (e - p >= RESP_CAP_LEN)
+				memcpy((char *)a->p, p, RESP_CAP_LEN);
+			else
+				memcpy((char *)a->p, p, v);
+		}
+		if (c0 == '*') {
+			s->attr[d] = 0;
+			s->left[s->depth++] = (long long)v;
+			continue;
+		}
+		p += str ? v + 2 : 0;
+		for (;;) {	/* value_done(); s->cap, s->st are as it leaves */
+			if (d == 0)
+				return (*framed = 1, p);
+			if (--s->left[d - 1] > 0)
+				break;
+			if (s->attr[s->depth = --d])
+				break;
+		}
+	}
+	return (p);
+}
+
 int
 resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 {
 	const char *p = data, *e = data + len, *q, *r, *why = NULL;
+	const char *fast = NULL;
 	int req = s->side == RESP_REQUESTS, c, framed = 0;
 	size_t n;
 
@@ -382,14 +467,29 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 		*used = 0;
 		return (RESP_BAD);
 	}
+	/* A frame starts; its stale capture slots are cleared at its end. */
+	if (s->st == S_TYPE && !s->started && len > 0) {
+		s->f.nargs = 0;
+		s->f.type = 0;
+		s->f.count = 0;
+		s->started = 1;
+	}
+	/*
+	 * At a type byte, the fast path first; the byte-wise loop takes
+	 * what it leaves and comes back at the next type byte (one call
+	 * site: it is inlined).
+	 */
+again:
+	if (s->st == S_TYPE && e - p >= 5 && p != fast) {
+		if ((p = fast = items_fast(s, p, e, &framed)), framed)
+			goto done;
+	}
 	while (p < e && !framed && why == NULL) {
+		if (s->st == S_TYPE && e - p >= 5 && p != fast)
+			goto again;
 		c = (unsigned char)*p;
 		switch (s->st) {
 		case S_TYPE:
-			if (!s->started) {
-				memset(&s->f, 0, sizeof(s->f));
-				s->started = 1;
-			}
 			if (!req) {
 				why = reply_type(s, c);
 			} else if (s->depth > 0) {
@@ -519,6 +619,7 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 			break;
 		}
 	}
+done:
 	*used = (size_t)(p - data);
 	if (why != NULL) {
 		s->err = why;
@@ -527,6 +628,10 @@ resp_scan(struct resp_scan *s, const char *data, size_t len, size_t *used)
 	}
 	if (framed) {
 		s->f.size = s->acc + *used;
+		/* Slots past nargs read as empty: clear what is stale. */
+		while (s->dirty > s->f.nargs)
+			memset(&s->f.arg[--s->dirty], 0, sizeof(s->f.arg[0]));
+		s->dirty = s->f.nargs;
 		s->acc = 0;
 		s->started = 0;
 		return (RESP_FRAME);
