@@ -493,9 +493,7 @@ tunnel_detach_client(struct tunnel *t)
 	t->cli_closing = 1;
 	end_read_stop(e);
 	close_end(e);
-	end_release_input(e, 1);
-	e->buffered = e->paused = e->read_done = e->transport_eof = 0;
-	e->write_done = e->shut_complete = e->first_seen = 0;
+	end_forget(e);
 }
 
 /* The client left a connection that can be cleaned: RESET, then reuse. */

@@ -64,6 +64,15 @@ tunnel_buffers_release(void)
 }
 
 void
+end_forget(struct end *e)
+{
+
+	end_release_input(e, 1);
+	e->buffered = e->paused = e->read_done = e->transport_eof = 0;
+	e->write_done = e->shut_complete = e->first_seen = 0;
+}
+
+void
 end_release_input(struct end *e, int force)
 {
 

@@ -179,6 +179,8 @@ int tunnels_worker(const struct tunnels *set);
 int tunnel_relay_new(struct tunnel *t);
 void end_start_relay(struct end *e);
 void end_release_input(struct end *e, int force);
+/* end_forget(e): a closed end is ready to be opened again (state reset). */
+void end_forget(struct end *e);
 void end_read_start(struct end *e);
 void end_read_stop(struct end *e);
 void end_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);

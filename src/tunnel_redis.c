@@ -145,9 +145,7 @@ on_srv_closed(uv_handle_t *h)
 	t->pending--;
 	wolfSSL_free(e->ssl);
 	e->ssl = NULL;
-	end_release_input(e, 1);
-	e->buffered = e->paused = e->read_done = e->transport_eof = 0;
-	e->write_done = e->shut_complete = e->first_seen = 0;
+	end_forget(e);
 	t->probed = 0;
 	relay_restart(t->relay);
 	resp_filter_restart(t->rf);
