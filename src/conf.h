@@ -57,6 +57,13 @@ struct svc_conf {
 	char *username;			/* AUTH user; NULL: "default" */
 	char *password;			/* AUTH secret; wiped when freed */
 	int role;			/* enum redis_role */
+	/* Redis Cluster (conf_cluster.c); cluster turns the filter on */
+	int cluster;			/* client: rewrite MOVED/ASK, topology */
+	char *cluster_host;		/* clusterPorts: host of node listeners */
+	unsigned int cluster_port_lo, cluster_port_hi;
+	unsigned int cluster_refresh;	/* s between topology refreshes */
+	unsigned int cluster_grace;	/* s a departed node's port stays */
+	char *cluster_node;		/* node services: "host:port" served */
 	struct conf_locs *locs;		/* see conf_where */
 };
 
