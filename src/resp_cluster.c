@@ -63,6 +63,8 @@ buf_add(struct buf *b, const char *p, size_t n)
 	size_t ncap;
 	char *np;
 
+	if (n == 0)
+		return (0);
 	if (n > b->cap - b->n) {
 		for (ncap = b->cap ? b->cap : 256; ncap - b->n < n; ncap *= 2)
 			;
@@ -89,6 +91,15 @@ buf_clear(struct buf *b)
 	}
 }
 
+static void
+no_miss(void *arg, const char *host, unsigned int port)
+{
+
+	(void)arg;
+	(void)host;
+	(void)port;
+}
+
 struct rcl *
 rcl_new(const char *name, const struct cmap *(*map)(void *),
     void (*miss)(void *, const char *, unsigned int), void *arg)
@@ -99,7 +110,7 @@ rcl_new(const char *name, const struct cmap *(*map)(void *),
 		return (NULL);
 	c->name = name;
 	c->map = map;
-	c->miss = miss;
+	c->miss = miss != NULL ? miss : no_miss;
 	c->arg = arg;
 	return (c);
 }
@@ -184,7 +195,8 @@ rcl_feed(struct rcl *c, const char *p, size_t n)
 		if (!c->decided) {
 			/* Undecided means under 20 bytes held. */
 			k = c->hold.n < sizeof(tmp) ? c->hold.n : sizeof(tmp);
-			memcpy(tmp, c->hold.p, k);
+			if (k > 0)
+				memcpy(tmp, c->hold.p, k);
 			t = n < sizeof(tmp) - k ? n : sizeof(tmp) - k;
 			memcpy(tmp + k, p, t);
 			switch (redirect_verdict(tmp, k + t)) {
@@ -460,7 +472,11 @@ rcl_wait_add(struct rcl *c, const char *p, size_t n)
 
 	if (buf_add(&c->wait, p, n))
 		return (-1);
-	return (c->wait.n > RCL_WAIT_MAX);
+	if (c->wait.n <= RCL_WAIT_MAX)
+		return (0);
+	log_msg(LOG_LVL_WARNING, c->name, "over %d bytes of replies held for "
+	    "the node map: no longer waiting", RCL_WAIT_MAX);
+	return (1);
 }
 
 int

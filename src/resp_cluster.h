@@ -45,7 +45,7 @@ struct rcl;
  * lines).  ${map}(${arg}) returns the node map in force (NULL before the
  * first discovery: then every node is unknown); ${miss}(${arg}, host,
  * port) is called when a reply names a node the map does not have, as the
- * wait for it starts.  NULL on allocation failure.
+ * wait for it starts (NULL: nobody is told).  NULL on allocation failure.
  */
 struct rcl *rcl_new(const char *name, const struct cmap *(*map)(void *),
     void (*miss)(void *, const char *, unsigned int), void *arg);
@@ -105,8 +105,8 @@ int rcl_waiting(const struct rcl *c);
 /**
  * rcl_wait_add(c, p, n):
  * While waiting: keep ${n} server bytes after the waiting frame.  Returns
- * 0, 1 if over RCL_WAIT_MAX (the caller gives up the wait), or -1 on
- * allocation failure.
+ * 0, 1 if over RCL_WAIT_MAX (logged; the caller gives up the wait), or -1
+ * on allocation failure.
  */
 int rcl_wait_add(struct rcl *c, const char *p, size_t n);
 

@@ -93,8 +93,6 @@ resp_filter_release_cache(void)
 			resp_scan_free(cache[side].s[--cache[side].n]);
 }
 
-/* ---- the queue of expected replies ------------------------------------ */
-
 /* ---- replies ------------------------------------------------------------ */
 
 enum { A_FORWARD, A_DROP, A_STOP, A_BAD };
@@ -242,11 +240,7 @@ want_hold(const struct resp_filter *f, char c)
 	    match_head(&f->m) >= Q_OWN_AUTH));
 }
 
-/*
- * A cluster service's reply that may name nodes is held until whole (see
- * resp_cluster.h): errors starting MOVED/ASK, replies to CLUSTER commands.
- * Any other reply costs the first byte's test.
- */
+/* A cluster service's reply that may name nodes: any other costs a test. */
 static int
 cl_start(struct resp_filter *f, const char *p, size_t n)
 {
@@ -261,19 +255,13 @@ cl_start(struct resp_filter *f, const char *p, size_t n)
 static int
 cl_wait(struct resp_filter *f, const char *p, size_t n)
 {
+	int rc = rcl_wait_add(f->cl, p, n);
 
-	switch (rcl_wait_add(f->cl, p, n)) {
-	case 0:
-		return (0);
-	case 1:
-		log_msg(LOG_LVL_WARNING, f->m.name, "over %d bytes of replies "
-		    "held for the node map: no longer waiting", RCL_WAIT_MAX);
-		return (resp_filter_cluster_retry(f, 1) < 0 ? -1 : 0);
-	default:
-		relay_fail(f->r, RELAY_DOWN, "out of memory for the RESP "
-		    "filter");
-		return (-1);
-	}
+	if (rc < 0)
+		relay_fail(f->r, RELAY_DOWN, "out of memory for the RESP filter");
+	else if (rc > 0 && resp_filter_cluster_retry(f, 1) < 0)
+		rc = -1;	/* too much held: given up */
+	return (rc < 0 ? -1 : 0);
 }
 
 static int
@@ -514,15 +502,6 @@ send_cmd(struct resp_filter *f, int kind, const char *cmd, const char *a1,
 	explicit_bzero(buf, sizeof(buf));	/* it held the password */
 }
 
-static void
-no_miss(void *arg, const char *host, unsigned int port)
-{
-
-	(void)arg;
-	(void)host;
-	(void)port;
-}
-
 struct resp_filter *
 resp_filter_attach(struct relay *r, const struct svc_conf *sc,
     const struct rf_hooks *hooks, const char *name)
@@ -537,9 +516,8 @@ resp_filter_attach(struct relay *r, const struct svc_conf *sc,
 	f->m.name = name;
 	f->mode = M_RELAY;
 	if (hooks->cluster_map != NULL) {
-		f->cl = rcl_new(name, hooks->cluster_map, hooks->cluster_miss !=
-		    NULL ? hooks->cluster_miss : no_miss, hooks->arg);
-		if (f->cl == NULL) {
+		if ((f->cl = rcl_new(name, hooks->cluster_map,
+		    hooks->cluster_miss, hooks->arg)) == NULL) {
 			free(f);
 			return (NULL);
 		}
