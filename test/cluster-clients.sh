@@ -41,12 +41,12 @@ cluster_start 6
 step "redtun with cluster = true"
 cluster_conf 'clusterRefresh = 1;' 'clusterGrace = 60;' >"$T/redtun.conf"
 start_redtun "$T/redtun.conf"
-wait_for_log "$LOG" 'cluster:.*6' 10
+wait_for_log "$LOG" "$CLUSTER_UP_RE" 10
 wait_until 10 port_listening 6379 || fail "nothing listens on 127.0.0.1:6379"
 # One listener a node, each logged with its address.
-n_logged=$(grep -i 'node' "$LOG" | local_ports_in | wc -l)
+n_logged=$(node_ports_logged | wc -l)
 assert_eq 6 "$n_logged" "node listeners logged (lines naming node and 127.0.0.1:170xx)"
-n_listen=$(ss -ltnH | awk '{print $4}' | grep -Ec '^127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$' || true)
+n_listen=$(node_ports_listening)
 assert_eq 6 "$n_listen" "ports of 17001-17020 listening"
 say "redtun up with 6 node listeners at $(elapsed)"
 

@@ -43,7 +43,7 @@ cluster_start 6
 step "redtun with cluster = true"
 cluster_conf 'clusterRefresh = 1;' 'clusterGrace = 60;' >"$T/redtun.conf"
 start_redtun "$T/redtun.conf"
-wait_for_log "$LOG" 'cluster:.*6' 10
+wait_for_log "$LOG" "$CLUSTER_UP_RE" 10
 wait_until 10 port_listening 6379 || fail "nothing listens on 127.0.0.1:6379"
 
 acks() { grep -c '^ok ' "$W" 2>/dev/null || true; }

@@ -295,6 +295,18 @@ cluster_conf() {
 
 # The local ports (170xx) named in a text.
 local_ports_in() { grep -Eo '127\.0\.0\.1:170[0-9][0-9]' | sort -u; }
+# The node listeners redtun logged (lines naming a node and one local
+# address; not the summary line naming the range "127.0.0.1:17001-17020").
+node_ports_logged() { # [LOG=$T/redtun.log]
+	grep -i 'node' "${1:-$T/redtun.log}" 2>/dev/null | grep -Ev '127\.0\.0\.1:[0-9]+-[0-9]+' |
+		local_ports_in || true
+}
+# How many ports of 17001-17020 are listening.
+node_ports_listening() {
+	ss -ltnH | awk '{print $4}' | grep -Ec '^127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$' || true
+}
+# The discovery's summary: "cluster: N nodes ...".
+CLUSTER_UP_RE='cluster:.*[^0-9]6 nodes'
 
 # assert_local_only WHAT TEXT: TEXT (a reply as redis-cli prints it) names
 # no cluster host name and no node address, but 127.0.0.1 and a port of

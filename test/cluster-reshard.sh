@@ -29,9 +29,6 @@ CC_PY=$top_srcdir/test/cluster_clients.py
 LOG=$T/redtun.log
 T0=$(date +%s%N)
 elapsed() { echo "$((($(date +%s%N) - T0) / 1000000)) ms"; }
-node_ports_listening() {
-	ss -ltnH | awk '{print $4}' | grep -Ec '^127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$' || true
-}
 
 step "private network, certificates, a TLS cluster of 6"
 cluster_net
@@ -43,7 +40,7 @@ id2=$(cluster_node_id 2)
 step "redtun with cluster = true"
 cluster_conf 'clusterRefresh = 1;' 'clusterGrace = 60;' >"$T/redtun.conf"
 start_redtun "$T/redtun.conf"
-wait_for_log "$LOG" 'cluster:.*6' 10
+wait_for_log "$LOG" "$CLUSTER_UP_RE" 10
 wait_until 10 port_listening 6379 || fail "nothing listens on 127.0.0.1:6379"
 assert_eq 6 "$(node_ports_listening)" "node listeners"
 
@@ -126,8 +123,8 @@ cluster_wait_ok 30
 say "500 slots to node 7 in $((($(date +%s%N) - t1) / 1000000)) ms"
 wait_until 15 eval '[ "$(node_ports_listening)" -ge 7 ]' ||
 	fail "no 7th node listener 15 s after node 7 got slots ($(node_ports_listening) listening)"
-wait_until 5 eval "grep -i node '$LOG' | local_ports_in | wc -l | grep -qx 7" ||
-	fail "7 node listeners not logged: $(grep -i node "$LOG" | local_ports_in | tr '\n' ' ')"
+wait_until 5 eval '[ "$(node_ports_logged | wc -l)" -ge 7 ]' ||
+	fail "7 node listeners not logged: $(node_ports_logged | tr '\n' ' ')"
 # A key on node 7, through the main port.
 key=""
 for i in $(seq 1 2000); do
