@@ -242,7 +242,10 @@ field(const struct crw *c, const struct cresp *k)
  * One node of a shard: a map with endpoint, ip, hostname, port and
  * tls-port among its fields.  Looked up with tls-port first (this tunnel
  * reaches the nodes over TLS: MOVED and SLOTS name their TLS ports),
- * then port.
+ * then port.  "port" becomes the local port and "tls-port" 0; a node of
+ * a TLS-only cluster has no "port" (Redis omits a port 0), so its
+ * "tls-port" is renamed "port": the client reaches the local listeners
+ * in plaintext, and the reply keeps its size and order.
  */
 static int
 shard_node(struct crw *c, const struct cresp *nd)
@@ -252,7 +255,7 @@ shard_node(struct crw *c, const struct cresp *nd)
 	struct cresp k, v;
 	long long i;
 	size_t off;
-	int pass, f;
+	int pass, f, hasport = 0;
 
 	if (!cresp_ismap(nd))
 		return (crw_bad(c, "shard node is not a map"));
@@ -266,10 +269,20 @@ shard_node(struct crw *c, const struct cresp *nd)
 				if (cresp_port(&v) < 0)
 					return (crw_bad(c, "shard node port "
 					    "is not a port"));
-				if (pass == 0)
+				if (pass == 0) {
 					ports[f == F_PORT] =
 					    (unsigned int)cresp_port(&v);
-				else if (crw_put_port(c, &v,
+					hasport |= f == F_PORT;
+					continue;
+				}
+				/* TLS only: "tls-port" becomes "port". */
+				if (f == F_TLSPORT && !hasport) {
+					hasport = 1;
+					if (crw_put_text(c, &k, "port", 4) != 0)
+						return (-1);
+					f = F_PORT;
+				}
+				if (crw_put_port(c, &v,
 				    f == F_PORT ? lport : 0) != 0)
 					return (-1);
 				continue;

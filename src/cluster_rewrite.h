@@ -56,7 +56,9 @@ int crw_redirect(const char *frame, size_t len, const struct cmap *m,
  * ${frame} is a complete reply to the command ${kind}.  On CRW_DONE *out
  * gets the same reply (same RESP types, same order) with every node's
  * endpoint, IP and host name replaced by cmap_local_host(m) and its port
- * by its local port; "tls-port" fields are set to 0.  CRW_UNKNOWN (with
+ * by its local port; "tls-port" fields are set to 0 (in SHARDS, a node
+ * with a "tls-port" and no "port" gets its "tls-port" renamed "port",
+ * set to the local port).  CRW_UNKNOWN (with
  * ${miss}) if a node is not mapped; CRW_SAME for an error reply or a null,
  * or a reply that names no node (e.g. no slots yet); CRW_BAD (${why}) when
  * the shape is not what the command returns or the output would exceed

@@ -573,6 +573,13 @@ test_topology_cases(void)
 	    CRW_DONE, "*1\r\n%2\r\n$5\r\nslots\r\n*0\r\n$5\r\nnodes\r\n"
 	    "*1\r\n%4\r\n$4\r\nport\r\n:17003\r\n$8\r\ntls-port\r\n:0\r\n"
 	    "$8\r\nendpoint\r\n$9\r\n" LOCAL "\r\n$2\r\nip\r\n$0\r\n\r\n");
+	/* A TLS-only cluster: no "port"; "tls-port" is renamed "port". */
+	TOPO(CRW_SHARDS, "*1\r\n%1\r\n$5\r\nnodes\r\n*1\r\n%3\r\n"
+	    "$8\r\ntls-port\r\n:27103\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n"
+	    "$8\r\ntls-port\r\n:27103\r\n", CRW_DONE,
+	    "*1\r\n%1\r\n$5\r\nnodes\r\n*1\r\n%3\r\n"
+	    "$4\r\nport\r\n:17003\r\n$2\r\nip\r\n$9\r\n" LOCAL "\r\n"
+	    "$8\r\ntls-port\r\n:0\r\n");
 	TOPO(CRW_SHARDS, "*1\r\n%1\r\n$5\r\nnodes\r\n*1\r\n%1\r\n$2\r\nip\r\n"
 	    "$1\r\nx\r\n", CRW_BAD, "shard node without a port");
 	TOPO(CRW_SHARDS, "*1\r\n%1\r\n$5\r\nnodes\r\n*1\r\n%2\r\n$2\r\nip\r\n"
