@@ -238,7 +238,7 @@ take_node(struct prep_one *po, const struct ctopo_node *nd, uint64_t now,
 	s->ip = sdup(nd->ip, &fail);
 	s->hostname = sdup(nd->hostname, &fail);
 	if (s->lport == 0 && (s->lport = pick_port(t, now, grace)) == 0)
-		note(po, " (clusterPorts full: no port for ", key, ")");
+		note(po, " (no port)", "", "");
 	return (fail ? -1 : 0);
 }
 
