@@ -4,7 +4,8 @@
  * that: AUTH and ROLE in the prepare phase, READONLY on a primary service,
  * RESET for reuse.  Bytes are forwarded as they come, never copied, except
  * a short status line that may be a reply to a command of our own: it is
- * held until it is complete, then dropped or passed on.
+ * held until it is complete, then dropped or passed on; and on a cluster
+ * service, replies that name nodes (resp_cluster.c).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -289,14 +290,11 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 				    "for the RESP filter");
 				return (-1);
 			}
+			f->clhold = act == 0;	/* else passed on from fwd */
 			if (act == 0)
 				fwd = pos + used;
-			else {
-				/* Not to rewrite: passed on from fwd. */
-				f->clhold = 0;
-				if (rcl_release(f->cl, f->r))
-					return (-1);
-			}
+			else if (rcl_release(f->cl, f->r))
+				return (-1);
 		} else if (f->holding) {
 			if (f->nhold + used > HOLD_MAX &&
 			    match_head(&f->m) == Q_OWN_RESET) {
@@ -435,12 +433,8 @@ rf_eof(void *st, struct relay *r, int dir)
 			return (-1);
 		if (f->holding && emit(f, (const char *)f->hold, f->nhold))
 			return (-1);
-		f->holding = 0;
-		if (f->clhold) {
-			f->clhold = 0;
-			return (rcl_release(f->cl, f->r));
-		}
-		return (0);
+		f->holding = f->clhold = 0;
+		return (f->cl != NULL ? rcl_release(f->cl, f->r) : 0);
 	}
 	if (f->mode == M_RELAY && f->h.client_eof != NULL &&
 	    f->h.client_eof(f->h.arg))
@@ -596,20 +590,17 @@ resp_filter_no_reset(const struct resp_filter *f)
 int
 resp_filter_cluster_retry(struct resp_filter *f, int give_up)
 {
-	char *rest;
-	size_t n;
+	char *rest = NULL;
+	size_t n = 0;
 	int rc;
 
-	if (f->cl == NULL || !rcl_waiting(f->cl))
-		return (0);
-	if ((rc = rcl_deliver(f->cl, f->r, give_up, &rest, &n)) != 0)
-		return (rc);
-	/* What came after it, in order, as if it came now. */
-	rcl_nowait(f->cl, give_up);
-	rc = n > 0 ? down(f, rest, n) : 0;
-	rcl_nowait(f->cl, 0);
+	rc = f->cl != NULL ? rcl_deliver(f->cl, f->r, give_up, &rest, &n) : 0;
+	if (rc == 0 && n > 0) {
+		/* What came after it, in order, as if it came now. */
+		rcl_nowait(f->cl, give_up);
+		rc = down(f, rest, n) < 0 ? -1 : rcl_waiting(f->cl);
+		rcl_nowait(f->cl, 0);
+	}
 	free(rest);
-	if (rc < 0)
-		return (-1);
-	return (rcl_waiting(f->cl));
+	return (rc);
 }

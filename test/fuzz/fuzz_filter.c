@@ -21,7 +21,8 @@
  * more bytes than the server sent (without cluster), and passes every
  * client byte on.  A cluster service whose server never says MOVED or ASK
  * and whose client never says CLUSTER passes the same bytes as a service
- * without cluster.
+ * without cluster (but for the start of an error that may be a MOVED,
+ * held at the end of the script).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -321,8 +322,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sc.cluster = 0;
 		play(&c, &sc, data + 5, size - 5, 0);
 		resp_filter_release_cache();
-		if (a.way[1].len != c.way[1].len || memcmp(a.way[1].out,
-		    c.way[1].out, a.way[1].len) != 0 || a.misses != 0)
+		/* But for the start of an error held at the end ("-MO"). */
+		if (a.way[1].len > c.way[1].len || c.way[1].len -
+		    a.way[1].len > 32 || memcmp(a.way[1].out, c.way[1].out,
+		    a.way[1].len) != 0 || a.misses != 0)
 			abort();	/* cluster changed a plain reply */
 	}
 	if (a.way[0].closed + a.way[1].closed + a.way[0].failed +
