@@ -248,7 +248,7 @@ rcl_drop(struct rcl *c)
 
 /* ---- transactions ------------------------------------------------------- */
 
-void
+int
 rcl_reply(struct rcl *c, int kind, const struct resp_frame *fr)
 {
 
@@ -284,6 +284,7 @@ rcl_reply(struct rcl *c, int kind, const struct resp_frame *fr)
 		c->queued++;
 		break;
 	}
+	return (c->txn);
 }
 
 /*

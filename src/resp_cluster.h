@@ -83,11 +83,13 @@ void rcl_drop(struct rcl *c);
 
 /**
  * rcl_reply(c, kind, fr):
- * Every reply ${fr} matched to a client's command (${kind} from
- * match_pop, -1 if unknown), before rcl_done: tracks which commands of a
- * transaction are CLUSTER ones, from MULTI's +OK and the +QUEUED replies.
+ * A reply ${fr} matched to a client's command (${kind} from match_pop, -1
+ * if unknown), before rcl_done: tracks which commands of a transaction are
+ * CLUSTER ones, from MULTI's +OK and the +QUEUED replies.  Returns whether
+ * the server is in a transaction now: until it is, only replies of a kind
+ * other than Q_REPLY need to come here.
  */
-void rcl_reply(struct rcl *c, int kind, const struct resp_frame *fr);
+int rcl_reply(struct rcl *c, int kind, const struct resp_frame *fr);
 
 /**
  * rcl_done(c, r, kind):

@@ -47,11 +47,14 @@ struct resp_filter {
 	char why[128];
 	uint8_t hold[HOLD_MAX];		/* a line that may be ours */
 	size_t nhold;
-	unsigned int holding:1;
+	int holding;			/* the frame being read: HOLD_* */
 	unsigned int no_reset:1;	/* the server does not know RESET */
 	unsigned int reset_due:1;	/* RESET once owed replies are in */
-	unsigned int clhold:1;		/* cl holds the frame being read */
+	unsigned int txn:1;		/* cl: the server took MULTI */
 };
+
+/* Who holds the frame being read: hold[], or cl (a cluster reply). */
+enum { HOLD_OWN = 1, HOLD_CL = 2 };
 /* ---- scanners: only a connection in the middle of a frame holds one --- */
 
 static _Thread_local struct {
@@ -213,8 +216,8 @@ on_reply(struct resp_filter *f, const struct resp_frame *fr, int held)
 	if (f->mode == M_PREPARE || f->mode == M_REAUTH)
 		return (A_DROP);	/* no client is owed this */
 	match_reply(&f->m, kind, fr);
-	if (f->cl != NULL && (kind != Q_REPLY || fr->type == '+'))
-		rcl_reply(f->cl, kind, fr);	/* transactions */
+	if (f->cl != NULL && (kind != Q_REPLY || f->txn))
+		f->txn = rcl_reply(f->cl, kind, fr);	/* transactions */
 	if (f->sc->role == ROLE_PRIMARY && fr->type == '-' &&
 	    fr->arg[0].len >= 8 && memcmp(fr->arg[0].p, "READONLY", 8) == 0)
 		return (A_STOP);
@@ -269,33 +272,33 @@ static int
 input_down(struct resp_filter *f, const char *data, size_t len)
 {
 	size_t pos = 0, fwd = 0, used;
-	int rc, act, held, clh;
+	int rc, act, held;
 
 	while (pos < len) {
-		if (!f->holding && !f->clhold && resp_scan_idle(f->down)) {
-			if ((held = want_hold(f, data[pos])) ||
-			    cl_start(f, data + pos, len - pos)) {
-				if (emit(f, data + fwd, pos - fwd))
-					return (-1);
-				f->holding = held;
-				f->clhold = !held;
-				f->nhold = 0;
-				fwd = pos;
-			}
+		if (f->holding == 0 && resp_scan_idle(f->down) &&
+		    (held = want_hold(f, data[pos]) ? HOLD_OWN :
+		    cl_start(f, data + pos, len - pos) ? HOLD_CL : 0) != 0) {
+			if (emit(f, data + fwd, pos - fwd))
+				return (-1);
+			f->holding = held;
+			f->nhold = 0;
+			fwd = pos;
 		}
 		rc = resp_scan(f->down, data + pos, len - pos, &used);
-		if (f->clhold) {
+		if (f->holding == HOLD_CL) {
 			if ((act = rcl_feed(f->cl, data + pos, used)) < 0) {
 				relay_fail(f->r, RELAY_DOWN, "out of memory "
 				    "for the RESP filter");
 				return (-1);
 			}
-			f->clhold = act == 0;	/* else passed on from fwd */
 			if (act == 0)
 				fwd = pos + used;
-			else if (rcl_release(f->cl, f->r))
-				return (-1);
-		} else if (f->holding) {
+			else {
+				f->holding = 0;	/* passed on from fwd */
+				if (rcl_release(f->cl, f->r))
+					return (-1);
+			}
+		} else if (f->holding == HOLD_OWN) {
 			if (f->nhold + used > HOLD_MAX &&
 			    match_head(&f->m) == Q_OWN_RESET) {
 				/* Never to the client: it answers our RESET. */
@@ -327,21 +330,21 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 			continue;
 		/* Not holding while the hooks run (client_done flushes). */
 		held = f->holding;
-		clh = f->clhold;
-		f->holding = f->clhold = 0;
-		act = on_reply(f, resp_scan_frame(f->down), held);
+		f->holding = 0;
+		act = on_reply(f, resp_scan_frame(f->down), held == HOLD_OWN);
 		if (act == A_BAD) {
 			relay_fail(f->r, RELAY_DOWN, "the server answered "
 			    "redtun's RESET with something other than a status "
 			    "line");
 			return (-1);
 		}
-		if (held && act != A_DROP &&
+		if (held == HOLD_OWN && act != A_DROP &&
 		    emit(f, (const char *)f->hold, f->nhold))
 			return (-1);
-		if (clh && act == A_DROP)
+		if (held == HOLD_CL && act == A_DROP)
 			rcl_drop(f->cl);
-		else if (clh && (rc = rcl_done(f->cl, f->r, f->kind)) != 0)
+		else if (held == HOLD_CL &&
+		    (rc = rcl_done(f->cl, f->r, f->kind)) != 0)
 			return (rc < 0 ? -1 : cl_wait(f, data + pos, len - pos));
 		if (act == A_STOP) {
 			if (f->mode == M_IDLE) {
@@ -431,9 +434,10 @@ rf_eof(void *st, struct relay *r, int dir)
 		/* Nothing more will come: what waits goes as it is. */
 		if (f->cl != NULL && resp_filter_cluster_retry(f, 1) < 0)
 			return (-1);
-		if (f->holding && emit(f, (const char *)f->hold, f->nhold))
+		if (f->holding == HOLD_OWN &&
+		    emit(f, (const char *)f->hold, f->nhold))
 			return (-1);
-		f->holding = f->clhold = 0;
+		f->holding = 0;
 		return (f->cl != NULL ? rcl_release(f->cl, f->r) : 0);
 	}
 	if (f->mode == M_RELAY && f->h.client_eof != NULL &&
@@ -573,7 +577,8 @@ resp_filter_restart(struct resp_filter *f)
 	match_clear(&f->m);
 	scan_put(&f->up, RESP_REQUESTS, 1);
 	scan_put(&f->down, RESP_REPLIES, 1);
-	f->holding = f->clhold = 0;
+	f->holding = 0;
+	f->txn = 0;
 	f->nhold = 0;
 	f->reset_due = 0;
 	if (f->cl != NULL)
