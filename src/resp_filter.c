@@ -547,8 +547,10 @@ int
 resp_filter_reusable(const struct resp_filter *f)
 {
 
+	/* Not with replies held for the node map: that ends as it is. */
 	return (f->mode == M_RELAY && !f->no_reset && match_clean(&f->m) &&
-	    (f->up == NULL || resp_scan_idle(f->up)));
+	    (f->up == NULL || resp_scan_idle(f->up)) &&
+	    (f->cl == NULL || !rcl_waiting(f->cl)));
 }
 
 void

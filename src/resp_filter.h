@@ -98,7 +98,8 @@ void resp_filter_prepare(struct resp_filter *f);
  * Whether the connection can be cleaned for another client: the client
  * has sent its last command; nothing RESET cannot undo (CLIENT NO-EVICT,
  * a pending blocking command, QUIT, a protocol error) happened; the
- * server knows RESET.  Call after the client's EOF reached the filter.
+ * server knows RESET; no reply waits for the node map.  Call after the
+ * client's EOF reached the filter.
  */
 int resp_filter_reusable(const struct resp_filter *f);
 

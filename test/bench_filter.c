@@ -5,6 +5,8 @@
  * 16 KiB chunks; with cluster on, replies that name no node must cost
  * nothing measurable (compare instruction counts under callgrind).
  * Usage: bench_filter on|off [rounds]
+ * Build: cc -std=c11 -D_GNU_SOURCE -O2 -Isrc -o bench_filter \
+ *   test/bench_filter.c src/resp*.c src/relay.c src/log.c src/cluster_*.c
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -598,8 +598,10 @@ test_wait(void)
 		CHECK(out_is(&down, "$1\r\n1\r\n", 7));
 		CHECK(resp_filter_cluster_retry(f, 0) == 1);
 		CHECK(ev.misses == 1 && down.len == 7);
+		CHECK(!resp_filter_reusable(f));	/* replies held */
 		map = full;
 		CHECK(resp_filter_cluster_retry(f, 0) == 0);
+		CHECK(resp_filter_reusable(f));
 		want.n = 0;
 		cats(&want, "$1\r\n1\r\n");
 		cat_redirect(&want, "-MOVED 9 node4.test:27104\r\n");
