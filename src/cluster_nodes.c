@@ -160,12 +160,14 @@ text(struct crw *c, const struct cresp *v)
 	c->counting = 0;
 	newlen = c->blen - before;
 	c->blen = before;
+	/* A verbatim string's "txt:" is copied as bytes: not trusted to be
+	 * text. */
 	if (v->type == '=')
-		k = snprintf(h, sizeof(h), "=%zu\r\n%.4s", newlen + 4,
-		    c->f + v->body);
+		k = snprintf(h, sizeof(h), "=%zu\r\n", newlen + 4);
 	else
 		k = snprintf(h, sizeof(h), "$%zu\r\n", newlen);
-	if (crw_emit(c, h, (size_t)k) != 0 || lines(c, p, n) != 0 ||
+	if (crw_emit(c, h, (size_t)k) != 0 || (v->type == '=' &&
+	    crw_emit(c, c->f + v->body, 4) != 0) || lines(c, p, n) != 0 ||
 	    crw_emit(c, "\r\n", 2) != 0)
 		return (-1);
 	c->copied = v->end;

@@ -252,7 +252,7 @@ shard_node(struct crw *c, const struct cresp *nd)
 	struct cresp k, v;
 	long long i;
 	size_t off;
-	int pass, f;
+	int pass, f, only_tls;
 
 	if (!cresp_ismap(nd))
 		return (crw_bad(c, "shard node is not a map"));
@@ -266,11 +266,20 @@ shard_node(struct crw *c, const struct cresp *nd)
 				if (cresp_port(&v) < 0)
 					return (crw_bad(c, "shard node port "
 					    "is not a port"));
-				if (pass == 0)
+				if (pass == 0) {
 					ports[f == F_PORT] =
 					    (unsigned int)cresp_port(&v);
-				else if (crw_put_port(c, &v,
-				    f == F_PORT ? lport : 0) != 0)
+					continue;
+				}
+				/*
+				 * A node with only a TLS port ("port 0"
+				 * is left out): the client needs a port,
+				 * so tls-port becomes port.
+				 */
+				only_tls = f == F_TLSPORT && ports[1] == 0;
+				if ((only_tls && crw_put_text(c, &k, "port",
+				    4) != 0) || crw_put_port(c, &v, f ==
+				    F_PORT || only_tls ? lport : 0) != 0)
 					return (-1);
 				continue;
 			}

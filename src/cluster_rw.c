@@ -73,8 +73,8 @@ crw_put_text(struct crw *c, const struct cresp *v, const char *t, size_t n)
 		k = snprintf(h, sizeof(h), "$%zu\r\n", n);
 		break;
 	case '=':
-		k = snprintf(h, sizeof(h), "=%zu\r\n%.4s", n + 4,
-		    c->f + v->body);
+		/* "txt:" follows as bytes: not trusted to be text. */
+		k = snprintf(h, sizeof(h), "=%zu\r\n", n + 4);
 		break;
 	case '+':
 		if (memchr(t, '\r', n) != NULL || memchr(t, '\n', n) != NULL)
@@ -84,7 +84,8 @@ crw_put_text(struct crw *c, const struct cresp *v, const char *t, size_t n)
 	default:
 		return (crw_bad(c, "not a string"));
 	}
-	if (crw_emit(c, h, (size_t)k) != 0 || crw_emit(c, t, n) != 0 ||
+	if (crw_emit(c, h, (size_t)k) != 0 || (v->type == '=' &&
+	    crw_emit(c, c->f + v->body, 4) != 0) || crw_emit(c, t, n) != 0 ||
 	    crw_emit(c, "\r\n", 2) != 0)
 		return (-1);
 	c->copied = v->end;
@@ -159,7 +160,8 @@ crw_set_miss(struct crw_miss *miss, const char *p, size_t n, unsigned int port)
 		return;
 	if (n > sizeof(miss->host) - 1)
 		n = sizeof(miss->host) - 1;
-	memcpy(miss->host, p, n);
+	if (n > 0)
+		memcpy(miss->host, p, n);
 	miss->host[n] = '\0';
 	miss->port = port;
 }

@@ -315,7 +315,7 @@ check_duplicates(struct conf_ctx *c, const config_setting_t *services,
 			    cf->svcs[i]->accept.port, cf->svcs[j]->name));
 		}
 	}
-	return (0);
+	return (conf_cluster_check_all(c, services, cf->svcs, cf->nsvcs));
 }
 
 struct conf *

@@ -120,6 +120,16 @@ void svc_conf_free(struct svc_conf *sc);
 int svc_conf_redis(const struct svc_conf *sc);
 
 /**
+ * svc_conf_node(sc, host, port, check, lport):
+ * The settings of one node of the cluster service ${sc}: ${sc}'s, with
+ * connect = ${host}:${port} (looked up per connection), the identity
+ * ${check} (NULL: ${host}) and accept = clusterPorts' host:${lport}; named
+ * "SERVICE@HOST:PORT".  NULL if out of memory.
+ */
+struct svc_conf *svc_conf_node(const struct svc_conf *sc, const char *host,
+    unsigned int port, const char *check, unsigned int lport);
+
+/**
  * svc_conf_same_accept(a, b): true if both services listen on the same
  * host and port (so a reload can keep the listening socket).
  */

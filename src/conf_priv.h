@@ -125,4 +125,18 @@ void conf_redis_free(struct svc_conf *sc);
 /* conf_redis_wipe(root): wipe libconfig's copies of every password. */
 void conf_redis_wipe(config_setting_t *root);
 
+/*
+ * conf_cluster.c: the Redis Cluster settings, as conf_redis_*: setting,
+ * read (after the Redis settings: it checks role), free.
+ * conf_cluster_check_all(c, services, svcs, n): no clusterPorts range
+ * overlaps another's or a service's accept address.
+ */
+int conf_cluster_setting(const char *name);
+int conf_cluster_read(struct conf_ctx *c, const config_setting_t *root,
+    const config_setting_t *g, struct svc_conf *sc);
+int conf_cluster_check_all(struct conf_ctx *c,
+    const config_setting_t *services, struct svc_conf *const *svcs,
+    size_t n);
+void conf_cluster_free(struct svc_conf *sc);
+
 #endif

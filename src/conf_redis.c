@@ -211,7 +211,7 @@ conf_redis_setting(const char *name)
 	for (i = 0; i < NSETTINGS; i++)
 		if (strcmp(name, settings[i].name) == 0)
 			return (1);
-	return (0);
+	return (conf_cluster_setting(name));
 }
 
 int
@@ -240,7 +240,7 @@ conf_redis_read(struct conf_ctx *c, const config_setting_t *root,
 		return (conf_bad(c, conf_setting_for(g, "reuse"), "applies "
 		    "only to client mode: in server mode the upstream is a "
 		    "plaintext connection, cheap to open"));
-	return (0);
+	return (conf_cluster_read(c, root, g, sc));
 }
 
 void
@@ -249,6 +249,7 @@ conf_redis_free(struct svc_conf *sc)
 	wipe(&sc->password);
 	free(sc->username);
 	sc->username = NULL;
+	conf_cluster_free(sc);
 }
 
 /* libconfig's own copy of a password setting: wiped before it is freed. */
@@ -285,5 +286,6 @@ conf_redis_wipe(config_setting_t *root)
 int
 svc_conf_redis(const struct svc_conf *sc)
 {
-	return (sc->reuse || sc->password != NULL || sc->role != ROLE_ANY);
+	return (sc->reuse || sc->password != NULL || sc->role != ROLE_ANY ||
+	    sc->cluster);
 }

@@ -5,6 +5,8 @@
  * The socket layer's small shared rules: how names are looked up and what
  * counts as running out of descriptors.
  */
+#include <stddef.h>
+
 struct addrinfo;
 
 /**
@@ -24,5 +26,15 @@ struct addrinfo *net_hints(struct addrinfo *hints, int flags);
  * failure.
  */
 int net_out_of_fds(int err);
+
+/**
+ * net_connect_timeout(ai, secs, why, whylen):
+ * A blocking TCP connection to ${ai} within ${secs} seconds, with ${secs}
+ * as its send and receive timeouts; for the blocking clients that run off
+ * the loops (--probe, cluster discovery).  Returns the descriptor, or -1
+ * with "cannot connect: reason" in ${why}.
+ */
+int net_connect_timeout(const struct addrinfo *ai, unsigned int secs,
+    char *why, size_t whylen);
 
 #endif

@@ -24,48 +24,6 @@
 #include "tls_trust.h"
 #include "tls_verify.h"
 
-/* Connect to ${ai} within ${secs}; a blocking socket with I/O timeouts. */
-static int
-connect_timeout(const struct addrinfo *ai, unsigned int secs, char *why,
-    size_t whylen)
-{
-	struct timeval tv = { (time_t)secs, 0 };
-	struct pollfd pfd;
-	socklen_t sl = sizeof(int);
-	int fd, e = 0, fl;
-
-	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-	    ai->ai_protocol)) < 0) {
-		snprintf(why, whylen, "socket: %s", strerror(errno));
-		return (-1);
-	}
-	fl = fcntl(fd, F_GETFL);
-	(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-		if (errno != EINPROGRESS) {
-			e = errno;
-		} else {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, (int)secs * 1000) <= 0)
-				e = ETIMEDOUT;
-			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e,
-			    &sl) != 0)
-				e = errno;
-		}
-	}
-	if (e != 0) {
-		snprintf(why, whylen, "cannot connect: %s", e == ETIMEDOUT ?
-		    "timed out (TIMEOUTconnect)" : strerror(e));
-		close(fd);
-		return (-1);
-	}
-	(void)fcntl(fd, F_SETFL, fl);
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	return (fd);
-}
-
 static void
 show_name(const char *label, WOLFSSL_X509_NAME *name)
 {
@@ -167,7 +125,7 @@ probe_target(const struct svc_conf *sc, WOLFSSL_CTX *ctx,
 	snprintf(why, sizeof(why), "no address");
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		addr_format(ai->ai_addr, addr, sizeof(addr));
-		if ((fd = connect_timeout(ai, secs, why, sizeof(why))) >= 0)
+		if ((fd = net_connect_timeout(ai, secs, why, sizeof(why))) >= 0)
 			break;
 		printf("  %-13s %s: %s\n", "address:", addr, why);
 	}

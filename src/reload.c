@@ -30,6 +30,7 @@ struct job {
 	uv_work_t req;
 	struct reloader *r;
 	int cancel;		/* shutting down: give up early (atomic) */
+	int refresh;		/* a topology refresh: no file, no services */
 	struct conf *cf;
 	struct svc **svcs;
 	size_t n;
@@ -44,6 +45,7 @@ struct reloader {
 	void *arg;
 	struct job *job;	/* the reload being prepared, or NULL */
 	int again;		/* a request came in during it */
+	int again_refresh;	/* a refresh was asked for during one */
 	int stopped;
 };
 
@@ -105,6 +107,11 @@ work(uv_work_t *req)
 	struct job *j = req->data;
 	const size_t len = sizeof(j->why);
 
+	if (j->refresh) {
+		j->prepared = j->r->ops->prepare(j->r->arg, NULL, NULL, 0,
+		    j->why, len);
+		goto out;
+	}
 	if ((j->cf = conf_load(j->r->path, j->why, len)) == NULL)
 		goto out;
 	j->n = j->cf->nsvcs;
@@ -134,6 +141,9 @@ done(uv_work_t *req, int status)
 	if (r->stopped || status != 0) {
 		log_msg(LOG_LVL_NOTICE, NULL, "reload abandoned: shutting "
 		    "down");
+	} else if (j->prepared == NULL && j->refresh) {
+		log_msg(LOG_LVL_WARNING, NULL, "cluster refresh failed, "
+		    "keeping the node listeners in force: %s", j->why);
 	} else if (j->prepared == NULL) {
 		log_msg(LOG_LVL_ERR, NULL, "reload failed, keeping the old "
 		    "configuration: %s", j->why);
@@ -151,7 +161,11 @@ done(uv_work_t *req, int status)
 	if (r->again) {
 		/* The file may have changed since that job read it. */
 		r->again = 0;
+		r->again_refresh = 0;
 		reloader_request(r);
+	} else if (r->again_refresh) {
+		r->again_refresh = 0;
+		reloader_refresh(r);
 	}
 }
 
@@ -177,11 +191,25 @@ reloader_new(uv_loop_t *loop, const char *path,
 	return (r);
 }
 
+static int start_job(struct reloader *, int);
+
+void
+reloader_refresh(struct reloader *r)
+{
+
+	if (r->stopped)
+		return;
+	if (r->job != NULL) {
+		if (r->job->refresh)
+			r->again_refresh = 1;
+		return;
+	}
+	(void)start_job(r, 1);
+}
+
 void
 reloader_request(struct reloader *r)
 {
-	struct job *j;
-	int rc;
 
 	if (r->stopped)
 		return;
@@ -193,20 +221,32 @@ reloader_request(struct reloader *r)
 		return;
 	}
 	log_msg(LOG_LVL_NOTICE, NULL, "SIGHUP: reloading %s", r->path);
+	(void)start_job(r, 0);
+}
+
+static int
+start_job(struct reloader *r, int refresh)
+{
+	struct job *j;
+	int rc;
+
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		rc = UV_ENOMEM;
 		goto err;
 	}
 	j->req.data = j;
 	j->r = r;
+	j->refresh = refresh;
 	if ((rc = uv_queue_work(r->loop, &j->req, work, done)) != 0)
 		goto err;
 	r->job = j;
-	return;
+	return (0);
 err:
 	free(j);
-	log_msg(LOG_LVL_ERR, NULL, "reload failed, keeping the old "
-	    "configuration: %s", uv_strerror(rc));
+	log_msg(LOG_LVL_ERR, NULL, "%s: %s", refresh ? "cluster refresh "
+	    "failed" : "reload failed, keeping the old configuration",
+	    uv_strerror(rc));
+	return (-1);
 }
 
 void

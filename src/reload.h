@@ -55,6 +55,15 @@ struct reloader *reloader_new(uv_loop_t *loop, const char *path,
 void reloader_request(struct reloader *r);
 
 /**
+ * reloader_refresh(r):
+ * A topology refresh (cluster services): a job like a reload that reads
+ * no file: prepare() gets ${cf} NULL and no services, commit() the same;
+ * its failure is logged as a failed refresh.  Skipped while a reload is
+ * out (the reload discovers too); coalesced with one already out.
+ */
+void reloader_refresh(struct reloader *r);
+
+/**
  * reloader_stop(r):
  * Shutting down: no further reload; a job not started yet is cancelled, a
  * running one gives up at its next service, and what it built is released

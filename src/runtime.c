@@ -18,6 +18,7 @@
 
 #include "config.h"
 
+#include "cluster.h"
 #include "conf.h"
 #include "daemon.h"
 #include "listener.h"
@@ -37,6 +38,14 @@ struct runtime {
 	size_t nworkers;
 	struct svc **cur;		/* generations the workers serve */
 	size_t ncur;
+	size_t ncfg;			/* of those, the configured services;
+					   then cluster nodes (cluster.c) */
+	struct clusters *clusters;
+	uv_timer_t refresh_timer;	/* cluster topology refreshes */
+	uv_async_t refresh_async;	/* a worker asks for one now */
+	int refresh_init;
+	int refresh_closed;		/* atomic: no more async sends */
+	uint64_t last_refresh;		/* uv_now() of the last one started */
 	uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
 	int signals;			/* the handles above are initialised */
 	int stopping;
@@ -190,40 +199,132 @@ err:
 	return (NULL);
 }
 
-/* Hand the plans to the workers and remember what they now serve. */
+/* What a start, reload or refresh has made ready for commit(). */
+struct rt_prep {
+	struct worker_plan **plans;
+	struct svc **all;		/* configured services, then nodes */
+	size_t nall;
+	struct cluster_prep *cprep;
+};
+
 static void
-commit(struct runtime *rt, struct worker_plan **plans, struct svc **svcs,
-    size_t n)
+rt_prep_free(struct runtime *rt, struct rt_prep *pp)
 {
+	size_t i;
+
+	if (pp == NULL)
+		return;
+	free_plans(pp->plans, rt->nworkers);
+	clusters_discard(pp->cprep);
+	for (i = 0; i < pp->nall; i++)
+		svc_unref(pp->all[i]);
+	free(pp->all);
+	free(pp);
+}
+
+/*
+ * Off the loops (or before they run): the cluster nodes of ${svcs}
+ * (${fresh}: new generations) and the plans that serve them all.
+ */
+static struct rt_prep *
+rt_prepare(struct runtime *rt, struct svc **svcs, size_t n, int fresh,
+    size_t max_total, char *why, size_t whylen)
+{
+	struct rt_prep *pp;
+
+	if ((pp = calloc(1, sizeof(*pp))) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return (NULL);
+	}
+	if (clusters_prepare(rt->clusters, svcs, n, fresh, &pp->all,
+	    &pp->nall, &pp->cprep, why, whylen) != 0 ||
+	    (pp->plans = prepare(rt, pp->all, pp->nall, max_total, why,
+	    whylen)) == NULL) {
+		rt_prep_free(rt, pp);
+		return (NULL);
+	}
+	return (pp);
+}
+
+/* Counts workers done with one commit's plans; the last publishes. */
+struct rt_ack {
+	size_t left;			/* atomic */
+	struct cluster_pub *pub;
+};
+
+static void
+on_applied(void *arg)
+{
+	struct rt_ack *ack = arg;
+
+	if (__atomic_sub_fetch(&ack->left, 1, __ATOMIC_ACQ_REL) == 0) {
+		clusters_published(ack->pub);
+		free(ack);
+	}
+}
+
+static void arm_refresh(struct runtime *, uint64_t);
+
+/*
+ * Hand the plans to the workers and remember what they now serve; the
+ * first ${ncfg} are configured services.  Cluster maps are published
+ * once every worker has applied its plan (its node listeners open).
+ */
+static void
+commit(struct runtime *rt, struct rt_prep *pp, size_t ncfg, int fresh)
+{
+	struct cluster_pub *pub;
+	struct rt_ack *ack;
 	size_t k, i;
 
-	for (k = 0; k < rt->nworkers; k++)
-		worker_apply(rt->workers[k], plans[k]);
-	free(plans);
+	pub = clusters_commit(rt->clusters, pp->cprep);
+	pp->cprep = NULL;
+	if ((ack = calloc(1, sizeof(*ack))) == NULL)
+		clusters_published(pub);	/* at once rather than never */
+	else {
+		ack->left = rt->nworkers;
+		ack->pub = pub;
+	}
+	for (k = 0; k < rt->nworkers; k++) {
+		pp->plans[k]->applied = ack != NULL ? on_applied : NULL;
+		pp->plans[k]->applied_arg = ack;
+		worker_apply(rt->workers[k], pp->plans[k]);
+	}
+	free(pp->plans);
 	for (i = 0; i < rt->ncur; i++)
 		svc_unref(rt->cur[i]);
 	free(rt->cur);
-	rt->cur = svcs;
-	rt->ncur = n;
-	for (i = 0; i < n; i++)
-		warn_unverified(svcs[i]);
+	rt->cur = pp->all;
+	rt->ncur = pp->nall;
+	rt->ncfg = ncfg;
+	free(pp);
+	for (i = 0; fresh && i < ncfg; i++)
+		warn_unverified(rt->cur[i]);
+	if (rt->refresh_init)
+		arm_refresh(rt, 0);
 }
 
-/* reload.c, on a pool thread: bind what the new services need. */
+/*
+ * reload.c, on a pool thread: discover the clusters and bind what the
+ * services need; ${cf} NULL: a refresh of the services in force.
+ */
 static void *
 reload_prepare(void *arg, const struct conf *cf, struct svc **svcs, size_t n,
     char *why, size_t whylen)
 {
+	struct runtime *rt = arg;
 
-	return (prepare(arg, svcs, n, connection_limit(cf), why, whylen));
+	if (cf == NULL)
+		return (rt_prepare(rt, rt->cur, rt->ncfg, 0,
+		    connection_limit(rt->cf), why, whylen));
+	return (rt_prepare(rt, svcs, n, 1, connection_limit(cf), why, whylen));
 }
 
 static void
-reload_discard(void *arg, void *plans)
+reload_discard(void *arg, void *pp)
 {
-	struct runtime *rt = arg;
 
-	free_plans(plans, rt->nworkers);
+	rt_prep_free(arg, pp);
 }
 
 /* reload.c, on the main loop: everything is ready; swap it in. */
@@ -232,8 +333,17 @@ reload_commit(void *arg, struct conf *cf, struct svc **svcs, size_t n,
     void *plans)
 {
 	struct runtime *rt = arg;
+	size_t i;
 
-	commit(rt, plans, svcs, n);
+	if (cf == NULL) {		/* a cluster refresh */
+		commit(rt, plans, rt->ncfg, 0);
+		return;
+	}
+	commit(rt, plans, n, 1);
+	/* rt->cur holds its own references. */
+	for (i = 0; i < n; i++)
+		svc_unref(svcs[i]);
+	free(svcs);
 
 	if (!same_str(cf->pid, rt->cf->pid) ||
 	    !same_str(cf->setuid, rt->cf->setuid) ||
@@ -266,6 +376,66 @@ static const struct reloader_ops reload_ops = {
 	reload_prepare, reload_commit, reload_discard, reload_idle
 };
 
+/* ---- cluster refreshes --------------------------------------------------- */
+
+static void
+on_refresh_timer(uv_timer_t *h)
+{
+	struct runtime *rt = h->data;
+
+	if (rt->stopping)
+		return;
+	rt->last_refresh = uv_now(&rt->loop);
+	reloader_refresh(rt->reloader);
+	arm_refresh(rt, 0);
+}
+
+/*
+ * The next refresh: after ${soon} ms if not 0 (at most one a second),
+ * else after the shortest clusterRefresh; none without cluster services.
+ */
+static void
+arm_refresh(struct runtime *rt, uint64_t soon)
+{
+	uint64_t period = (uint64_t)clusters_refresh_period(rt->clusters) *
+	    1000;
+
+	if (period == 0 || rt->stopping) {
+		(void)uv_timer_stop(&rt->refresh_timer);
+		return;
+	}
+	(void)uv_timer_start(&rt->refresh_timer, on_refresh_timer,
+	    soon ? soon : period, 0);
+}
+
+/* A worker's reply named an unmapped node: refresh now, or soon. */
+static void
+on_refresh_async(uv_async_t *a)
+{
+	struct runtime *rt = a->data;
+	uint64_t now = uv_now(&rt->loop), since = now - rt->last_refresh;
+
+	if (rt->stopping)
+		return;
+	if (rt->last_refresh != 0 && since < 1000) {
+		arm_refresh(rt, 1000 - since);
+		return;
+	}
+	rt->last_refresh = now;
+	reloader_refresh(rt->reloader);
+	arm_refresh(rt, 0);
+}
+
+/* clusters_new's hook: any thread. */
+static void
+want_refresh(void *arg)
+{
+	struct runtime *rt = arg;
+
+	if (!__atomic_load_n(&rt->refresh_closed, __ATOMIC_ACQUIRE))
+		uv_async_send(&rt->refresh_async);
+}
+
 /* ---- signals ------------------------------------------------------------ */
 
 static void
@@ -279,6 +449,12 @@ close_signals(struct runtime *rt)
 	uv_close((uv_handle_t *)&rt->sig_int, NULL);
 	uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
 	rt->signals = 0;
+	if (rt->refresh_init) {
+		__atomic_store_n(&rt->refresh_closed, 1, __ATOMIC_RELEASE);
+		uv_close((uv_handle_t *)&rt->refresh_timer, NULL);
+		uv_close((uv_handle_t *)&rt->refresh_async, NULL);
+		rt->refresh_init = 0;
+	}
 }
 
 /*
@@ -438,8 +614,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
     int foreground, int debug_override)
 {
 	struct runtime rt;
-	struct worker_plan **plans = NULL;
-	struct svc **cur;
+	struct rt_prep *pp = NULL;
 	char why[512];
 	size_t i, k, n = cf->nsvcs;
 	int status = 2, pid_written = 0;
@@ -458,11 +633,20 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	rt.drained.data = &rt;
 	rt.drained_init = 1;
 	if ((rt.reloader = reloader_new(&rt.loop, path, &reload_ops,
+	    &rt)) == NULL || (rt.clusters = clusters_new(want_refresh,
 	    &rt)) == NULL || start_workers(&rt, worker_count(cf)) != 0) {
 		startup_error("cannot create the event loops");
 		goto out;
 	}
-	if ((plans = prepare(&rt, svcs, n, connection_limit(cf), why,
+	if (uv_timer_init(&rt.loop, &rt.refresh_timer) != 0 ||
+	    uv_async_init(&rt.loop, &rt.refresh_async,
+	    on_refresh_async) != 0) {
+		startup_error("cannot create the event loops");
+		goto out;
+	}
+	rt.refresh_timer.data = rt.refresh_async.data = &rt;
+	rt.refresh_init = 1;
+	if ((pp = rt_prepare(&rt, svcs, n, 1, connection_limit(cf), why,
 	    sizeof(why))) == NULL) {
 		startup_error(why);
 		goto out;
@@ -486,14 +670,11 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 		}
 		__atomic_add_fetch(&rt.nrunning, 1, __ATOMIC_RELEASE);
 	}
-	/* The generations' references move into an array the runtime owns. */
-	if ((cur = calloc(n ? n : 1, sizeof(*cur))) == NULL) {
-		startup_error("out of memory");
-		goto out;
-	}
-	memcpy(cur, svcs, n * sizeof(*cur));
-	commit(&rt, plans, cur, n);
-	plans = NULL;
+	/* rt.cur holds references of its own; the caller's are dropped below. */
+	commit(&rt, pp, n, 1);
+	pp = NULL;
+	for (i = 0; i < n; i++)
+		svc_unref(svcs[i]);
 	svcs = NULL;
 	if (init_signals(&rt, why, sizeof(why)) != 0) {
 		startup_error(why);
@@ -511,7 +692,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	tunnel_buffers_release();
 	status = 0;
 out:
-	free_plans(plans, rt.nworkers);
+	rt_prep_free(&rt, pp);
 	if (status != 0) {
 		/* Startup failed: stop what started and let it settle. */
 		for (k = 0; k < rt.nworkers; k++)
@@ -519,6 +700,11 @@ out:
 		/* No worker to report (none was created): close it here. */
 		if (rt.nworkers == 0 && rt.drained_init)
 			uv_close((uv_handle_t *)&rt.drained, NULL);
+		if (rt.refresh_init) {
+			uv_close((uv_handle_t *)&rt.refresh_timer, NULL);
+			uv_close((uv_handle_t *)&rt.refresh_async, NULL);
+			rt.refresh_init = 0;
+		}
 		if (rt.nworkers > 0 || rt.drained_init)
 			uv_run(&rt.loop, UV_RUN_DEFAULT);
 		daemon_fail(status);
@@ -529,12 +715,12 @@ out:
 	reloader_free(rt.reloader);
 	if (status == 0)
 		log_msg(LOG_LVL_NOTICE, NULL, "exiting");
-	if (svcs != NULL)
-		for (i = 0; i < n; i++)
-			svc_unref(svcs[i]);
+	for (i = 0; svcs != NULL && i < n; i++)
+		svc_unref(svcs[i]);
 	for (i = 0; i < rt.ncur; i++)
 		svc_unref(rt.cur[i]);
 	free(rt.cur);
+	clusters_free(rt.clusters);
 	free(rt.workers);
 	if (pid_written)
 		daemon_pidfile_remove(rt.cf->pid);

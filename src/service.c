@@ -42,6 +42,8 @@ struct svc {
 	unsigned long handshakes, resumed;	/* under lock */
 	int inherited;		/* under lock: counters carried over */
 	uint64_t trust_hash;	/* contents of the files sessions rest on */
+	struct svc *parent;	/* a cluster node's: owns ctx and trust */
+	struct cluster *cluster;	/* cluster = true: its node map */
 };
 
 /* FNV-1a over a file's bytes (or its absence), folded into ${h}. */
@@ -148,6 +150,51 @@ err:
 }
 
 struct svc *
+svc_new_node(struct svc *parent, struct svc_conf *sc, char *why,
+    size_t whylen)
+{
+	struct svc *svc;
+
+	if ((svc = calloc(1, sizeof(*svc))) == NULL ||
+	    uv_mutex_init(&svc->lock) != 0) {
+		snprintf(why, whylen, "%s: out of memory", sc->name);
+		free(svc);
+		svc_conf_free(sc);
+		return (NULL);
+	}
+	svc->refs = 1;
+	svc->conf = sc;
+	svc->parent = svc_ref(parent);
+	svc->ctx = parent->ctx;
+	svc->trust = parent->trust;
+	svc->trust_hash = parent->trust_hash;
+	svc->cluster = parent->cluster;
+	if ((svc->resolved = calloc(sc->nconnect,
+	    sizeof(*svc->resolved))) == NULL ||
+	    (svc->targets = calloc(sc->nconnect,
+	    sizeof(*svc->targets))) == NULL) {
+		snprintf(why, whylen, "%s: out of memory", sc->name);
+		svc_unref(svc);
+		return (NULL);
+	}
+	return (svc);
+}
+
+void
+svc_set_cluster(struct svc *svc, struct cluster *cl)
+{
+
+	svc->cluster = cl;
+}
+
+struct cluster *
+svc_cluster(const struct svc *svc)
+{
+
+	return (svc->cluster);
+}
+
+struct svc *
 svc_ref(struct svc *svc)
 {
 
@@ -174,9 +221,13 @@ svc_unref(struct svc *svc)
 		if (svc->targets[i].session != NULL)
 			wolfSSL_SESSION_free(svc->targets[i].session);
 	free(svc->targets);
-	if (svc->ctx != NULL)
-		wolfSSL_CTX_free(svc->ctx);
-	tls_trust_free(svc->trust);
+	if (svc->parent != NULL) {
+		svc_unref(svc->parent);
+	} else {
+		if (svc->ctx != NULL)
+			wolfSSL_CTX_free(svc->ctx);
+		tls_trust_free(svc->trust);
+	}
 	svc_conf_free(svc->conf);
 	free(svc);
 }

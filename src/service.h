@@ -31,6 +31,25 @@ struct tls_trust;
  */
 struct svc *svc_new(struct svc_conf *sc, char *why, size_t whylen);
 
+/**
+ * svc_new_node(parent, sc, why, whylen):
+ * A generation for one node of the cluster service ${parent} (settings
+ * ${sc} from svc_conf_node, ownership passes, also on failure): it shares
+ * ${parent}'s TLS context, anchors and cluster, holding a reference to
+ * ${parent}.  Nothing blocks.  NULL with the reason in ${why}.
+ */
+struct svc *svc_new_node(struct svc *parent, struct svc_conf *sc, char *why,
+    size_t whylen);
+
+/*
+ * svc_set_cluster(svc, cl): ${svc} (cluster = true) gets its node map
+ * from ${cl}, which outlives it; set before the generation is shared.
+ * svc_cluster(svc): that, or NULL.
+ */
+struct cluster;
+void svc_set_cluster(struct svc *svc, struct cluster *cl);
+struct cluster *svc_cluster(const struct svc *svc);
+
 /* svc_ref(svc): take a reference; returns ${svc}. */
 struct svc *svc_ref(struct svc *svc);
 

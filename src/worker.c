@@ -63,6 +63,8 @@ worker_plan_free(struct worker_plan *p)
 
 	if (p == NULL)
 		return;
+	if (p->applied != NULL)
+		p->applied(p->applied_arg);
 	for (i = 0; i < p->n; i++) {
 		svc_unref(p->svcs[i]);
 		if (p->fds[i] >= 0)

@@ -23,9 +23,15 @@ struct worker_plan {
 	int *fds;		/* listening socket for a new listener, or -1 */
 	int announce;		/* log "listening on" (one worker does) */
 	size_t max_connections;	/* this worker's share of the limit */
+	/* Called once when the plan is done with (applied or not). */
+	void (*applied)(void *);
+	void *applied_arg;
 };
 
-/* worker_plan_free(p): free a plan and close its sockets; NULL-safe. */
+/*
+ * worker_plan_free(p): free a plan and close its sockets, after calling
+ * its applied callback; NULL-safe.
+ */
 void worker_plan_free(struct worker_plan *p);
 
 /**

@@ -349,6 +349,74 @@ accept = "127.0.0.1:$L1";
 connect = "localhost:$UP";
 reuse = true;
 reuseMax = 0;  #ERR
+== cluster-without-ports @ svc @ cluster @ needs clusterPorts
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+cluster = true;  #ERR
+== cluster-ports-bogus @ svc @ clusterPorts @ HOST:FIRST-LAST
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+cluster = true;
+clusterPorts = "127.0.0.1:7001";  #ERR
+== cluster-ports-reversed @ svc @ clusterPorts @ last port must be
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+cluster = true;
+clusterPorts = "127.0.0.1:7100-7001";  #ERR
+== cluster-ports-too-many @ svc @ clusterPorts @ at most 1000
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+cluster = true;
+clusterPorts = "127.0.0.1:2000-9000";  #ERR
+== cluster-ports-without-cluster @ svc @ clusterPorts @ needs cluster = true
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+clusterPorts = "127.0.0.1:7001-7010";  #ERR
+== cluster-server-mode @ svc @ cluster @ only to client mode
+client = false;
+accept = "127.0.0.1:$L1";
+connect = "127.0.0.1:$UP";
+cert = "$T/server.crt";
+key = "$T/server.key";
+cluster = true;  #ERR
+clusterPorts = "127.0.0.1:7001-7010";
+== cluster-with-role @ svc @ role @ does not apply with cluster
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+cluster = true;
+clusterPorts = "127.0.0.1:7001-7010";
+role = "primary";  #ERR
+== cluster-refresh-range @ svc @ clusterRefresh @ out of range
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+cluster = true;
+clusterPorts = "127.0.0.1:7001-7010";
+clusterRefresh = 0;  #ERR
+== cluster-ports-overlap @ raw @ clusterPorts @ overlaps the ports of service
+$G
+services = {
+  a = {
+    client = true;
+    accept = "127.0.0.1:$L1";
+    connect = "localhost:$UP";
+    cluster = true;
+    clusterPorts = "127.0.0.1:7001-7010";
+  };
+  b = {
+    client = true;
+    accept = "127.0.0.1:$L2";
+    connect = "localhost:$UP";
+    cluster = true;
+    clusterPorts = "127.0.0.1:7005-7020";  #ERR
+  };
+};
 == syntax-missing-equals @ svc @ syntax error @
 client = true;
 accept "127.0.0.1:$L1";  #ERR

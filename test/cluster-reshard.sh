@@ -1,0 +1,149 @@
+#!/bin/bash
+# shellcheck disable=SC2119 # helpers with optional arguments
+# Resharding and a new node, through redtun (cluster = true, refresh 1 s):
+#   - ASK: one slot set MIGRATING/IMPORTING by hand; plain redis-cli through
+#     redtun gets "ASK <slot> 127.0.0.1:170xx", redis-cli -c follows it;
+#   - redis-cli --cluster reshard (straight to the nodes, admin) moves 1,000
+#     slots from node 1 to node 2 while a python3-redis RedisCluster client
+#     reads and writes through redtun (following ASK and MOVED): no
+#     wrong read, no lost write; afterwards CLUSTER SLOTS/SHARDS/NODES
+#     through redtun name only local listeners;
+#   - a 7th node joins (redis-cli --cluster add-node: CLUSTER MEET) and gets
+#     500 slots: redtun logs and opens its listener, and clients reach keys
+#     on it through 127.0.0.1:6379.
+# Runs in private mount + network namespaces (unshare -mn); skips without.
+set -eu
+
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/netns.sh"
+netns_reexec cluster-reshard "$@"
+
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/lib.sh"
+. "$top_srcdir/test/cluster-lib.sh"
+
+need_cmd redis-server redis-cli openssl timeout ip mount getent ss awk
+need_redtun
+PY=/usr/bin/python3
+[ -x "$PY" ] || skip "no /usr/bin/python3"
+"$PY" -c 'import redis.cluster' 2>/dev/null || skip "python3-redis (with redis.cluster) missing"
+CC_PY=$top_srcdir/test/cluster_clients.py
+LOG=$T/redtun.log
+T0=$(date +%s%N)
+elapsed() { echo "$((($(date +%s%N) - T0) / 1000000)) ms"; }
+
+step "private network, certificates, a TLS cluster of 6"
+cluster_net
+cluster_certs
+cluster_start 6
+id1=$(cluster_node_id 1)
+id2=$(cluster_node_id 2)
+
+step "redtun with cluster = true"
+cluster_conf 'clusterRefresh = 1;' 'clusterGrace = 60;' >"$T/redtun.conf"
+start_redtun "$T/redtun.conf"
+wait_for_log "$LOG" "$CLUSTER_UP_RE" 10
+wait_until 10 port_listening 6379 || fail "nothing listens on 127.0.0.1:6379"
+assert_eq 6 "$(node_ports_listening)" "node listeners"
+
+step "ASK through redtun: one slot migrating from node 1 to node 2"
+key=""
+for i in $(seq 1 300); do
+	s=$(ccli 1 CLUSTER KEYSLOT "ask:$i")
+	[ "$(cluster_primary_of_slot "$s")" = 1 ] && { key="ask:$i"; slot=$s; break; }
+done
+[ -n "$key" ] || hard_error "no key in node 1's slots"
+assert_eq OK "$(ccli 2 CLUSTER SETSLOT "$slot" IMPORTING "$id1")" "SETSLOT IMPORTING"
+assert_eq OK "$(ccli 1 CLUSTER SETSLOT "$slot" MIGRATING "$id2")" "SETSLOT MIGRATING"
+# A key node 1 does not have, in a migrating slot: -ASK to node 2.
+out=$(rcli 6379 SET "$key" asked 2>&1)
+say "SET $key (slot $slot): $out"
+assert_match "$out" "^(\(error\) )?ASK $slot 127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$" "ASK names a local listener"
+ccli 2 CONFIG RESETSTAT >/dev/null
+out=$(rcli 6379 -c SET "$key" asked 2>&1 | grep -v '^-> Redirected' || true)
+assert_eq OK "$out" "redis-cli -c follows the ASK"
+asking=$(ccli 2 INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_asking:calls=\([0-9]*\),.*/\1/p')
+[ "${asking:-0}" -ge 1 ] || fail "node 2 saw no ASKING: the ASK was not followed to it"
+assert_eq asked "$(printf 'ASKING\nGET %s\n' "$key" | ccli 2 | tail -n 1)" "the key went to node 2"
+for n in 1 2; do ccli "$n" CLUSTER SETSLOT "$slot" STABLE >/dev/null; done
+ccli 2 DEL "$key" >/dev/null 2>&1 || true
+
+step "reshard 1,000 slots from node 1 to node 2 under a reading and writing client"
+"$PY" "$CC_PY" rw --port 6379 --seconds 120 --out "$T/rw" >"$T/rw.log" 2>&1 &
+RW=$!
+track_pid "$RW"
+sleep 1
+pid_alive "$RW" || fail "the rw client exited early: $(cat "$T/rw.log")"
+for n in 1 2; do ccli "$n" CONFIG RESETSTAT >/dev/null; done
+t1=$(date +%s%N)
+cluster_admin 120 reshard "$(cluster_ip 1):6379" --cluster-from "$id1" --cluster-to "$id2" \
+	--cluster-slots 1000 --cluster-yes >"$T/reshard.out" 2>&1 || {
+	tail -n 20 "$T/reshard.out" >&2
+	hard_error "redis-cli --cluster reshard failed"
+}
+rs_ms=$((($(date +%s%N) - t1) / 1000000))
+cluster_wait_ok 30
+sleep 1
+touch "$T/rw.stop"
+wait_for_exit "$RW" 30 || fail "the rw client did not stop"
+wait "$RW" && rc=0 || rc=$?
+out=$(cat "$T/rw.log")
+say "$out"
+asking=$(ccli 2 INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_asking:calls=\([0-9]*\),.*/\1/p')
+figure reshard_ms "$rs_ms" ms
+figure reshard_client_ops "$(printf '%s\n' "$out" | sed -n 's/^rw ops \([0-9]*\) .*/\1/p')"
+figure reshard_client_errors "$(printf '%s\n' "$out" | sed -n 's/.* errors \([0-9]*\) .*/\1/p')"
+figure reshard_asking_on_target "${asking:-0}"
+assert_eq 0 "$rc" "the rw client: no wrong read, no lost write ($out)"
+moved=$(ccli 2 CLUSTER NODES | awk -v id="$id2" '$1 == id { n = 0; for (i = 9; i <= NF; i++) { split($i, r, "-"); n += (r[2] == "" ? 1 : r[2] - r[1] + 1) } print n }')
+assert_eq $((5462 + 1000)) "$moved" "slots node 2 serves after the reshard"
+
+step "after the reshard: the topology through redtun"
+out=$("$PY" "$CC_PY" topo --port 6379 --expect-nodes 6 2>&1) || fail "topology after the reshard: $out"
+printf '%s\n' "$out" | sed 's/^/  /'
+assert_local_only "redis-cli CLUSTER SLOTS" "$(rcli 6379 CLUSTER SLOTS)"
+# A key that moved: plain redis-cli gets MOVED to node 2's local port.
+for i in $(seq 1 500); do
+	s=$(ccli 1 CLUSTER KEYSLOT "mv:$i")
+	[ "$s" -lt 1000 ] && { key="mv:$i"; break; }
+done
+out=$(rcli 6379 GET "$key" 2>&1)
+assert_match "$out" "^(\(error\) )?MOVED [0-9]+ 127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$" "MOVED after the reshard"
+p2=${out##*:}
+assert_eq "$(ccli 2 CLUSTER MYID)" "$(rcli "$p2" CLUSTER MYID)" "the MOVED port is node 2"
+
+step "a 7th node joins and gets 500 slots"
+cluster_add_node 7
+id7=$(cluster_node_id 7)
+t1=$(date +%s%N)
+cluster_admin 120 reshard "$(cluster_ip 1):6379" --cluster-from all --cluster-to "$id7" \
+	--cluster-slots 500 --cluster-yes >"$T/reshard7.out" 2>&1 || {
+	tail -n 20 "$T/reshard7.out" >&2
+	hard_error "redis-cli --cluster reshard to node 7 failed"
+}
+cluster_wait_ok 30
+say "500 slots to node 7 in $((($(date +%s%N) - t1) / 1000000)) ms"
+wait_until 15 eval '[ "$(node_ports_listening)" -ge 7 ]' ||
+	fail "no 7th node listener 15 s after node 7 got slots ($(node_ports_listening) listening)"
+wait_until 5 eval '[ "$(node_ports_logged | wc -l)" -ge 7 ]' ||
+	fail "7 node listeners not logged: $(node_ports_logged | tr '\n' ' ')"
+# A key on node 7, through the main port.
+key=""
+for i in $(seq 1 2000); do
+	s=$(ccli 1 CLUSTER KEYSLOT "n7:$i")
+	[ "$(cluster_primary_of_slot "$s")" = 7 ] && { key="n7:$i"; break; }
+done
+[ -n "$key" ] || hard_error "no key on node 7"
+out=$(rcli 6379 -c SET "$key" seven 2>&1 | grep -v '^-> Redirected' || true)
+assert_eq OK "$out" "redis-cli -c SET of a key on node 7"
+assert_eq seven "$(ccli 7 GET "$key")" "the key is on node 7"
+out=$(rcli 6379 GET "$key" 2>&1)
+assert_match "$out" "^(\(error\) )?MOVED [0-9]+ 127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$" "MOVED to node 7"
+p7=${out##*:}
+assert_eq seven "$(rcli "$p7" GET "$key")" "node 7's local port serves the key"
+assert_eq "$id7" "$(rcli "$p7" CLUSTER MYID)" "node 7's local port is node 7"
+out=$(timeout 60 "$PY" "$CC_PY" rw --port 6379 --seconds 3 --prefix after7 2>&1) ||
+	fail "RedisCluster with 7 nodes: $out"
+say "$out"
+out=$("$PY" "$CC_PY" topo --port 6379 --expect-nodes 7 2>&1) || fail "topology with 7 nodes: $out"
+printf '%s\n' "$out" | sed 's/^/  /'
+assert_redtun_alive "at the end"
+say "total $(elapsed)"
