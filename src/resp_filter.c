@@ -235,13 +235,21 @@ emit(struct resp_filter *f, const char *p, size_t n)
 	return (relay_emit(f->r, RELAY_DOWN, p, n));
 }
 
-/* A line reply that may answer a command of ours is held until whole. */
+/*
+ * A line reply that may answer a command of ours is held until whole; on
+ * a cluster service, in a recycle, not one known to be the client's (a
+ * MOVED is rewritten).
+ */
 static int
 want_hold(const struct resp_filter *f, char c)
 {
+	int head;
 
-	return ((c == '+' || c == '-') && (f->mode == M_RECYCLE ||
-	    match_head(&f->m) >= Q_OWN_AUTH));
+	if (c != '+' && c != '-')
+		return (0);
+	head = match_head(&f->m);
+	return (head >= Q_OWN_AUTH || (f->mode == M_RECYCLE &&
+	    (f->cl == NULL || head < 0 || f->m.unsync)));
 }
 
 /* A cluster service's reply that may name nodes: any other costs a test. */
@@ -253,19 +261,6 @@ cl_start(struct resp_filter *f, const char *p, size_t n)
 	    (f->mode != M_RELAY && f->mode != M_RECYCLE))
 		return (0);
 	return (rcl_start(f->cl, p, n, &f->m));
-}
-
-/* A reply waits for the node map: every later byte waits behind it. */
-static int
-cl_wait(struct resp_filter *f, const char *p, size_t n)
-{
-	int rc = rcl_wait_add(f->cl, p, n);
-
-	if (rc < 0)
-		relay_fail(f->r, RELAY_DOWN, "out of memory for the RESP filter");
-	else if (rc > 0 && resp_filter_cluster_retry(f, 1) < 0)
-		rc = -1;	/* too much held: given up */
-	return (rc < 0 ? -1 : 0);
 }
 
 static int
@@ -286,16 +281,13 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 		}
 		rc = resp_scan(f->down, data + pos, len - pos, &used);
 		if (f->holding == HOLD_CL) {
-			if ((act = rcl_feed(f->cl, data + pos, used)) < 0) {
-				relay_fail(f->r, RELAY_DOWN, "out of memory "
-				    "for the RESP filter");
+			if ((act = rcl_feed(f->cl, data + pos, used)) < 0)
 				return (-1);
-			}
 			if (act == 0)
 				fwd = pos + used;
 			else {
 				f->holding = 0;	/* passed on from fwd */
-				if (rcl_release(f->cl, f->r))
+				if (rcl_release(f->cl))
 					return (-1);
 			}
 		} else if (f->holding == HOLD_OWN) {
@@ -343,9 +335,9 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 			return (-1);
 		if (held == HOLD_CL && act == A_DROP)
 			rcl_drop(f->cl);
-		else if (held == HOLD_CL &&
-		    (rc = rcl_done(f->cl, f->r, f->kind)) != 0)
-			return (rc < 0 ? -1 : cl_wait(f, data + pos, len - pos));
+		else if (held == HOLD_CL && (rc = rcl_done(f->cl, f->kind)) != 0)
+			return (rc < 0 ? -1 : rcl_wait_add(f->cl, data + pos,
+			    len - pos));	/* the rest waits behind it */
 		if (act == A_STOP) {
 			if (f->mode == M_IDLE) {
 				relay_fail(f->r, RELAY_DOWN, "the server sent "
@@ -390,8 +382,9 @@ input_up(struct resp_filter *f, const char *data, size_t len)
 
 /* Server bytes through the filter (relay input, or fed again). */
 static int
-down(struct resp_filter *f, const char *data, size_t len)
+down(void *st, const char *data, size_t len)
 {
+	struct resp_filter *f = st;
 	int rc;
 
 	if (scan_get(&f->down, RESP_REPLIES) == NULL) {
@@ -420,7 +413,7 @@ rf_input(void *st, struct relay *r, int dir, const char *data, size_t len)
 		return (rc);
 	}
 	if (f->cl != NULL && rcl_waiting(f->cl))
-		return (cl_wait(f, data, len));
+		return (rcl_wait_add(f->cl, data, len));
 	return (down(f, data, len));
 }
 
@@ -438,7 +431,7 @@ rf_eof(void *st, struct relay *r, int dir)
 		    emit(f, (const char *)f->hold, f->nhold))
 			return (-1);
 		f->holding = 0;
-		return (f->cl != NULL ? rcl_release(f->cl, f->r) : 0);
+		return (f->cl != NULL ? rcl_release(f->cl) : 0);
 	}
 	if (f->mode == M_RELAY && f->h.client_eof != NULL &&
 	    f->h.client_eof(f->h.arg))
@@ -514,8 +507,8 @@ resp_filter_attach(struct relay *r, const struct svc_conf *sc,
 	f->m.name = name;
 	f->mode = M_RELAY;
 	if (hooks->cluster_map != NULL) {
-		if ((f->cl = rcl_new(name, hooks->cluster_map,
-		    hooks->cluster_miss, hooks->arg)) == NULL) {
+		if ((f->cl = rcl_new(name, r, hooks->cluster_map,
+		    hooks->cluster_miss, hooks->arg, down, f)) == NULL) {
 			free(f);
 			return (NULL);
 		}
@@ -597,17 +590,6 @@ resp_filter_no_reset(const struct resp_filter *f)
 int
 resp_filter_cluster_retry(struct resp_filter *f, int give_up)
 {
-	char *rest = NULL;
-	size_t n = 0;
-	int rc;
 
-	rc = f->cl != NULL ? rcl_deliver(f->cl, f->r, give_up, &rest, &n) : 0;
-	if (rc == 0 && n > 0) {
-		/* What came after it, in order, as if it came now. */
-		rcl_nowait(f->cl, give_up);
-		rc = down(f, rest, n) < 0 ? -1 : rcl_waiting(f->cl);
-		rcl_nowait(f->cl, 0);
-	}
-	free(rest);
-	return (rc);
+	return (f->cl != NULL ? rcl_retry(f->cl, give_up) : 0);
 }

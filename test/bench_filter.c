@@ -6,7 +6,9 @@
  * nothing measurable (compare instruction counts under callgrind).
  * Usage: bench_filter on|off [rounds]
  * Build: cc -std=c11 -D_GNU_SOURCE -O2 -Isrc -o bench_filter \
- *   test/bench_filter.c src/resp*.c src/relay.c src/log.c src/cluster_*.c
+ *   test/bench_filter.c src/resp*.c src/relay.c src/log.c src/cluster_map.c \
+ *   src/cluster_rewrite.c src/cluster_nodes.c src/cluster_topo.c \
+ *   src/cluster_rw.c src/cluster_resp.c
  */
 #include <stdio.h>
 #include <stdlib.h>
