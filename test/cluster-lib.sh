@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # A real TLS Redis Cluster for the cluster tests (test/cluster-*.sh).
+# (private network namespace only: the tests that use it run under netns_reexec)
 # Source it after test/netns.sh's netns_reexec and test/lib.sh:
 #
 #   . "$top_srcdir/test/netns.sh"; netns_reexec NAME "$@"
