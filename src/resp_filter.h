@@ -34,8 +34,9 @@ enum rf_result {
 
 /*
  * What the filter tells its tunnel.  Each runs from inside relay input
- * (never from within a call the tunnel made into the filter), and ${why}
- * is only valid during the call; it may hold bytes from the server.
+ * (never from within another call the tunnel made into the filter, but
+ * for resp_filter_cluster_retry, which feeds held server bytes), and
+ * ${why} is only valid during the call; it may hold bytes from the server.
  */
 struct rf_hooks {
 	/* resp_filter_prepare() is done: RF_OK, RF_FAIL or RF_RETRY. */
