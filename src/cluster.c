@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdint.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -19,6 +23,7 @@
 #include "cluster_rewrite.h"
 #include "conf.h"
 #include "log.h"
+#include "net.h"
 #include "service.h"
 
 /* gone_at while a discovery runs: present before it, not seen yet. */
@@ -56,7 +61,7 @@ table_free(struct table *t)
 }
 
 struct clusters *
-clusters_new(void (*want_refresh)(void *), void *arg)
+clusters_new(void (*want_refresh)(void *), void *arg, const int *cancel)
 {
 	struct clusters *cs;
 
@@ -68,6 +73,7 @@ clusters_new(void (*want_refresh)(void *), void *arg)
 	}
 	cs->want_refresh = want_refresh;
 	cs->arg = arg;
+	cs->cancel = cancel;
 	return (cs);
 }
 
@@ -160,6 +166,31 @@ port_taken(const struct table *t, unsigned int p)
 }
 
 /*
+ * Whether ${host}:${p} can be bound now: a port another program holds is
+ * skipped rather than failing the whole refresh at bind time.
+ */
+static int
+port_bindable(const char *host, unsigned int p)
+{
+	struct addrinfo hints, *res = NULL;
+	char port[16];
+	int fd, ok = 0, one = 1;
+
+	snprintf(port, sizeof(port), "%u", p);
+	if (getaddrinfo(host, port, net_hints(&hints, AI_PASSIVE), &res) != 0)
+		return (1);	/* the bind will say what is wrong */
+	if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
+	    res->ai_protocol)) >= 0) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		ok = bind(fd, res->ai_addr, res->ai_addrlen) == 0;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return (ok);
+}
+
+/*
  * A free port of the range: never one a node has had this process's
  * life, unless the range is full; then the one of the node gone longest
  * (past its grace).  0 if none.
@@ -172,7 +203,7 @@ pick_port(struct table *t, uint64_t now, unsigned int grace)
 	size_t i;
 
 	for (p = t->lo; p != 0 && p <= t->hi; p++)
-		if (!port_taken(t, p))
+		if (!port_taken(t, p) && port_bindable(t->host, p))
 			return (p);
 	for (i = 0; i < t->n; i++) {
 		struct slot *s = &t->v[i];
@@ -210,7 +241,7 @@ take_node(struct prep_one *po, const struct ctopo_node *nd, uint64_t now,
 	struct slot *s = NULL, *nv;
 	char key[320];
 	size_t i;
-	int fail = 0;
+	int fail = 0, arriving;
 
 	snprintf(key, sizeof(key), "%s:%u", node_host(nd), nd->port);
 	for (i = 0; i < t->n && s == NULL; i++)
@@ -226,7 +257,8 @@ take_node(struct prep_one *po, const struct ctopo_node *nd, uint64_t now,
 		s->port = nd->port;
 		s->gone_at = 1;	/* new: logged as arriving */
 	}
-	if (s->gone_at != PRESENT_MARK)
+	arriving = s->gone_at != PRESENT_MARK;
+	if (arriving)
 		note(po, " +", key, "");
 	s->gone_at = 0;
 	s->primary = nd->primary;
@@ -237,8 +269,13 @@ take_node(struct prep_one *po, const struct ctopo_node *nd, uint64_t now,
 	s->endpoint = sdup(nd->endpoint, &fail);
 	s->ip = sdup(nd->ip, &fail);
 	s->hostname = sdup(nd->hostname, &fail);
-	if (s->lport == 0 && (s->lport = pick_port(t, now, grace)) == 0)
-		note(po, " (no port)", "", "");
+	if (s->lport == 0) {
+		/* Said when it arrives portless, or gets a port later. */
+		if ((s->lport = pick_port(t, now, grace)) == 0 && arriving)
+			note(po, " (no port)", "", "");
+		else if (s->lport != 0 && !arriving)
+			note(po, " (port for ", key, ")");
+	}
 	return (fail ? -1 : 0);
 }
 
@@ -257,7 +294,39 @@ map_slot(struct cmap *m, const struct slot *s)
 	return (0);
 }
 
-/* Give listening slots a generation; build the map. */
+/* Where a slot's listener connects: its name, else endpoint, else IP. */
+static const char *
+slot_host(const struct slot *s)
+{
+
+	if (s->hostname[0] != '\0')
+		return (s->hostname);
+	if (s->endpoint[0] != '\0' && strcmp(s->endpoint, "?") != 0)
+		return (s->endpoint);
+	return (s->ip);
+}
+
+/* Slots that may go: gone past their grace, and without a port. */
+static void
+table_trim(struct table *t)
+{
+	size_t i, k;
+
+	for (i = k = 0; i < t->n; i++) {
+		if (t->v[i].gone_at != 0 && t->v[i].svc == NULL &&
+		    t->v[i].lport == 0)
+			slot_clear(&t->v[i]);
+		else
+			t->v[k++] = t->v[i];
+	}
+	t->n = k;
+}
+
+/*
+ * Give listening slots a generation; build the map: departed nodes (in
+ * their grace) first, so that a present node sharing a name (a reused
+ * IP) wins.
+ */
 static int
 finish_table(struct prep_one *po, struct svc *parent, int fresh,
     uint64_t now, char *why, size_t whylen)
@@ -267,6 +336,7 @@ finish_table(struct prep_one *po, struct svc *parent, int fresh,
 	struct svc_conf *nc;
 	const char *host, *check;
 	size_t i;
+	int pass;
 
 	if ((po->map = cmap_new(t->host)) == NULL)
 		goto oom;
@@ -283,22 +353,27 @@ finish_table(struct prep_one *po, struct svc *parent, int fresh,
 			s->svc = NULL;
 			continue;
 		}
-		if (map_slot(po->map, s) != 0)
-			goto oom;
 		if (s->svc != NULL && !fresh)
 			continue;
 		svc_unref(s->svc);
 		s->svc = NULL;
-		host = s->hostname[0] ? s->hostname : (s->endpoint[0] &&
-		    strcmp(s->endpoint, "?") ? s->endpoint : s->ip);
+		host = slot_host(s);
 		/* A node known only by IP proves checkHost, else its IP. */
 		check = s->hostname[0] || !addr_is_ip(host) ? host :
 		    sc->check_host;
 		if ((nc = svc_conf_node(sc, host, s->port, check, s->lport)) ==
-		    NULL || (s->svc = svc_new_node(parent, nc, why,
-		    whylen)) == NULL)
+		    NULL)
+			goto oom;
+		if ((s->svc = svc_new_node(parent, nc, why, whylen)) == NULL)
 			return (-1);
 	}
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < t->n; i++)
+			if (t->v[i].svc != NULL &&
+			    (t->v[i].gone_at == 0) == (pass == 1) &&
+			    map_slot(po->map, &t->v[i]) != 0)
+				goto oom;
+	table_trim(t);
 	return (0);
 oom:
 	snprintf(why, whylen, "%s: out of memory", sc->name);
@@ -345,11 +420,12 @@ prepare_one(struct prep_one *po, struct svc *svc, int fresh, char *why,
 		goto oom;
 	for (i = 0; known != NULL && i < cl->t.n; i++)
 		if (cl->t.v[i].gone_at == 0) {
-			known[nk].host = cl->t.v[i].hostname[0] ?
-			    cl->t.v[i].hostname : cl->t.v[i].endpoint;
+			known[nk].host = (char *)(uintptr_t)slot_host(
+			    &cl->t.v[i]);
 			known[nk++].port = (int)cl->t.v[i].port;
 		}
-	if (cluster_discover(svc, known, nk, &nodes, &nn, r, sizeof(r)) != 0) {
+	if (cluster_discover(svc, known, nk, cl->cs->cancel, &nodes, &nn, r,
+	    sizeof(r)) != 0) {
 		snprintf(why, whylen, "%s: cluster discovery failed: %s",
 		    sc->name, r);
 		goto out;

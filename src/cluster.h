@@ -22,12 +22,14 @@ struct cluster;			/* one, by service name */
 struct cluster_prep;		/* a prepared change, not yet committed */
 
 /**
- * clusters_new(want_refresh, arg):
+ * clusters_new(want_refresh, arg, cancel):
  * An empty registry; ${want_refresh}(${arg}) is called from any thread
- * when a worker asks for a refresh (cluster_request_refresh).  NULL if
- * out of memory.
+ * when a worker asks for a refresh (cluster_request_refresh); discoveries
+ * give up once *${cancel} (atomic, outlives the registry) is set.  NULL
+ * if out of memory.
  */
-struct clusters *clusters_new(void (*want_refresh)(void *), void *arg);
+struct clusters *clusters_new(void (*want_refresh)(void *), void *arg,
+    const int *cancel);
 
 /**
  * clusters_prepare(cs, svcs, n, fresh, all, nall, prep, why, whylen):

@@ -245,7 +245,7 @@ out:
 }
 
 static int
-ask_target(struct svc *svc, const struct addr_spec *t,
+ask_target(struct svc *svc, const struct addr_spec *t, const int *cancel,
     struct ctopo_node **nodes, size_t *n, char *why, size_t whylen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
@@ -261,6 +261,11 @@ ask_target(struct svc *svc, const struct addr_spec *t,
 	}
 	snprintf(r, sizeof(r), "no address");
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (cancel != NULL && __atomic_load_n(cancel,
+		    __ATOMIC_RELAXED)) {
+			snprintf(r, sizeof(r), "shutting down");
+			break;
+		}
 		if (ask_one(svc, t->host, t->port, ai, nodes, n, r,
 		    sizeof(r)) == 0) {
 			freeaddrinfo(res);
@@ -274,7 +279,7 @@ ask_target(struct svc *svc, const struct addr_spec *t,
 
 int
 cluster_discover(struct svc *svc, const struct addr_spec *known,
-    size_t nknown, struct ctopo_node **nodes, size_t *n, char *why,
+    size_t nknown, const int *cancel, struct ctopo_node **nodes, size_t *n, char *why,
     size_t whylen)
 {
 	const struct svc_conf *sc = svc_conf(svc);
@@ -284,11 +289,12 @@ cluster_discover(struct svc *svc, const struct addr_spec *known,
 	*n = 0;
 	snprintf(why, whylen, "no connect target");
 	for (i = 0; i < sc->nconnect; i++)
-		if (ask_target(svc, &sc->connect[i], nodes, n, why,
+		if (ask_target(svc, &sc->connect[i], cancel, nodes, n, why,
 		    whylen) == 0)
 			return (0);
-	for (i = 0; i < nknown; i++)
-		if (ask_target(svc, &known[i], nodes, n, why, whylen) == 0)
+	for (i = 0; i < nknown && i < DISCOVER_KNOWN_MAX; i++)
+		if (ask_target(svc, &known[i], cancel, nodes, n, why,
+		    whylen) == 0)
 			return (0);
 	return (-1);
 }

@@ -42,11 +42,20 @@ struct clusters {
 	uv_mutex_t lock;	/* the registry array and the retired maps */
 	struct cluster **v;
 	size_t n;
-	struct cmap **retired;	/* replaced at the last publish */
-	size_t nretired;
+	/*
+	 * Replaced maps, each freed once a publish of a commit made after
+	 * it was replaced has happened: by then every worker has run a plan
+	 * job since, so no callback that loaded it is still running.
+	 */
+	struct retired {
+		struct cmap *map;
+		uint64_t until;		/* free at a publish of gen > until */
+	} *retired;
+	size_t nretired, cretired;
 	uint64_t published_gen;
-	uint64_t next_gen;
+	uint64_t next_gen;	/* last commit's; atomic (workers read) */
 	unsigned int period;
+	const int *cancel;	/* atomic: stopping, give up discoveries */
 	void (*want_refresh)(void *);
 	void *arg;
 };

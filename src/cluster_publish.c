@@ -35,7 +35,8 @@ clusters_commit(struct clusters *cs, struct cluster_prep *p)
 	}
 	if (pub != NULL) {
 		pub->cs = cs;
-		pub->gen = ++cs->next_gen;
+		pub->gen = __atomic_add_fetch(&cs->next_gen, 1,
+		    __ATOMIC_ACQ_REL);
 	}
 	cs->period = 0;
 	for (i = 0; i < p->n; i++)
@@ -65,13 +66,15 @@ clusters_commit(struct clusters *cs, struct cluster_prep *p)
 		for (j = 0; j < po->t.n; j++) {
 			const struct slot *s = &po->t.v[j];
 
+			if (!po->changed)
+				continue;
 			if (s->gone_at == 0 && s->lport == 0)
 				log_msg(LOG_LVL_ERR, cl->name, "cluster: "
 				    "clusterPorts %s:%u-%u is full: node %s "
 				    "has no local port, and redirects to it "
 				    "cannot be followed", po->t.host,
 				    po->t.lo, po->t.hi, s->key);
-			else if (s->svc != NULL && po->changed)
+			else if (s->svc != NULL)
 				log_msg(LOG_LVL_INFO, cl->name, "cluster: node "
 				    "%s (%s%s) on %s:%u", s->key,
 				    s->gone_at ? "leaving" : s->primary ?
@@ -88,6 +91,13 @@ clusters_commit(struct clusters *cs, struct cluster_prep *p)
 			cmap_free(po->map);
 		po->map = NULL;
 	}
+	/* Services no longer cluster ones: their nodes' generations go. */
+	for (i = 0; i < cs->n; i++) {
+		for (j = 0; j < p->n && p->v[j].cl != cs->v[i]; j++)
+			;
+		if (j == p->n)
+			table_free(&cs->v[i]->t);
+	}
 	clusters_discard(p);
 	return (pub);
 }
@@ -96,29 +106,42 @@ void
 clusters_published(struct cluster_pub *pub)
 {
 	struct clusters *cs;
+	struct retired *nr;
 	struct cmap *old;
-	size_t i;
+	uint64_t committed;
+	size_t i, k;
 
 	if (pub == NULL)
 		return;
 	cs = pub->cs;
 	uv_mutex_lock(&cs->lock);
-	/* Maps replaced one publish ago: no reader can still hold them. */
-	for (i = 0; i < cs->nretired; i++)
-		cmap_free(cs->retired[i]);
-	cs->nretired = 0;
-	free(cs->retired);
-	cs->retired = NULL;
-	if (pub->gen > cs->published_gen &&
-	    (cs->retired = calloc(pub->n ? pub->n : 1,
-	    sizeof(*cs->retired))) != NULL) {
+	for (i = k = 0; i < cs->nretired; i++) {
+		if (cs->retired[i].until < pub->gen)
+			cmap_free(cs->retired[i].map);
+		else
+			cs->retired[k++] = cs->retired[i];
+	}
+	cs->nretired = k;
+	/* Commits made so far may still be queued for some worker. */
+	committed = __atomic_load_n(&cs->next_gen, __ATOMIC_ACQUIRE);
+	if (pub->gen > cs->published_gen) {
 		cs->published_gen = pub->gen;
 		for (i = 0; i < pub->n; i++) {
+			if (cs->nretired == cs->cretired) {
+				k = cs->cretired ? cs->cretired * 2 : 8;
+				if ((nr = realloc(cs->retired, k *
+				    sizeof(*nr))) == NULL)
+					break;	/* keep the old map in force */
+				cs->retired = nr;
+				cs->cretired = k;
+			}
 			old = __atomic_exchange_n(&pub->cl[i]->map,
 			    pub->map[i], __ATOMIC_ACQ_REL);
-			if (old != NULL)
-				cs->retired[cs->nretired++] = old;
 			pub->map[i] = NULL;
+			if (old != NULL) {
+				cs->retired[cs->nretired].map = old;
+				cs->retired[cs->nretired++].until = committed;
+			}
 		}
 	}
 	uv_mutex_unlock(&cs->lock);
@@ -150,7 +173,7 @@ clusters_free(struct clusters *cs)
 		free(cs->v[i]);
 	}
 	for (i = 0; i < cs->nretired; i++)
-		cmap_free(cs->retired[i]);
+		cmap_free(cs->retired[i].map);
 	free(cs->retired);
 	free(cs->v);
 	uv_mutex_destroy(&cs->lock);

@@ -161,7 +161,6 @@ done(uv_work_t *req, int status)
 	if (r->again) {
 		/* The file may have changed since that job read it. */
 		r->again = 0;
-		r->again_refresh = 0;
 		reloader_request(r);
 	} else if (r->again_refresh) {
 		r->again_refresh = 0;
@@ -200,8 +199,9 @@ reloader_refresh(struct reloader *r)
 	if (r->stopped)
 		return;
 	if (r->job != NULL) {
-		if (r->job->refresh)
-			r->again_refresh = 1;
+		/* A reload discovers too, but may have read the topology
+		 * before what prompted this request. */
+		r->again_refresh = 1;
 		return;
 	}
 	(void)start_job(r, 1);

@@ -58,8 +58,8 @@ void reloader_request(struct reloader *r);
  * reloader_refresh(r):
  * A topology refresh (cluster services): a job like a reload that reads
  * no file: prepare() gets ${cf} NULL and no services, commit() the same;
- * its failure is logged as a failed refresh.  Skipped while a reload is
- * out (the reload discovers too); coalesced with one already out.
+ * its failure is logged as a failed refresh.  Requested while a job is
+ * out, it runs after that job (several such requests: once).
  */
 void reloader_refresh(struct reloader *r);
 

@@ -212,6 +212,7 @@ on_signal(uv_signal_t *h, int signum)
 		    rt->stopping ? " again" : "", rt->stopping ?
 		    "closing all connections now" : "shutting down");
 		rt->stopping = 1;
+		__atomic_store_n(&rt->cancel, 1, __ATOMIC_RELAXED);
 		reloader_stop(rt->reloader);
 		for (k = 0; k < rt->nworkers; k++)
 			worker_stop(rt->workers[k]);
@@ -318,7 +319,8 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	rt.drained_init = 1;
 	if ((rt.reloader = reloader_new(&rt.loop, path, &reload_ops,
 	    &rt)) == NULL || (rt.clusters = clusters_new(rt_refresh_want,
-	    &rt)) == NULL || start_workers(&rt, worker_count(cf)) != 0) {
+	    &rt, &rt.cancel)) == NULL ||
+	    start_workers(&rt, worker_count(cf)) != 0) {
 		startup_error("cannot create the event loops");
 		goto out;
 	}

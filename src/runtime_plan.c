@@ -270,8 +270,13 @@ rt_refresh_arm(struct runtime *rt, uint64_t soon)
 		(void)uv_timer_stop(&rt->refresh_timer);
 		return;
 	}
-	(void)uv_timer_start(&rt->refresh_timer, rt_refresh_timer_cb,
-	    soon ? soon : period, 0);
+	if (soon == 0)
+		soon = period;
+	/* A refresh asked for soon stays soon. */
+	if (uv_is_active((uv_handle_t *)&rt->refresh_timer) &&
+	    uv_timer_get_due_in(&rt->refresh_timer) < soon)
+		return;
+	(void)uv_timer_start(&rt->refresh_timer, rt_refresh_timer_cb, soon, 0);
 }
 
 /* A worker's reply named an unmapped node: refresh now, or soon. */

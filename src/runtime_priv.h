@@ -38,6 +38,8 @@ struct runtime {
 	uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
 	int signals;			/* the handles above are initialised */
 	int stopping;
+	int cancel;			/* atomic copy of stopping, for pool
+					   threads (cluster discovery) */
 	struct reloader *reloader;	/* SIGHUP: prepared off the loops */
 	uv_async_t drained;		/* the last worker has stopped */
 	int drained_init;
