@@ -14,6 +14,9 @@
 
 struct cmap;
 
+/* Most (name, port) entries a map holds. */
+#define CMAP_MAX	65536
+
 /**
  * cmap_new(local_host):
  * An empty map whose listeners are on ${local_host} (the text written
@@ -27,7 +30,8 @@ struct cmap *cmap_new(const char *local_host);
  * Enter the node announced as ${name}:${port} (a host name, an IP address
  * or an endpoint; compared case-insensitively) as listening locally on
  * ${lport}.  A name already entered with the same port is replaced.
- * Returns 0, or -1 on allocation failure.
+ * Returns 0, or -1 on allocation failure or when ${m} already holds
+ * CMAP_MAX entries.
  */
 int cmap_add(struct cmap *m, const char *name, size_t namelen,
     unsigned int port, unsigned int lport);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "relay.h"
 #include "resp.h"
+#include "resp_cluster.h"
 #include "resp_filter.h"
 #include "resp_match.h"
 
@@ -38,6 +39,8 @@ struct resp_filter {
 	struct rf_hooks h;
 	struct resp_scan *up, *down;
 	struct resp_match m;		/* which reply answers what */
+	struct rcl *cl;			/* a cluster service's rewriting */
+	int kind;			/* what the last reply answered */
 	int mode;
 	int result;			/* of the prepare conversation */
 	char why[128];
@@ -46,6 +49,7 @@ struct resp_filter {
 	unsigned int holding:1;
 	unsigned int no_reset:1;	/* the server does not know RESET */
 	unsigned int reset_due:1;	/* RESET once owed replies are in */
+	unsigned int clhold:1;		/* cl holds the frame being read */
 };
 /* ---- scanners: only a connection in the middle of a frame holds one --- */
 
@@ -88,8 +92,6 @@ resp_filter_release_cache(void)
 		while (cache[side].n > 0)
 			resp_scan_free(cache[side].s[--cache[side].n]);
 }
-
-/* ---- the queue of expected replies ------------------------------------ */
 
 /* ---- replies ------------------------------------------------------------ */
 
@@ -187,9 +189,10 @@ on_reply(struct resp_filter *f, const struct resp_frame *fr, int held)
 
 	if (f->mode == M_IDLE)
 		return (A_STOP);	/* nobody asked */
+	f->kind = -1;
 	if (match_unsolicited(&f->m, fr) && f->mode != M_PREPARE && f->mode != M_REAUTH)
 		return (A_FORWARD);
-	kind = f->m.unsync ? -1 : match_pop(&f->m);
+	kind = f->kind = f->m.unsync ? -1 : match_pop(&f->m);
 	if (f->reset_due && f->m.qlen == 0) {
 		/* The last reply the client was owed: now clean up. */
 		f->reset_due = 0;
@@ -209,6 +212,8 @@ on_reply(struct resp_filter *f, const struct resp_frame *fr, int held)
 	if (f->mode == M_PREPARE || f->mode == M_REAUTH)
 		return (A_DROP);	/* no client is owed this */
 	match_reply(&f->m, kind, fr);
+	if (f->cl != NULL && (kind != Q_REPLY || fr->type == '+'))
+		rcl_reply(f->cl, kind, fr);	/* transactions */
 	if (f->sc->role == ROLE_PRIMARY && fr->type == '-' &&
 	    fr->arg[0].len >= 8 && memcmp(fr->arg[0].p, "READONLY", 8) == 0)
 		return (A_STOP);
@@ -235,23 +240,64 @@ want_hold(const struct resp_filter *f, char c)
 	    match_head(&f->m) >= Q_OWN_AUTH));
 }
 
+/* A cluster service's reply that may name nodes: any other costs a test. */
+static int
+cl_start(struct resp_filter *f, const char *p, size_t n)
+{
+
+	if (f->cl == NULL || (p[0] != '-' && p[0] != '!' && f->m.ncl == 0) ||
+	    (f->mode != M_RELAY && f->mode != M_RECYCLE))
+		return (0);
+	return (rcl_start(f->cl, p, n, &f->m));
+}
+
+/* A reply waits for the node map: every later byte waits behind it. */
+static int
+cl_wait(struct resp_filter *f, const char *p, size_t n)
+{
+	int rc = rcl_wait_add(f->cl, p, n);
+
+	if (rc < 0)
+		relay_fail(f->r, RELAY_DOWN, "out of memory for the RESP filter");
+	else if (rc > 0 && resp_filter_cluster_retry(f, 1) < 0)
+		rc = -1;	/* too much held: given up */
+	return (rc < 0 ? -1 : 0);
+}
+
 static int
 input_down(struct resp_filter *f, const char *data, size_t len)
 {
 	size_t pos = 0, fwd = 0, used;
-	int rc, act, held;
+	int rc, act, held, clh;
 
 	while (pos < len) {
-		if (!f->holding && resp_scan_idle(f->down) &&
-		    want_hold(f, data[pos])) {
-			if (emit(f, data + fwd, pos - fwd))
-				return (-1);
-			f->holding = 1;
-			f->nhold = 0;
-			fwd = pos;
+		if (!f->holding && !f->clhold && resp_scan_idle(f->down)) {
+			if ((held = want_hold(f, data[pos])) ||
+			    cl_start(f, data + pos, len - pos)) {
+				if (emit(f, data + fwd, pos - fwd))
+					return (-1);
+				f->holding = held;
+				f->clhold = !held;
+				f->nhold = 0;
+				fwd = pos;
+			}
 		}
 		rc = resp_scan(f->down, data + pos, len - pos, &used);
-		if (f->holding) {
+		if (f->clhold) {
+			if ((act = rcl_feed(f->cl, data + pos, used)) < 0) {
+				relay_fail(f->r, RELAY_DOWN, "out of memory "
+				    "for the RESP filter");
+				return (-1);
+			}
+			if (act == 0)
+				fwd = pos + used;
+			else {
+				/* Not to rewrite: passed on from fwd. */
+				f->clhold = 0;
+				if (rcl_release(f->cl, f->r))
+					return (-1);
+			}
+		} else if (f->holding) {
 			if (f->nhold + used > HOLD_MAX &&
 			    match_head(&f->m) == Q_OWN_RESET) {
 				/* Never to the client: it answers our RESET. */
@@ -283,7 +329,8 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 			continue;
 		/* Not holding while the hooks run (client_done flushes). */
 		held = f->holding;
-		f->holding = 0;
+		clh = f->clhold;
+		f->holding = f->clhold = 0;
 		act = on_reply(f, resp_scan_frame(f->down), held);
 		if (act == A_BAD) {
 			relay_fail(f->r, RELAY_DOWN, "the server answered "
@@ -294,6 +341,10 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 		if (held && act != A_DROP &&
 		    emit(f, (const char *)f->hold, f->nhold))
 			return (-1);
+		if (clh && act == A_DROP)
+			rcl_drop(f->cl);
+		else if (clh && (rc = rcl_done(f->cl, f->r, f->kind)) != 0)
+			return (rc < 0 ? -1 : cl_wait(f, data + pos, len - pos));
 		if (act == A_STOP) {
 			if (f->mode == M_IDLE) {
 				relay_fail(f->r, RELAY_DOWN, "the server sent "
@@ -336,6 +387,21 @@ input_up(struct resp_filter *f, const char *data, size_t len)
 	return (relay_emit(f->r, RELAY_UP, data, len));
 }
 
+/* Server bytes through the filter (relay input, or fed again). */
+static int
+down(struct resp_filter *f, const char *data, size_t len)
+{
+	int rc;
+
+	if (scan_get(&f->down, RESP_REPLIES) == NULL) {
+		relay_fail(f->r, RELAY_DOWN, "out of memory for the RESP filter");
+		return (-1);
+	}
+	rc = input_down(f, data, len);
+	scan_put(&f->down, RESP_REPLIES, 0);
+	return (rc);
+}
+
 static int
 rf_input(void *st, struct relay *r, int dir, const char *data, size_t len)
 {
@@ -352,13 +418,9 @@ rf_input(void *st, struct relay *r, int dir, const char *data, size_t len)
 		scan_put(&f->up, RESP_REQUESTS, f->m.client_bad);
 		return (rc);
 	}
-	if (scan_get(&f->down, RESP_REPLIES) == NULL) {
-		relay_fail(f->r, RELAY_DOWN, "out of memory for the RESP filter");
-		return (-1);
-	}
-	rc = input_down(f, data, len);
-	scan_put(&f->down, RESP_REPLIES, 0);
-	return (rc);
+	if (f->cl != NULL && rcl_waiting(f->cl))
+		return (cl_wait(f, data, len));
+	return (down(f, data, len));
 }
 
 static int
@@ -368,9 +430,16 @@ rf_eof(void *st, struct relay *r, int dir)
 
 	(void)r;
 	if (dir == RELAY_DOWN) {
+		/* Nothing more will come: what waits goes as it is. */
+		if (f->cl != NULL && resp_filter_cluster_retry(f, 1) < 0)
+			return (-1);
 		if (f->holding && emit(f, (const char *)f->hold, f->nhold))
 			return (-1);
 		f->holding = 0;
+		if (f->clhold) {
+			f->clhold = 0;
+			return (rcl_release(f->cl, f->r));
+		}
 		return (0);
 	}
 	if (f->mode == M_RELAY && f->h.client_eof != NULL &&
@@ -384,7 +453,9 @@ rf_held(const void *st, int dir)
 {
 	const struct resp_filter *f = st;
 
-	return (dir == RELAY_DOWN ? f->nhold : 0);
+	if (dir != RELAY_DOWN)
+		return (0);
+	return (f->nhold + (f->cl != NULL ? rcl_held(f->cl) : 0));
 }
 
 static void
@@ -395,6 +466,7 @@ rf_free(void *st)
 	resp_scan_free(f->up);
 	resp_scan_free(f->down);
 	match_free(&f->m);
+	rcl_free(f->cl);
 	free(f);
 }
 
@@ -443,6 +515,14 @@ resp_filter_attach(struct relay *r, const struct svc_conf *sc,
 	f->h = *hooks;
 	f->m.name = name;
 	f->mode = M_RELAY;
+	if (hooks->cluster_map != NULL) {
+		if ((f->cl = rcl_new(name, hooks->cluster_map,
+		    hooks->cluster_miss, hooks->arg)) == NULL) {
+			free(f);
+			return (NULL);
+		}
+		f->m.cluster = 1;
+	}
 	relay_set_filter(r, &rf_ops, f);
 	return (f);
 }
@@ -499,9 +579,11 @@ resp_filter_restart(struct resp_filter *f)
 	match_clear(&f->m);
 	scan_put(&f->up, RESP_REQUESTS, 1);
 	scan_put(&f->down, RESP_REPLIES, 1);
-	f->holding = 0;
+	f->holding = f->clhold = 0;
 	f->nhold = 0;
 	f->reset_due = 0;
+	if (f->cl != NULL)
+		rcl_reset(f->cl);
 }
 
 int
@@ -509,4 +591,25 @@ resp_filter_no_reset(const struct resp_filter *f)
 {
 
 	return (f->no_reset);
+}
+
+int
+resp_filter_cluster_retry(struct resp_filter *f, int give_up)
+{
+	char *rest;
+	size_t n;
+	int rc;
+
+	if (f->cl == NULL || !rcl_waiting(f->cl))
+		return (0);
+	if ((rc = rcl_deliver(f->cl, f->r, give_up, &rest, &n)) != 0)
+		return (rc);
+	/* What came after it, in order, as if it came now. */
+	rcl_nowait(f->cl, give_up);
+	rc = n > 0 ? down(f, rest, n) : 0;
+	rcl_nowait(f->cl, 0);
+	free(rest);
+	if (rc < 0)
+		return (-1);
+	return (rcl_waiting(f->cl));
 }

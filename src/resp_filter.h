@@ -12,10 +12,15 @@
  * command queue over MATCH_QUEUE_MAX (resp_match.h), a client protocol error...) the
  * connection is marked unsynchronised: bytes still flow, nothing that
  * needs matching is attempted, and a debug line says why.
+ *
+ * On a cluster service (hooks->cluster_map set) replies that name nodes
+ * (MOVED/ASK, CLUSTER SLOTS/SHARDS/NODES/REPLICAS, also inside EXEC) are
+ * rewritten to the nodes' local listeners (resp_cluster.c).
  */
 
 #include <stddef.h>
 
+struct cmap;
 struct relay;
 struct svc_conf;
 struct resp_filter;
@@ -51,6 +56,21 @@ struct rf_hooks {
 	 */
 	int (*client_eof)(void *arg);
 	void *arg;
+	/*
+	 * A cluster service (NULL: not one): the node map now in force, or
+	 * NULL before the first discovery (every node is then unknown).  The
+	 * map must stay valid until the filter's next call into the tunnel
+	 * or return; it is read again at each use, never kept.
+	 */
+	const struct cmap *(*cluster_map)(void *arg);
+	/*
+	 * A reply names node ${host}:${port} (NUL-terminated, as the server
+	 * announced it), which the map in force does not have: the reply
+	 * and every later server byte are held.  The tunnel asks for a
+	 * topology refresh and calls resp_filter_cluster_retry from a timer
+	 * until it returns 0.  Once per held reply.  May be NULL.
+	 */
+	void (*cluster_miss)(void *arg, const char *host, unsigned int port);
 };
 
 /**
@@ -105,5 +125,22 @@ void resp_filter_release_cache(void);
 
 /* resp_filter_no_reset(f): the server answered RESET with an error. */
 int resp_filter_no_reset(const struct resp_filter *f);
+
+/**
+ * resp_filter_cluster_retry(f, give_up):
+ * For a cluster service whose filter holds replies after
+ * hooks->cluster_miss: try again with the map hooks->cluster_map returns
+ * now.  If every node is mapped (or ${give_up}), the held reply is sent,
+ * rewritten (with ${give_up}, a MOVED/ASK to a node still unknown becomes
+ * "-TRYAGAIN redtun [SERVICE]: no local port for node HOST:PORT yet" and
+ * a topology reply naming one passes unchanged, both logged), then the
+ * server bytes held behind it go through the filter in order: they may
+ * hold again at another unknown node (never with ${give_up}), and the
+ * hooks may run from inside this call as from relay input.  Returns 1 if
+ * still waiting, 0 once nothing is held (the tunnel may read the server
+ * again: relay_resumable tells), -1 if the tunnel is closing.  0 at once
+ * when nothing waits.  The server's EOF gives up by itself.
+ */
+int resp_filter_cluster_retry(struct resp_filter *f, int give_up);
 
 #endif

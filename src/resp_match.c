@@ -60,6 +60,7 @@ match_push(struct resp_match *m, int kind)
 	m->nsub += kind == Q_SUB;
 	m->nhello += kind == Q_HELLO;
 	m->nmonitor += kind == Q_MONITOR;
+	m->ncl += kind >= Q_TXEND && kind <= Q_CL_REPLICAS;
 }
 
 int
@@ -76,6 +77,7 @@ match_pop(struct resp_match *m)
 	m->nsub -= kind == Q_SUB;
 	m->nhello -= kind == Q_HELLO;
 	m->nmonitor -= kind == Q_MONITOR;
+	m->ncl -= kind >= Q_TXEND && kind <= Q_CL_REPLICAS;
 	return (kind);
 }
 
@@ -109,7 +111,7 @@ static const char *const subscribes[] = {
  */
 enum cmd {
 	C_OTHER, C_QUIT, C_CLIENT, C_MULTI, C_EXEC, C_DISCARD, C_SUB,
-	C_UNSUB, C_MONITOR, C_HELLO, C_RESET, C_BLOCK
+	C_UNSUB, C_MONITOR, C_HELLO, C_RESET, C_BLOCK, C_CLUSTER
 };
 
 static const struct {
@@ -119,6 +121,7 @@ static const struct {
 	{ "BLPOP", C_BLOCK }, { "BRPOP", C_BLOCK }, { "BRPOPLPUSH", C_BLOCK },
 	{ "BLMOVE", C_BLOCK }, { "BLMPOP", C_BLOCK }, { "BZPOPMIN", C_BLOCK },
 	{ "BZPOPMAX", C_BLOCK }, { "BZMPOP", C_BLOCK }, { "CLIENT", C_CLIENT },
+	{ "CLUSTER", C_CLUSTER },
 	{ "DISCARD", C_DISCARD }, { "EXEC", C_EXEC }, { "HELLO", C_HELLO },
 	{ "MONITOR", C_MONITOR }, { "MULTI", C_MULTI },
 	{ "PSUBSCRIBE", C_SUB }, { "PUNSUBSCRIBE", C_UNSUB },
@@ -171,6 +174,23 @@ nargs(const struct resp_frame *fr)
 	if (fr->type == '*')
 		return (fr->count - 1);
 	return (fr->nargs < RESP_CAP_ARGS ? fr->nargs - 1 : -1);
+}
+
+/* What a command expects on a cluster service: a topology reply? */
+static int
+cluster_kind(const struct resp_match *m, enum cmd c,
+    const struct resp_frame *fr)
+{
+	static const char *const subs[] = { "SLOTS", "SHARDS", "NODES",
+	    "REPLICAS", "SLAVES" };
+	size_t i;
+
+	if (c != C_CLUSTER || !m->cluster || fr->nargs < 2)
+		return (Q_REPLY);
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (resp_arg_is(&fr->arg[1], subs[i]))
+			return (Q_CL_SLOTS + (i < 3 ? (int)i : 3));
+	return (Q_REPLY);
 }
 
 /* (P|S)(UN)SUBSCRIBE: RESP2 confirms each channel with a reply. */
@@ -257,13 +277,17 @@ match_request(struct resp_match *m, const struct resp_frame *fr)
 			match_push(m, Q_RESET);
 			return;
 		}
-		if (c == C_EXEC || c == C_DISCARD)
+		if (c == C_EXEC || c == C_DISCARD) {
 			m->multi = 0;
-		else if (changes_replies(c, fr)) {
+			match_push(m, m->cluster ? Q_TXEND : Q_REPLY);
+			return;
+		}
+		if (changes_replies(c, fr)) {
 			match_unsync(m, "reply mode changed inside MULTI");
 			return;
 		}
-		match_push(m, Q_REPLY);	/* +QUEUED, an error, or EXEC's */
+		/* +QUEUED or an error; a CLUSTER command's is marked. */
+		match_push(m, cluster_kind(m, c, fr));
 		return;
 	}
 	switch (c) {
@@ -277,7 +301,10 @@ match_request(struct resp_match *m, const struct resp_frame *fr)
 		break;
 	case C_MULTI:
 		m->multi = 1;
-		match_push(m, Q_REPLY);
+		match_push(m, m->cluster ? Q_MULTI : Q_REPLY);
+		break;
+	case C_CLUSTER:
+		match_push(m, cluster_kind(m, c, fr));
 		break;
 	case C_SUB:
 	case C_UNSUB:
@@ -378,7 +405,7 @@ match_clear(struct resp_match *m)
 	m->noevict = m->quit = m->client_bad = m->unsync = 0;
 	match_client_reset(m);
 	m->qhead = m->qlen = m->nblock = m->nsub = m->nhello = 0;
-	m->nmonitor = 0;
+	m->nmonitor = m->ncl = 0;
 }
 
 void

@@ -16,17 +16,30 @@ struct resp_frame;
 /* Commands in flight per connection, beyond which matching stops. */
 #define MATCH_QUEUE_MAX	65536
 
-/* What a command in flight expects; the OWN kinds are redtun's own. */
+/*
+ * What a command in flight expects; the OWN kinds are redtun's own.  The
+ * transaction and CLUSTER kinds are pushed only with ${cluster} set (a
+ * cluster service, whose topology replies are rewritten): MULTI, EXEC or
+ * DISCARD inside MULTI, and CLUSTER SLOTS/SHARDS/NODES/REPLICAS (SLAVES),
+ * in the order of enum crw_kind (cluster_rewrite.h).  Elsewhere they are
+ * Q_REPLY.
+ */
 enum q_kind {
 	Q_REPLY, Q_BLOCK, Q_HELLO, Q_MONITOR, Q_RESET, Q_SUB,
+	Q_MULTI, Q_TXEND,
+	Q_CL_SLOTS, Q_CL_SHARDS, Q_CL_NODES, Q_CL_REPLICAS,
 	Q_OWN_AUTH, Q_OWN_ROLE, Q_OWN_RESET
 };
+
+/* Whether ${k} is a CLUSTER topology kind. */
+#define Q_IS_CL(k)	((k) >= Q_CL_SLOTS && (k) <= Q_CL_REPLICAS)
 
 struct resp_match {
 	const char *name;		/* the service, for debug lines */
 	uint8_t *q;			/* ring of enum q_kind */
 	size_t qhead, qlen, qcap;
 	size_t nblock, nsub, nhello, nmonitor;	/* entries of those kinds */
+	size_t ncl;			/* Q_TXEND and Q_CL_* entries */
 	unsigned int proto3:1;		/* HELLO 3 */
 	unsigned int sub2:1;		/* RESP2 subscribed */
 	unsigned int monitor:1;
@@ -34,6 +47,7 @@ struct resp_match {
 	unsigned int reply_off:1, skip_next:1;
 	unsigned int unsync:1;		/* matching has stopped */
 	unsigned int noevict:1, quit:1, client_bad:1;
+	unsigned int cluster:1;		/* push the cluster kinds */
 };
 
 /**

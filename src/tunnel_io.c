@@ -139,6 +139,14 @@ maybe_resume(struct end *src)
 		end_read_start(src);
 }
 
+void
+end_maybe_resume(struct end *e)
+{
+
+	if (alive(e))
+		maybe_resume(e);
+}
+
 static void
 on_written(uv_write_t *req, int status)
 {

@@ -75,6 +75,8 @@ struct tunnel {
 	struct resp_filter *rf;		/* the RESP filter, if switched on */
 	int deferred;			/* tunnel_redis: work for the timer */
 	int rf_result;			/* ... its result */
+	uint64_t cluster_wait;		/* uv_now() a cluster miss began
+					   holding replies; 0: none */
 	int reused;			/* kept after RESET for a new client */
 	uint64_t released;		/* RECYCLE: uv_now() when the client
 					 * had all its replies; 0 before */
@@ -183,6 +185,9 @@ void end_release_input(struct end *e, int force);
 void end_forget(struct end *e);
 void end_read_start(struct end *e);
 void end_read_stop(struct end *e);
+/* end_maybe_resume(e): ${e} was paused for the relay's backlog: read
+ * again if that has shrunk (a filter released what it held). */
+void end_maybe_resume(struct end *e);
 void end_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 void end_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 int end_tls_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx);

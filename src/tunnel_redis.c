@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "conf.h"
 #include "log.h"
 #include "relay.h"
@@ -18,7 +19,10 @@
 #include "tunnel.h"
 #include "tunnel_priv.h"
 
-enum { D_NONE, D_PREPARED, D_RECYCLED, D_RECONNECT };
+enum { D_NONE, D_PREPARED, D_RECYCLED, D_RECONNECT, D_CLUSTER };
+
+/* A reply held for an unmapped cluster node: how often to look again. */
+#define CLUSTER_POLL_MS	20
 
 /* role = primary: pauses between connections to a node that is not. */
 #define ROLE_RETRY_MIN_MS	100
@@ -66,6 +70,52 @@ on_readonly(void *arg)
 	    "dropped: its server answered READONLY (failover)");
 }
 
+/* Cluster services: the node map replies are rewritten with. */
+static const struct cmap *
+on_cluster_map(void *arg)
+{
+	struct tunnel *t = arg;
+
+	return (cluster_map(svc_cluster(t->svc)));
+}
+
+/*
+ * A reply names a node the map lacks: the filter holds it; ask for a
+ * refresh and look again from the timer until the map has the node.
+ */
+static void
+on_cluster_miss(void *arg, const char *host, unsigned int port)
+{
+	struct tunnel *t = arg;
+
+	cluster_request_refresh(svc_cluster(t->svc), host, port);
+	t->cluster_wait = uv_now(t->loop);	/* this reply's wait */
+	tunnel_defer_after(t, D_CLUSTER, CLUSTER_POLL_MS);
+}
+
+/* Deliver what a cluster miss held, once the map has the node or time
+ * is up (TIMEOUTconnect, at least 1 s: a refresh takes a discovery). */
+static void
+cluster_retry(struct tunnel *t)
+{
+	uint64_t limit = (uint64_t)t->sc->timeout_connect * 1000;
+	int rc;
+
+	if (limit < 1000)
+		limit = 1000;
+	rc = resp_filter_cluster_retry(t->rf,
+	    uv_now(t->loop) - t->cluster_wait >= limit);
+	if (rc == 1) {
+		tunnel_defer_after(t, D_CLUSTER, CLUSTER_POLL_MS);
+		return;
+	}
+	t->cluster_wait = 0;
+	if (rc == 0) {
+		end_maybe_resume(&t->srv);
+		tunnel_arm_timer(t);
+	}
+}
+
 /* The client sent its last command: clean the connection for reuse? */
 static int
 on_client_eof(void *arg)
@@ -73,6 +123,7 @@ on_client_eof(void *arg)
 	struct tunnel *t = arg;
 
 	if (!t->sc->reuse || (t->state != T_RELAY && t->state != T_DRAIN) ||
+	    t->cluster_wait != 0 ||
 	    svc_target_flag(t->svc, t->target, SVC_T_NO_RESET) ||
 	    t->close_after || !t->srv.open || t->srv.read_done ||
 	    t->srv.write_done || !resp_filter_reusable(t->rf))
@@ -86,7 +137,12 @@ void
 tunnel_redis_prepare(struct tunnel *t)
 {
 	struct rf_hooks h = { on_prepared, on_client_done, on_recycled,
-	    on_readonly, on_client_eof, t };
+	    on_readonly, on_client_eof, t, NULL, NULL };
+
+	if (t->sc->cluster) {
+		h.cluster_map = on_cluster_map;
+		h.cluster_miss = on_cluster_miss;
+	}
 
 	if (t->rf == NULL &&
 	    (t->rf = resp_filter_attach(t->relay, t->sc, &h,
@@ -199,6 +255,10 @@ tunnel_redis_deferred(struct tunnel *t)
 			role_retry(t);
 		else
 			tunnel_refuse(t, LOG_LVL_ERR, "%s", t->last_err);
+		return;
+	}
+	if (what == D_CLUSTER && t->cluster_wait != 0 && t->state != T_DEAD) {
+		cluster_retry(t);
 		return;
 	}
 	if (what == D_RECONNECT && t->state == T_PREPARE) {

@@ -4,22 +4,31 @@
  *
  *   SEED[4] CONF OP...
  *
- * CONF bit 0: a password (AUTH in the prepare phase), bits 1-2: the role.
+ * CONF bit 0: a password (AUTH in the prepare phase), (CONF >> 1) % 3:
+ * the role, bit 7: a cluster service (MOVED/ASK and CLUSTER replies
+ * rewritten with a node map of a few nodes: a:1, node1.test:27101 and
+ * 127.0.0.1:27101, later also b:2 and node4.test:27104).
  * Each OP is a byte K and, for K & 3 < 2, a length byte L and L bytes:
  * K & 3 == 0 client bytes (RELAY_UP), 1 server bytes (RELAY_DOWN), 2 the
  * client's EOF (recycled when the filter says it may be), 3 the server's
- * EOF.  The script runs twice: bytes fed whole, and in pieces of 1..16
- * bytes drawn from SEED.
+ * EOF.  On a cluster service, K & 3 == 2 with K & 4 is not an EOF but
+ * resp_filter_cluster_retry (give_up: K & 16), after the map gains b and
+ * node4 if K & 8.  The script runs twice: bytes fed whole, and in pieces
+ * of 1..16 bytes drawn from SEED.
  *
  * Invariants: both runs give the same output both ways, the same hook
  * calls and results, the same failure; the filter never sends a client
- * more bytes than the server sent, and passes every client byte on.
+ * more bytes than the server sent (without cluster), and passes every
+ * client byte on.  A cluster service whose server never says MOVED or ASK
+ * and whose client never says CLUSTER passes the same bytes as a service
+ * without cluster.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_map.h"
 #include "conf.h"
 #include "relay.h"
 #include "resp_filter.h"
@@ -39,7 +48,41 @@ struct run {
 	int readonly, reusable_at_eof;
 	int eof[2], restart;	/* as the tunnel: restart after the hook */
 	uint64_t in[2];
+	const struct cmap *map;	/* in force */
+	int misses;
+	uint32_t retries;	/* retry results, hashed */
 };
+
+/* The node maps: a few nodes, and the same with two more. */
+static struct cmap *map_part, *map_full;
+
+static const struct cmap *
+h_map(void *arg)
+{
+	return (((struct run *)arg)->map);
+}
+
+static void
+h_miss(void *arg, const char *host, unsigned int port)
+{
+	(void)host;
+	(void)port;
+	((struct run *)arg)->misses++;
+}
+
+static struct cmap *
+map_make(int full)
+{
+	struct cmap *m = cmap_new("127.0.0.1");
+
+	if (m == NULL || cmap_add(m, "a", 1, 1, 7001) ||
+	    cmap_add(m, "node1.test", 10, 27101, 7002) ||
+	    cmap_add(m, "127.0.0.1", 9, 27101, 7002) || (full &&
+	    (cmap_add(m, "b", 1, 2, 7003) ||
+	    cmap_add(m, "node4.test", 10, 27104, 7004))))
+		abort();
+	return (m);
+}
 
 static int
 s_write(void *arg, const char *d, size_t n)
@@ -116,11 +159,13 @@ play(struct run *run, const struct svc_conf *sc, const uint8_t *p,
 	struct relay_sink sd = { s_write, s_queued, s_eof, s_close_after,
 	    s_fail, &run->way[RELAY_DOWN] };
 	struct rf_hooks h = { h_prepared, h_client_done, h_recycled,
-	    h_readonly, h_client_eof, run };
+	    h_readonly, h_client_eof, run, sc->cluster ? h_map : NULL,
+	    sc->cluster ? h_miss : NULL };
 	struct relay *r;
 	size_t i = 0, len, off, k;
 	int op, dir;
 
+	run->map = map_part;
 	if ((r = relay_new(&su, &sd)) == NULL ||
 	    (run->f = resp_filter_attach(r, sc, &h, "fuzz")) == NULL)
 		abort();
@@ -132,7 +177,15 @@ play(struct run *run, const struct svc_conf *sc, const uint8_t *p,
 			resp_filter_restart(run->f);
 			run->restart = run->eof[0] = run->eof[1] = 0;
 		}
-		op = p[i++] & 3;
+		op = p[i++];
+		if (sc->cluster && (op & 7) == 6) {
+			if (op & 8)
+				run->map = map_full;
+			run->retries = run->retries * 31 + (uint32_t)(2 +
+			    resp_filter_cluster_retry(run->f, (op & 16) != 0));
+			continue;
+		}
+		op &= 3;
 		if (op >= 2) {
 			dir = op == 2 ? RELAY_UP : RELAY_DOWN;
 			if (!run->eof[dir])
@@ -166,19 +219,69 @@ play(struct run *run, const struct svc_conf *sc, const uint8_t *p,
 	relay_free(r);
 }
 
+/* Whether ${n} bytes at ${p} hold ${w} (lower case), ignoring case. */
+static int
+has(const uint8_t *p, size_t n, const char *w)
+{
+	size_t i, k, len = strlen(w);
+
+	for (i = 0; i + len <= n; i++) {
+		for (k = 0; k < len && (p[i + k] | 0x20) == w[k]; k++)
+			;
+		if (k == len)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * Whether the script has a cluster op, or its server bytes (all of them in
+ * a row: a word may span ops) say MOVED or ASK, or its client's CLUSTER.
+ */
+static int
+mentions(const uint8_t *p, size_t n)
+{
+	static uint8_t way[2][1 << 16];
+	size_t i = 0, len[2] = { 0, 0 }, l;
+	int op;
+
+	while (i < n) {
+		op = p[i++];
+		if ((op & 7) == 6)
+			return (1);
+		if ((op & 3) >= 2 || i >= n)
+			continue;
+		l = p[i++];
+		if (l > n - i)
+			l = n - i;
+		if (l > sizeof(way[0]) - len[op & 1])
+			return (1);
+		memcpy(way[op & 1] + len[op & 1], p + i, l);
+		len[op & 1] += l;
+		i += l;
+	}
+	return (has(way[1], len[1], "moved") || has(way[1], len[1], "ask") ||
+	    has(way[0], len[0], "cluster"));
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct run a, b;
+	static struct run a, b, c;
 	struct svc_conf sc;
 	uint32_t seed;
 
 	if (size < 5)
 		return (0);
+	if (map_part == NULL) {
+		map_part = map_make(0);
+		map_full = map_make(1);
+	}
 	memset(&sc, 0, sizeof(sc));
 	sc.reuse = 1;
 	sc.password = (data[4] & 1) ? (char *)"pw" : NULL;
 	sc.role = (data[4] >> 1) % 3;
+	sc.cluster = (data[4] & 0x80) != 0;
 	seed = ((uint32_t)data[0] << 24 | (uint32_t)data[1] << 16 |
 	    (uint32_t)data[2] << 8 | data[3]) | 1;
 	memset(&a, 0, sizeof(a));
@@ -207,10 +310,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    a.client_done != b.client_done || a.recycled != b.recycled ||
 	    a.recycle_result != b.recycle_result || a.readonly != b.readonly ||
 	    a.reusable_at_eof != b.reusable_at_eof ||
-	    a.way[1].closed != b.way[1].closed)
+	    a.way[1].closed != b.way[1].closed || a.misses != b.misses ||
+	    a.retries != b.retries)
 		abort();	/* so do the decisions */
-	if (a.way[RELAY_DOWN].len > a.in[RELAY_DOWN])
+	if (!sc.cluster && a.way[RELAY_DOWN].len > a.in[RELAY_DOWN])
 		abort();	/* reply bytes made up */
+	if (sc.cluster && !mentions(data + 5, size - 5)) {
+		/* Nothing to rewrite: as without cluster, byte for byte. */
+		memset(&c, 0, sizeof(c));
+		sc.cluster = 0;
+		play(&c, &sc, data + 5, size - 5, 0);
+		resp_filter_release_cache();
+		if (a.way[1].len != c.way[1].len || memcmp(a.way[1].out,
+		    c.way[1].out, a.way[1].len) != 0 || a.misses != 0)
+			abort();	/* cluster changed a plain reply */
+	}
 	if (a.way[0].closed + a.way[1].closed + a.way[0].failed +
 	    a.way[1].failed == 0 && a.way[RELAY_UP].len < a.in[RELAY_UP] &&
 	    a.way[RELAY_UP].len < sizeof(a.way[0].out))
