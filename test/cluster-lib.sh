@@ -191,6 +191,17 @@ _cluster_replicas_known() {
 	done
 }
 
+# _cluster_all_online N: every running node's CLUSTER SHARDS has N nodes
+# whose health is online.
+_cluster_all_online() {
+	local n c
+	for n in "${CLUSTER_NODES[@]}"; do
+		pid_alive "$(cluster_node_pid "$n")" || continue
+		c=$(ccli "$n" CLUSTER SHARDS 2>/dev/null | grep -cx 'online' || true)
+		[ "$c" -eq "$1" ] || return 1
+	done
+}
+
 # cluster_start [N=6]: N nodes (even), created with redis-cli --cluster
 # create --cluster-replicas 1; returns when the cluster is ok everywhere
 # and every replica is in sync.
@@ -213,6 +224,12 @@ cluster_start() {
 	wait_until 30 _cluster_replicas_synced || hard_error "replicas not in sync after 30 s"
 	wait_until 20 _cluster_replicas_known $((count / 2)) ||
 		hard_error "not every node knows the $((count / 2)) replicas after 20 s"
+	# A replica whose replication offset is still 0 counts as "loading"
+	# and CLUSTER SLOTS leaves it out: write to every shard first.
+	for n in $(seq 1 30); do echo "SET cluster-lib:warm:$n 1"; done |
+		ccli_c >/dev/null 2>&1 || hard_error "cannot write to the new cluster"
+	wait_until 20 _cluster_all_online "$count" ||
+		hard_error "not every node reports $count nodes online (CLUSTER SHARDS) after 20 s"
 	say "cluster of $count nodes up in $((($(date +%s%N) - t0) / 1000000)) ms"
 }
 

@@ -271,10 +271,10 @@ def cmd_topo(o):
                     problems.append("RESP%d %s names %s" % (proto, name, bad))
         what = "RESP%d" % proto
         slots = _val(frames["SLOTS"])
-        nslot_nodes = 0
+        slot_nodes = set()
         for rng in slots:
             for node in rng[2:]:
-                nslot_nodes += 1
+                slot_nodes.add((node[0], node[1]))
                 host_ok(what + " SLOTS", node[0])
                 port_ok(what + " SLOTS", node[1])
                 if len(node) > 3 and node[3]:
@@ -304,11 +304,14 @@ def cmd_topo(o):
         if o.id:
             for line in _val(frames["REPLICAS"]):
                 nodes_line(what + " REPLICAS", line)
+        nslot_nodes = len(slot_nodes)
         print("%s slots-nodes %d shards-nodes %d nodes-lines %d%s" % (
             what, nslot_nodes, nshard_nodes, len(lines),
             (" replicas %d" % len(_val(frames["REPLICAS"]))) if o.id else ""), flush=True)
         if o.expect_nodes and nshard_nodes != o.expect_nodes:
             problems.append("%s SHARDS: %d nodes, expected %d" % (what, nshard_nodes, o.expect_nodes))
+        if o.expect_nodes and nslot_nodes != o.expect_nodes:
+            problems.append("%s SLOTS: %d distinct nodes, expected %d" % (what, nslot_nodes, o.expect_nodes))
         if o.expect_nodes and len(lines) != o.expect_nodes:
             problems.append("%s NODES: %d lines, expected %d" % (what, len(lines), o.expect_nodes))
         raw.close()
