@@ -37,6 +37,11 @@
 # CLUSTER_NODES (numbers of the running nodes).
 
 CLUSTER_DOMAIN=cluster.test
+# Steps say when they start (the cluster tests keep an eye on their time).
+_CL_T0=$(date +%s%N)
+step() {
+	printf '\n=== %s: %s (at %d ms)\n' "$TEST_NAME" "$*" $((($(date +%s%N) - _CL_T0) / 1000000))
+}
 : "${CLUSTER_TIMEOUT_MS:=2000}"
 : "${CLUSTER_WRONG_CERT:=}"
 CLUSTER_NODES=()

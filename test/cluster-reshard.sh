@@ -92,6 +92,8 @@ figure reshard_ms "$rs_ms" ms
 figure reshard_client_ops "$(printf '%s\n' "$out" | sed -n 's/^rw ops \([0-9]*\) .*/\1/p')"
 figure reshard_client_errors "$(printf '%s\n' "$out" | sed -n 's/.* errors \([0-9]*\) .*/\1/p')"
 figure reshard_asking_on_target "${asking:-0}"
+figure reshard_client_moved "$(printf '%s\n' "$out" | sed -n 's/.* moved \([0-9]*\) .*/\1/p')"
+figure reshard_client_ask "$(printf '%s\n' "$out" | sed -n 's/.* ask \([0-9]*\).*/\1/p')"
 assert_eq 0 "$rc" "the rw client: no wrong read, no lost write ($out)"
 moved=$(ccli 2 CLUSTER NODES | awk -v id="$id2" '$1 == id { n = 0; for (i = 9; i <= NF; i++) { split($i, r, "-"); n += (r[2] == "" ? 1 : r[2] - r[1] + 1) } print n }')
 assert_eq $((5462 + 1000)) "$moved" "slots node 2 serves after the reshard"

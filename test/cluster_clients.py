@@ -33,12 +33,33 @@ harness itself). Exit 0 on success, 1 on a failed check.
       reply; with --expect-nodes, SHARDS must name N nodes.
 """
 import argparse
+import logging
 import os
 import sys
 import time
 
 import redis
 from redis.cluster import RedisCluster
+
+
+class Redirects(logging.Handler):
+    """Counts the redirects redis-py logs (MovedError, AskError) instead
+    of printing its tracebacks."""
+    def __init__(self):
+        super().__init__()
+        self.moved = self.ask = 0
+
+    def emit(self, record):
+        m = record.getMessage()
+        if "Moved" in m:
+            self.moved += 1
+        elif "Ask" in m:
+            self.ask += 1
+
+
+REDIRECTS = Redirects()
+logging.getLogger("redis").addHandler(REDIRECTS)
+logging.getLogger("redis").propagate = False
 
 
 def connect(o, **kw):
@@ -184,8 +205,9 @@ def cmd_rw(o):
             for n, v in zip(range(k, min(i, k + 500)), p.execute()):
                 if v != str(n):
                     lost += 1
-    print("rw ops %d keys %d errors %d bad %d lost %d%s" % (
-        ops, i, errors, bad, lost, (" first-error " + first_err) if first_err else ""),
+    print("rw ops %d keys %d errors %d bad %d lost %d moved %d ask %d%s" % (
+        ops, i, errors, bad, lost, REDIRECTS.moved, REDIRECTS.ask,
+        (" first-error " + first_err) if first_err else ""),
         flush=True)
     return 0 if ops > 0 and bad == 0 and lost == 0 else 1
 
