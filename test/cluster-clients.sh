@@ -66,12 +66,7 @@ done
 
 step "MOVED through plain redis-cli (no -c)"
 # A key that node 1 (behind the main port) does not serve.
-key=""
-for i in $(seq 1 200); do
-	s=$(ccli 1 CLUSTER KEYSLOT "mv:$i")
-	[ "$(cluster_primary_of_slot "$s")" != 1 ] && { key="mv:$i"; break; }
-done
-[ -n "$key" ] || hard_error "no key outside node 1's slots found"
+key=$(cluster_key_on 2 mv) || hard_error "no key on node 2"
 ccli_c SET "$key" moved-value >/dev/null
 out=$(rcli 6379 GET "$key" 2>&1)
 say "GET $key: $out"
@@ -110,16 +105,8 @@ assert_eq 1000 "$total" "keys on the primaries"
 
 step "redis-cli -c: one session hopping between nodes"
 # Keys on three different nodes, touched in turn; every reply is checked.
-k1="" k2="" k3=""
-for i in $(seq 1 300); do
-	case $(cluster_primary_of_slot "$(ccli 1 CLUSTER KEYSLOT "hop:$i")") in
-	1) [ -n "$k1" ] || k1=hop:$i ;;
-	2) [ -n "$k2" ] || k2=hop:$i ;;
-	3) [ -n "$k3" ] || k3=hop:$i ;;
-	esac
-	[ -n "$k1" ] && [ -n "$k2" ] && [ -n "$k3" ] && break
-done
-[ -n "$k1$k2$k3" ] && [ -n "$k1" ] && [ -n "$k2" ] && [ -n "$k3" ] || hard_error "no keys on every primary"
+k1=$(cluster_key_on 1 hop) && k2=$(cluster_key_on 2 hop) && k3=$(cluster_key_on 3 hop) ||
+	hard_error "no keys on every primary"
 : >"$T/hop.cmds"
 : >"$T/hop.want"
 for r in $(seq 1 30); do

@@ -31,6 +31,7 @@
 #   ccli N ARGS...            redis-cli --tls straight to node N (admin)
 #   ccli_c ARGS...            redis-cli --tls -c into the cluster (admin)
 #   cluster_primary_of_slot S the node number serving slot S
+#   cluster_key_on N PREFIX   a key PREFIX:i that node N serves
 #   cluster_wait_ok [SECS]    until every running node says cluster_state:ok
 #                             and agrees on the slot map
 # Variables: CLUSTER_DOMAIN, CLUSTER_TIMEOUT_MS (cluster-node-timeout),
@@ -281,6 +282,37 @@ cluster_primary_of_slot() { # SLOT
 		[ -n "$ip" ] && { echo "${ip##*.}"; return 0; }
 	done
 	return 1
+}
+
+# cluster_key_in PREFIX RANGE...: the first key PREFIX:i (i = 1, 2, ...)
+# whose hash slot is in one of the RANGEs ("0-999", "42"); computed here
+# (redis-py's CRC16), not asked of a server key by key.
+cluster_key_in() {
+	/usr/bin/python3 - "$@" <<'PY'
+import sys
+from redis.crc import key_slot
+prefix, rs = sys.argv[1], []
+for r in sys.argv[2:]:
+    a, _, b = r.partition("-")
+    rs.append((int(a), int(b or a)))
+for i in range(1, 500000):
+    k = "%s:%d" % (prefix, i)
+    s = key_slot(k.encode())
+    if any(a <= s <= b for a, b in rs):
+        print(k)
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# cluster_key_on N PREFIX: a key PREFIX:i that node N serves (by N's own
+# CLUSTER NODES line); fails when N serves no slot.
+cluster_key_on() {
+	local ranges
+	ranges=$(ccli "$1" CLUSTER NODES | awk '$3 ~ /myself/ { for (i = 9; i <= NF; i++) if ($i !~ /^\[/) printf "%s ", $i }')
+	[ -n "$ranges" ] || return 1
+	# shellcheck disable=SC2086 # one word a range
+	cluster_key_in "$2" $ranges
 }
 
 cluster_stop() {

@@ -45,12 +45,8 @@ wait_until 10 port_listening 6379 || fail "nothing listens on 127.0.0.1:6379"
 assert_eq 6 "$(node_ports_listening)" "node listeners"
 
 step "ASK through redtun: one slot migrating from node 1 to node 2"
-key=""
-for i in $(seq 1 300); do
-	s=$(ccli 1 CLUSTER KEYSLOT "ask:$i")
-	[ "$(cluster_primary_of_slot "$s")" = 1 ] && { key="ask:$i"; slot=$s; break; }
-done
-[ -n "$key" ] || hard_error "no key in node 1's slots"
+key=$(cluster_key_on 1 ask) || hard_error "no key in node 1's slots"
+slot=$(ccli 1 CLUSTER KEYSLOT "$key")
 assert_eq OK "$(ccli 2 CLUSTER SETSLOT "$slot" IMPORTING "$id1")" "SETSLOT IMPORTING"
 assert_eq OK "$(ccli 1 CLUSTER SETSLOT "$slot" MIGRATING "$id2")" "SETSLOT MIGRATING"
 # A key node 1 does not have, in a migrating slot: -ASK to node 2.
@@ -103,10 +99,7 @@ out=$("$PY" "$CC_PY" topo --port 6379 --expect-nodes 6 2>&1) || fail "topology a
 printf '%s\n' "$out" | sed 's/^/  /'
 assert_local_only "redis-cli CLUSTER SLOTS" "$(rcli 6379 CLUSTER SLOTS)"
 # A key that moved: plain redis-cli gets MOVED to node 2's local port.
-for i in $(seq 1 500); do
-	s=$(ccli 1 CLUSTER KEYSLOT "mv:$i")
-	[ "$s" -lt 1000 ] && { key="mv:$i"; break; }
-done
+key=$(cluster_key_in mv 0-999) || hard_error "no key in slots 0-999"
 out=$(rcli 6379 GET "$key" 2>&1)
 assert_match "$out" "^(\(error\) )?MOVED [0-9]+ 127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$" "MOVED after the reshard"
 p2=${out##*:}
@@ -114,6 +107,7 @@ assert_eq "$(ccli 2 CLUSTER MYID)" "$(rcli "$p2" CLUSTER MYID)" "the MOVED port 
 
 step "a 7th node joins and gets 500 slots"
 cluster_add_node 7
+say "node 7 added at $(elapsed)"
 id7=$(cluster_node_id 7)
 t1=$(date +%s%N)
 cluster_admin 120 reshard "$(cluster_ip 1):6379" --cluster-from all --cluster-to "$id7" \
@@ -122,18 +116,15 @@ cluster_admin 120 reshard "$(cluster_ip 1):6379" --cluster-from all --cluster-to
 	hard_error "redis-cli --cluster reshard to node 7 failed"
 }
 cluster_wait_ok 30
+say "node 7 joined and got 500 slots at $(elapsed)"
 say "500 slots to node 7 in $((($(date +%s%N) - t1) / 1000000)) ms"
 wait_until 15 eval '[ "$(node_ports_listening)" -ge 7 ]' ||
 	fail "no 7th node listener 15 s after node 7 got slots ($(node_ports_listening) listening)"
 wait_until 5 eval '[ "$(node_ports_logged | wc -l)" -ge 7 ]' ||
 	fail "7 node listeners not logged: $(node_ports_logged | tr '\n' ' ')"
+say "node 7's listener is up at $(elapsed)"
 # A key on node 7, through the main port.
-key=""
-for i in $(seq 1 2000); do
-	s=$(ccli 1 CLUSTER KEYSLOT "n7:$i")
-	[ "$(cluster_primary_of_slot "$s")" = 7 ] && { key="n7:$i"; break; }
-done
-[ -n "$key" ] || hard_error "no key on node 7"
+key=$(cluster_key_on 7 n7) || hard_error "no key on node 7"
 out=$(rcli 6379 -c SET "$key" seven 2>&1 | grep -v '^-> Redirected' || true)
 assert_eq OK "$out" "redis-cli -c SET of a key on node 7"
 assert_eq seven "$(ccli 7 GET "$key")" "the key is on node 7"
