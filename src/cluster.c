@@ -238,7 +238,7 @@ take_node(struct prep_one *po, const struct ctopo_node *nd, uint64_t now,
 	s->ip = sdup(nd->ip, &fail);
 	s->hostname = sdup(nd->hostname, &fail);
 	if (s->lport == 0 && (s->lport = pick_port(t, now, grace)) == 0)
-		note(po, " (clusterPorts full: no port for ", key, ")");
+		note(po, " (no port)", "", "");
 	return (fail ? -1 : 0);
 }
 
@@ -336,10 +336,14 @@ prepare_one(struct prep_one *po, struct svc *svc, int fresh, char *why,
 		goto oom;
 	po->t.lo = sc->cluster_port_lo;
 	po->t.hi = sc->cluster_port_hi;
-	/* The nodes known now are seeds too, for when the seeds are gone. */
-	if (cl->t.n > 0 && (known = calloc(cl->t.n, sizeof(*known))) == NULL)
+	/*
+	 * On a refresh the nodes known now are seeds too, for when the
+	 * seeds are gone; not at start or reload, where connect may now
+	 * name another cluster.
+	 */
+	if (!fresh && cl->t.n > 0 && (known = calloc(cl->t.n, sizeof(*known))) == NULL)
 		goto oom;
-	for (i = 0; i < cl->t.n; i++)
+	for (i = 0; known != NULL && i < cl->t.n; i++)
 		if (cl->t.v[i].gone_at == 0) {
 			known[nk].host = cl->t.v[i].hostname[0] ?
 			    cl->t.v[i].hostname : cl->t.v[i].endpoint;

@@ -242,7 +242,10 @@ field(const struct crw *c, const struct cresp *k)
  * One node of a shard: a map with endpoint, ip, hostname, port and
  * tls-port among its fields.  Looked up with tls-port first (this tunnel
  * reaches the nodes over TLS: MOVED and SLOTS name their TLS ports),
- * then port.
+ * then port.  "port" becomes the local port and "tls-port" 0; a node of
+ * a TLS-only cluster has no "port" (Redis omits a port 0), so its
+ * "tls-port" is renamed "port": the client reaches the local listeners
+ * in plaintext, and the reply keeps its size and order.
  */
 static int
 shard_node(struct crw *c, const struct cresp *nd)
@@ -252,7 +255,7 @@ shard_node(struct crw *c, const struct cresp *nd)
 	struct cresp k, v;
 	long long i;
 	size_t off;
-	int pass, f, only_tls;
+	int pass, f, hasport = 0;
 
 	if (!cresp_ismap(nd))
 		return (crw_bad(c, "shard node is not a map"));
@@ -269,17 +272,18 @@ shard_node(struct crw *c, const struct cresp *nd)
 				if (pass == 0) {
 					ports[f == F_PORT] =
 					    (unsigned int)cresp_port(&v);
+					hasport |= f == F_PORT;
 					continue;
 				}
-				/*
-				 * A node with only a TLS port ("port 0"
-				 * is left out): the client needs a port,
-				 * so tls-port becomes port.
-				 */
-				only_tls = f == F_TLSPORT && ports[1] == 0;
-				if ((only_tls && crw_put_text(c, &k, "port",
-				    4) != 0) || crw_put_port(c, &v, f ==
-				    F_PORT || only_tls ? lport : 0) != 0)
+				/* TLS only: "tls-port" becomes "port". */
+				if (f == F_TLSPORT && !hasport) {
+					hasport = 1;
+					if (crw_put_text(c, &k, "port", 4) != 0)
+						return (-1);
+					f = F_PORT;
+				}
+				if (crw_put_port(c, &v,
+				    f == F_PORT ? lport : 0) != 0)
 					return (-1);
 				continue;
 			}

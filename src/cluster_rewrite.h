@@ -56,10 +56,17 @@ int crw_redirect(const char *frame, size_t len, const struct cmap *m,
  * ${frame} is a complete reply to the command ${kind}.  On CRW_DONE *out
  * gets the same reply (same RESP types, same order) with every node's
  * endpoint, IP and host name replaced by cmap_local_host(m) and its port
- * by its local port; "tls-port" fields are set to 0.  CRW_UNKNOWN (with
- * ${miss}) if a node is not mapped; CRW_SAME for an error reply or a null;
- * CRW_BAD (${why}) when the shape is not what the command returns or the
- * output would exceed CRW_OUT_MAX.
+ * by its local port; "tls-port" fields are set to 0 (in SHARDS, a node
+ * with a "tls-port" and no "port" gets its "tls-port" renamed "port",
+ * set to the local port).  CRW_UNKNOWN (with
+ * ${miss}) if a node is not mapped; CRW_SAME for an error reply or a null,
+ * or a reply that names no node (e.g. no slots yet); CRW_BAD (${why}) when
+ * the shape is not what the command returns or the output would exceed
+ * CRW_OUT_MAX.  An unknown endpoint ("?", "", null) stays as it is.  A
+ * node is looked up under its endpoint, IP and host name in turn (NODES
+ * lines: IP, host name), with its port (SHARDS: tls-port first, then
+ * port).  NODES lines of nodes flagged noaddr, or failed / in handshake
+ * and not mapped, are kept as they are.
  */
 int crw_topology(int kind, const char *frame, size_t len,
     const struct cmap *m, char **out, size_t *outlen, struct crw_miss *miss,
@@ -68,10 +75,12 @@ int crw_topology(int kind, const char *frame, size_t len,
 /* A node read from a topology reply, for discovery. */
 struct ctopo_node {
 	char *id;		/* node id; "" when the reply has none */
-	char *endpoint;		/* preferred endpoint: what MOVED names */
+	char *endpoint;		/* preferred endpoint: what MOVED names
+				 * ("?": no host name; "": unknown) */
 	char *ip;		/* "" when not announced */
 	char *hostname;		/* "" when not announced */
-	unsigned int port;	/* client port as seen on this connection */
+	unsigned int port;	/* client port as seen on this connection
+				 * (SHARDS: tls-port, else port); > 0 */
 	int primary;		/* 1 primary, 0 replica */
 	int failed;		/* SHARDS health "fail"/NODES flag "fail" */
 };

@@ -5,6 +5,8 @@
  * SLOTS).  In SLOTS the preferred endpoint is one of the node's names and
  * the metadata map holds the others: with no "ip" in it the endpoint is
  * the IP; with an "ip" but no "hostname" a known endpoint is the host name.
+ * An unknown endpoint is "?" (preferred type hostname, none announced) or
+ * "" (type unknown-endpoint: null in SLOTS, "" in SHARDS and MOVED).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,15 +151,13 @@ slot_node(struct tp *t, const struct cresp *nd, int primary)
 		return (fail(t, "slot node is not an array of 2 or more"));
 	if (rd(t, nd->body, &ep) != 0 || rd(t, ep.end, &port) != 0)
 		return (-1);
-	if (cresp_isnull(&ep)) {
-		x.s[1] = "?";
-		x.l[1] = 1;
-	} else if (take(t, &ep, &x, 1) != 0) {
+	/* A null endpoint (unknown-endpoint) is "", as MOVED names it. */
+	if (take(t, &ep, &x, 1) != 0)
 		return (-1);
-	}
 	if (cresp_port(&port) < 0)
 		return (fail(t, "slot node port is not a port"));
-	x.port = (unsigned int)cresp_port(&port);
+	if ((x.port = (unsigned int)cresp_port(&port)) == 0)
+		return (fail(t, "slot node without a port"));
 	if (nd->n >= 3) {
 		if (rd(t, port.end, &id) != 0 || take(t, &id, &x, 0) != 0)
 			return (-1);
@@ -181,7 +181,8 @@ slot_node(struct tp *t, const struct cresp *nd, int primary)
 			}
 		}
 	}
-	if (!(x.l[1] == 1 && x.s[1][0] == '?')) {
+	/* The endpoint is also the IP or the host name unless unknown. */
+	if (x.l[1] > 0 && !(x.l[1] == 1 && x.s[1][0] == '?')) {
 		if (!hasip) {
 			x.s[2] = x.s[1];
 			x.l[2] = x.l[1];

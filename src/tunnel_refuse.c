@@ -27,7 +27,7 @@ struct refusal {
 	uv_write_t wreq;	/* what uv_try_write could not send */
 	int replied;		/* the reply is sent or queued */
 	size_t len;
-	char msg[sizeof("-ERR redtun []: \r\n") + NAME_MAX_ESC + REASON_MAX];
+	char msg[sizeof("-CLUSTERDOWN redtun []: \r\n") + NAME_MAX_ESC + REASON_MAX];
 };
 
 /* What the client sends is read here and dropped. */
@@ -107,8 +107,13 @@ refuse(struct tunnel *t, const char *why)
 	}
 	escape_line(name, sizeof(name), svc_name(t->svc));
 	escape_line(reason, sizeof(reason), why);
-	n = snprintf(rf->msg, sizeof(rf->msg), "-ERR redtun [%s]: %s\r\n",
-	    name, reason);
+	/*
+	 * A cluster client retries CLUSTERDOWN after re-reading the
+	 * topology (a node killed: its replica takes over); ERR it would
+	 * just return to its caller.
+	 */
+	n = snprintf(rf->msg, sizeof(rf->msg), "-%s redtun [%s]: %s\r\n",
+	    t->sc->cluster ? "CLUSTERDOWN" : "ERR", name, reason);
 	rf->len = (n > 0 && (size_t)n < sizeof(rf->msg)) ? (size_t)n : 0;
 	if (rf->len == 0) {
 		free(rf);

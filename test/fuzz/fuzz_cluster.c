@@ -92,12 +92,8 @@ topology(int kind, const uint8_t *data, size_t size)
 	CHECK(data[0] == '|' || out[0] == (char)data[0]);
 	rc2 = crw_topology(kind, out, outlen, local, &out2, &outlen2, &miss,
 	    why2, sizeof(why2));
-	if (rc2 == CRW_DONE)
-		CHECK(outlen2 == outlen && memcmp(out, out2, outlen) == 0);
-	else
-		/* A shard node with a tls-port only: port 0 after. */
-		CHECK(kind == CRW_SHARDS && rc2 == CRW_BAD &&
-		    strcmp(why2, "shard node without a port") == 0);
+	CHECK(rc2 == CRW_DONE && outlen2 == outlen &&
+	    memcmp(out, out2, outlen) == 0);
 	free(out2);
 	free(out);
 }
