@@ -9,8 +9,11 @@
 #     wrong read, no lost write; afterwards CLUSTER SLOTS/SHARDS/NODES
 #     through redtun name only local listeners;
 #   - a 7th node joins (redis-cli --cluster add-node: CLUSTER MEET) and gets
-#     500 slots: redtun logs and opens its listener, and clients reach keys
-#     on it through 127.0.0.1:6379.
+#     500 slots: redtun logs (notice) and opens its listener, and clients
+#     reach keys on it through 127.0.0.1:6379;
+#   - node 7 gives its slots back and leaves (redis-cli --cluster del-node:
+#     CLUSTER FORGET everywhere; then it is stopped): its listener stays open
+#     for clusterGrace (5 s here), then closes.
 # Runs in private mount + network namespaces (unshare -mn); skips without.
 set -eu
 
@@ -38,7 +41,8 @@ id1=$(cluster_node_id 1)
 id2=$(cluster_node_id 2)
 
 step "redtun with cluster = true"
-cluster_conf 'clusterRefresh = 1;' 'clusterGrace = 60;' >"$T/redtun.conf"
+GRACE=5
+cluster_conf 'clusterRefresh = 1;' "clusterGrace = $GRACE;" >"$T/redtun.conf"
 start_redtun "$T/redtun.conf"
 wait_for_log "$LOG" "$CLUSTER_UP_RE" 10
 wait_until 10 port_listening 6379 || fail "nothing listens on 127.0.0.1:6379"
@@ -123,6 +127,7 @@ wait_until 15 eval '[ "$(node_ports_listening)" -ge 7 ]' ||
 wait_until 5 eval '[ "$(node_ports_logged | wc -l)" -ge 7 ]' ||
 	fail "7 node listeners not logged: $(node_ports_logged | tr '\n' ' ')"
 say "node 7's listener is up at $(elapsed)"
+wait_for_log "$LOG" 'notice .*cluster:.*[^0-9]7 nodes' 5
 # A key on node 7, through the main port.
 key=$(cluster_key_on 7 n7) || hard_error "no key on node 7"
 out=$(rcli 6379 -c SET "$key" seven 2>&1 | grep -v '^-> Redirected' || true)
@@ -138,5 +143,37 @@ out=$(timeout 60 "$PY" "$CC_PY" rw --port 6379 --seconds 3 --prefix after7 2>&1)
 say "$out"
 out=$("$PY" "$CC_PY" topo --port 6379 --expect-nodes 7 2>&1) || fail "topology with 7 nodes: $out"
 printf '%s\n' "$out" | sed 's/^/  /'
+
+step "node 7 leaves: its listener stays for clusterGrace ($GRACE s), then closes"
+cluster_admin 120 reshard "$(cluster_ip 1):6379" --cluster-from "$id7" --cluster-to "$id1" \
+	--cluster-slots 500 --cluster-yes >"$T/reshard-back.out" 2>&1 || {
+	tail -n 20 "$T/reshard-back.out" >&2
+	hard_error "redis-cli --cluster reshard from node 7 back to node 1 failed"
+}
+cluster_wait_ok 30
+n6=$(log_count "$LOG" 'notice .*cluster:.*[^0-9]6 nodes')
+cluster_admin 30 del-node "$(cluster_ip 1):6379" "$id7" >"$T/del-node.out" 2>&1 || {
+	tail -n 20 "$T/del-node.out" >&2
+	hard_error "redis-cli --cluster del-node failed"
+}
+tl=$(date +%s%N)
+# del-node leaves node 7 running, reset (CLUSTER RESET SOFT): stop it.
+kill_wait "$(cluster_node_pid 7)" 5
+# Forgotten everywhere; redtun's next refresh (1 s) sees it gone and says
+# so (a new "6 nodes" line, after the 7-node ones).
+more6() { [ "$(log_count "$LOG" 'notice .*cluster:.*[^0-9]6 nodes')" -gt "$n6" ]; }
+wait_until 10 more6 || fail "redtun did not log the 6-node topology within 10 s of node 7 leaving"
+t_seen=$((($(date +%s%N) - tl) / 1000000))
+port_listening "$p7" || fail "node 7's port $p7 closed at once (${t_seen} ms), not after the grace period"
+closed() { ! port_listening "$p7"; }
+wait_until $((GRACE + 8)) closed || fail "node 7's port $p7 still open $((GRACE + 8)) s after it left"
+t_closed=$((($(date +%s%N) - tl) / 1000000))
+say "node 7 left: seen after ${t_seen} ms, port $p7 closed after ${t_closed} ms"
+figure leave_port_closed_ms "$t_closed" ms
+[ "$t_closed" -ge $(((GRACE - 1) * 1000)) ] || fail "node 7's port closed after ${t_closed} ms, before the grace of ${GRACE} s"
+[ "$(node_ports_listening)" -eq 6 ] || fail "node listeners after node 7 left: $(node_ports_listening)"
+out=$(timeout 60 "$PY" "$CC_PY" rw --port 6379 --seconds 2 --prefix after-leave 2>&1) ||
+	fail "RedisCluster after node 7 left: $out"
+say "$out"
 assert_redtun_alive "at the end"
 say "total $(elapsed)"
