@@ -25,63 +25,11 @@
 #include "log.h"
 #include "reload.h"
 #include "runtime.h"
+#include "runtime_priv.h"
 #include "service.h"
 #include "tunnel.h"
 #include "worker.h"
 
-struct runtime {
-	uv_loop_t loop;			/* main thread; worker 0's loop */
-	const char *path;
-	int debug_override;
-	struct conf *cf;		/* globals; services moved out */
-	struct worker **workers;
-	size_t nworkers;
-	struct svc **cur;		/* generations the workers serve */
-	size_t ncur;
-	size_t ncfg;			/* of those, the configured services;
-					   then cluster nodes (cluster.c) */
-	struct clusters *clusters;
-	uv_timer_t refresh_timer;	/* cluster topology refreshes */
-	uv_async_t refresh_async;	/* a worker asks for one now */
-	int refresh_init;
-	int refresh_closed;		/* atomic: no more async sends */
-	uint64_t last_refresh;		/* uv_now() of the last one started */
-	uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
-	int signals;			/* the handles above are initialised */
-	int stopping;
-	struct reloader *reloader;	/* SIGHUP: prepared off the loops */
-	uv_async_t drained;		/* the last worker has stopped */
-	int drained_init;
-	int all_drained;		/* on_drained() has run */
-	size_t nrunning;		/* workers whose loop runs (atomic) */
-	size_t ndone;			/* of those, stopped (atomic) */
-};
-
-static void
-warn_unverified(struct svc *svc)
-{
-
-	if (svc_conf(svc)->client && !svc_conf(svc)->verify_chain)
-		log_msg(LOG_LVL_WARNING, svc_name(svc), "certificate "
-		    "verification is disabled (verifyChain = false): this "
-		    "tunnel is open to man-in-the-middle attacks");
-}
-
-/*
- * Every tunnel needs two descriptors, so unless told otherwise stop
- * accepting well before the process runs out of them.
- */
-static size_t
-connection_limit(const struct conf *cf)
-{
-	struct rlimit rl;
-
-	if (cf->max_connections > 0)
-		return (cf->max_connections);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		return (rl.rlim_cur > 64 ? (size_t)(rl.rlim_cur - 32) / 2 : 16);
-	return (0);
-}
 
 static int
 same_str(const char *a, const char *b)
@@ -100,210 +48,6 @@ swap_str(char **a, char **b)
 	*b = tmp;
 }
 
-static void
-free_plans(struct worker_plan **plans, size_t n)
-{
-	size_t k;
-
-	if (plans == NULL)
-		return;
-	for (k = 0; k < n; k++)
-		worker_plan_free(plans[k]);
-	free(plans);
-}
-
-/* Does one of the listeners now serving overlap ${svc}'s address? */
-static int
-overlaps_current(const struct runtime *rt, struct svc *svc)
-{
-	size_t j;
-
-	for (j = 0; j < rt->ncur; j++)
-		if (listener_overlaps(svc_conf(rt->cur[j]), svc_conf(svc)))
-			return (1);
-	return (0);
-}
-
-/*
- * One plan per worker for serving ${svcs}: listeners whose accept address
- * stays are kept, new ones are bound here (SO_REUSEPORT with several
- * workers).  NULL with the reason in ${why} if any socket cannot be bound.
- * On a reload this runs on a pool thread: it reads rt->cur, rt->ncur and
- * rt->nworkers, which only commit() changes, and no commit runs meanwhile.
- */
-static struct worker_plan **
-prepare(struct runtime *rt, struct svc **svcs, size_t n, size_t max_total,
-    char *why, size_t whylen)
-{
-	struct worker_plan **plans;
-	struct worker_plan *p;
-	char *taken;
-	size_t i, j, k;
-
-	plans = calloc(rt->nworkers, sizeof(*plans));
-	taken = calloc(rt->ncur ? rt->ncur : 1, 1);
-	if (plans == NULL || taken == NULL)
-		goto oom;
-	for (k = 0; k < rt->nworkers; k++) {
-		if ((p = plans[k] = calloc(1, sizeof(*p))) == NULL ||
-		    (p->svcs = calloc(n ? n : 1, sizeof(*p->svcs))) == NULL ||
-		    (p->keep = calloc(n ? n : 1, sizeof(*p->keep))) == NULL ||
-		    (p->fds = calloc(n ? n : 1, sizeof(*p->fds))) == NULL)
-			goto oom;
-		p->announce = (k == 0);
-		p->max_connections = max_total == 0 ? 0 :
-		    (max_total + rt->nworkers - 1) / rt->nworkers;
-		for (i = 0; i < n; i++)
-			p->fds[i] = -1;
-	}
-	for (i = 0; i < n; i++) {
-		long keep = -1;
-
-		for (j = 0; j < rt->ncur && keep < 0; j++) {
-			if (!taken[j] && svc_conf_same_accept(
-			    svc_conf(rt->cur[j]), svc_conf(svcs[i]))) {
-				taken[j] = 1;
-				keep = (long)j;
-			}
-		}
-		/*
-		 * A SO_REUSEPORT group would silently take in another
-		 * process's sockets: first make sure the address is free.
-		 * Listeners kept across a reload are ours and not checked,
-		 * nor are addresses our current listeners overlap.
-		 */
-		if (keep < 0 && rt->nworkers > 1 &&
-		    !overlaps_current(rt, svcs[i]) &&
-		    listener_check_free(svc_conf(svcs[i]), why, whylen) != 0)
-			goto err;
-		for (k = 0; k < rt->nworkers; k++) {
-			p = plans[k];
-			p->svcs[i] = svc_ref(svcs[i]);
-			p->n = i + 1;
-			p->keep[i] = keep;
-			if (keep >= 0)
-				continue;
-			p->fds[i] = listener_bind(svc_conf(svcs[i]),
-			    rt->nworkers > 1, why, whylen);
-			if (p->fds[i] < 0)
-				goto err;
-		}
-	}
-	free(taken);
-	return (plans);
-oom:
-	snprintf(why, whylen, "out of memory");
-err:
-	free(taken);
-	free_plans(plans, rt->nworkers);
-	return (NULL);
-}
-
-/* What a start, reload or refresh has made ready for commit(). */
-struct rt_prep {
-	struct worker_plan **plans;
-	struct svc **all;		/* configured services, then nodes */
-	size_t nall;
-	struct cluster_prep *cprep;
-};
-
-static void
-rt_prep_free(struct runtime *rt, struct rt_prep *pp)
-{
-	size_t i;
-
-	if (pp == NULL)
-		return;
-	free_plans(pp->plans, rt->nworkers);
-	clusters_discard(pp->cprep);
-	for (i = 0; i < pp->nall; i++)
-		svc_unref(pp->all[i]);
-	free(pp->all);
-	free(pp);
-}
-
-/*
- * Off the loops (or before they run): the cluster nodes of ${svcs}
- * (${fresh}: new generations) and the plans that serve them all.
- */
-static struct rt_prep *
-rt_prepare(struct runtime *rt, struct svc **svcs, size_t n, int fresh,
-    size_t max_total, char *why, size_t whylen)
-{
-	struct rt_prep *pp;
-
-	if ((pp = calloc(1, sizeof(*pp))) == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return (NULL);
-	}
-	if (clusters_prepare(rt->clusters, svcs, n, fresh, &pp->all,
-	    &pp->nall, &pp->cprep, why, whylen) != 0 ||
-	    (pp->plans = prepare(rt, pp->all, pp->nall, max_total, why,
-	    whylen)) == NULL) {
-		rt_prep_free(rt, pp);
-		return (NULL);
-	}
-	return (pp);
-}
-
-/* Counts workers done with one commit's plans; the last publishes. */
-struct rt_ack {
-	size_t left;			/* atomic */
-	struct cluster_pub *pub;
-};
-
-static void
-on_applied(void *arg)
-{
-	struct rt_ack *ack = arg;
-
-	if (__atomic_sub_fetch(&ack->left, 1, __ATOMIC_ACQ_REL) == 0) {
-		clusters_published(ack->pub);
-		free(ack);
-	}
-}
-
-static void arm_refresh(struct runtime *, uint64_t);
-
-/*
- * Hand the plans to the workers and remember what they now serve; the
- * first ${ncfg} are configured services.  Cluster maps are published
- * once every worker has applied its plan (its node listeners open).
- */
-static void
-commit(struct runtime *rt, struct rt_prep *pp, size_t ncfg, int fresh)
-{
-	struct cluster_pub *pub;
-	struct rt_ack *ack;
-	size_t k, i;
-
-	pub = clusters_commit(rt->clusters, pp->cprep);
-	pp->cprep = NULL;
-	if ((ack = calloc(1, sizeof(*ack))) == NULL)
-		clusters_published(pub);	/* at once rather than never */
-	else {
-		ack->left = rt->nworkers;
-		ack->pub = pub;
-	}
-	for (k = 0; k < rt->nworkers; k++) {
-		pp->plans[k]->applied = ack != NULL ? on_applied : NULL;
-		pp->plans[k]->applied_arg = ack;
-		worker_apply(rt->workers[k], pp->plans[k]);
-	}
-	free(pp->plans);
-	for (i = 0; i < rt->ncur; i++)
-		svc_unref(rt->cur[i]);
-	free(rt->cur);
-	rt->cur = pp->all;
-	rt->ncur = pp->nall;
-	rt->ncfg = ncfg;
-	free(pp);
-	for (i = 0; fresh && i < ncfg; i++)
-		warn_unverified(rt->cur[i]);
-	if (rt->refresh_init)
-		arm_refresh(rt, 0);
-}
-
 /*
  * reload.c, on a pool thread: discover the clusters and bind what the
  * services need; ${cf} NULL: a refresh of the services in force.
@@ -316,8 +60,8 @@ reload_prepare(void *arg, const struct conf *cf, struct svc **svcs, size_t n,
 
 	if (cf == NULL)
 		return (rt_prepare(rt, rt->cur, rt->ncfg, 0,
-		    connection_limit(rt->cf), why, whylen));
-	return (rt_prepare(rt, svcs, n, 1, connection_limit(cf), why, whylen));
+		    rt_limit(rt->cf), why, whylen));
+	return (rt_prepare(rt, svcs, n, 1, rt_limit(cf), why, whylen));
 }
 
 static void
@@ -336,10 +80,10 @@ reload_commit(void *arg, struct conf *cf, struct svc **svcs, size_t n,
 	size_t i;
 
 	if (cf == NULL) {		/* a cluster refresh */
-		commit(rt, plans, rt->ncfg, 0);
+		rt_commit(rt, plans, rt->ncfg, 0);
 		return;
 	}
-	commit(rt, plans, n, 1);
+	rt_commit(rt, plans, n, 1);
 	/* rt->cur holds its own references. */
 	for (i = 0; i < n; i++)
 		svc_unref(svcs[i]);
@@ -375,66 +119,6 @@ static void reload_idle(void *);
 static const struct reloader_ops reload_ops = {
 	reload_prepare, reload_commit, reload_discard, reload_idle
 };
-
-/* ---- cluster refreshes --------------------------------------------------- */
-
-static void
-on_refresh_timer(uv_timer_t *h)
-{
-	struct runtime *rt = h->data;
-
-	if (rt->stopping)
-		return;
-	rt->last_refresh = uv_now(&rt->loop);
-	reloader_refresh(rt->reloader);
-	arm_refresh(rt, 0);
-}
-
-/*
- * The next refresh: after ${soon} ms if not 0 (at most one a second),
- * else after the shortest clusterRefresh; none without cluster services.
- */
-static void
-arm_refresh(struct runtime *rt, uint64_t soon)
-{
-	uint64_t period = (uint64_t)clusters_refresh_period(rt->clusters) *
-	    1000;
-
-	if (period == 0 || rt->stopping) {
-		(void)uv_timer_stop(&rt->refresh_timer);
-		return;
-	}
-	(void)uv_timer_start(&rt->refresh_timer, on_refresh_timer,
-	    soon ? soon : period, 0);
-}
-
-/* A worker's reply named an unmapped node: refresh now, or soon. */
-static void
-on_refresh_async(uv_async_t *a)
-{
-	struct runtime *rt = a->data;
-	uint64_t now = uv_now(&rt->loop), since = now - rt->last_refresh;
-
-	if (rt->stopping)
-		return;
-	if (rt->last_refresh != 0 && since < 1000) {
-		arm_refresh(rt, 1000 - since);
-		return;
-	}
-	rt->last_refresh = now;
-	reloader_refresh(rt->reloader);
-	arm_refresh(rt, 0);
-}
-
-/* clusters_new's hook: any thread. */
-static void
-want_refresh(void *arg)
-{
-	struct runtime *rt = arg;
-
-	if (!__atomic_load_n(&rt->refresh_closed, __ATOMIC_ACQUIRE))
-		uv_async_send(&rt->refresh_async);
-}
 
 /* ---- signals ------------------------------------------------------------ */
 
@@ -633,20 +317,20 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	rt.drained.data = &rt;
 	rt.drained_init = 1;
 	if ((rt.reloader = reloader_new(&rt.loop, path, &reload_ops,
-	    &rt)) == NULL || (rt.clusters = clusters_new(want_refresh,
+	    &rt)) == NULL || (rt.clusters = clusters_new(rt_refresh_want,
 	    &rt)) == NULL || start_workers(&rt, worker_count(cf)) != 0) {
 		startup_error("cannot create the event loops");
 		goto out;
 	}
 	if (uv_timer_init(&rt.loop, &rt.refresh_timer) != 0 ||
 	    uv_async_init(&rt.loop, &rt.refresh_async,
-	    on_refresh_async) != 0) {
+	    rt_refresh_async_cb) != 0) {
 		startup_error("cannot create the event loops");
 		goto out;
 	}
 	rt.refresh_timer.data = rt.refresh_async.data = &rt;
 	rt.refresh_init = 1;
-	if ((pp = rt_prepare(&rt, svcs, n, 1, connection_limit(cf), why,
+	if ((pp = rt_prepare(&rt, svcs, n, 1, rt_limit(cf), why,
 	    sizeof(why))) == NULL) {
 		startup_error(why);
 		goto out;
@@ -671,7 +355,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 		__atomic_add_fetch(&rt.nrunning, 1, __ATOMIC_RELEASE);
 	}
 	/* rt.cur holds references of its own; the caller's are dropped below. */
-	commit(&rt, pp, n, 1);
+	rt_commit(&rt, pp, n, 1);
 	pp = NULL;
 	for (i = 0; i < n; i++)
 		svc_unref(svcs[i]);
@@ -681,7 +365,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 		goto out;
 	}
 	log_msg(LOG_LVL_INFO, NULL, "at most %zu connections at once (%s), "
-	    "%zu worker%s", connection_limit(cf), cf->max_connections ?
+	    "%zu worker%s", rt_limit(cf), cf->max_connections ?
 	    "maxConnections" : "from the open-file limit", rt.nworkers,
 	    rt.nworkers == 1 ? "" : "s");
 	log_msg(LOG_LVL_NOTICE, NULL, "redtun %s started: %zu services, pid "

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # A real TLS Redis Cluster for the cluster tests (test/cluster-*.sh).
+# (private network namespace only: the tests that use it run under netns_reexec)
 # Source it after test/netns.sh's netns_reexec and test/lib.sh:
 #
 #   . "$top_srcdir/test/netns.sh"; netns_reexec NAME "$@"
@@ -357,7 +358,7 @@ node_ports_logged() { # [LOG=$T/redtun.log]
 }
 # How many ports of 17001-17020 are listening.
 node_ports_listening() {
-	ss -ltnH | awk '{print $4}' | grep -Ec '^127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$' || true
+	ss -ltnH | awk '{print $4}' | sort -u | grep -Ec '^127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$' || true
 }
 # The discovery's summary: "cluster: N nodes ...".
 CLUSTER_UP_RE='cluster:.*[^0-9]6 nodes'

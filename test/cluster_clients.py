@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""python3-redis RedisCluster drivers for the cluster tests (test-only).
+"""python3-redis RedisCluster drivers for the cluster tests (test-only;
+private network namespace only: run by test/cluster-*.sh under netns_reexec).
 
 Run with /usr/bin/python3 (python3-redis is a Debian package). Every
 command enters the cluster at --host:--port: 127.0.0.1:6379 through
