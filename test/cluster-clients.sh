@@ -105,8 +105,9 @@ assert_eq 1000 "$total" "keys on the primaries"
 
 step "redis-cli -c: one session hopping between nodes"
 # Keys on three different nodes, touched in turn; every reply is checked.
-k1=$(cluster_key_on 1 hop) && k2=$(cluster_key_on 2 hop) && k3=$(cluster_key_on 3 hop) ||
+if ! { k1=$(cluster_key_on 1 hop) && k2=$(cluster_key_on 2 hop) && k3=$(cluster_key_on 3 hop); }; then
 	hard_error "no keys on every primary"
+fi
 : >"$T/hop.cmds"
 : >"$T/hop.want"
 for r in $(seq 1 30); do

@@ -24,8 +24,9 @@ CLUSTER_WRONG_CERT=3
 
 need_cmd redis-server redis-cli openssl timeout ip mount getent ss awk
 need_redtun
-[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import redis.crc' 2>/dev/null ||
+if ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import redis.crc' 2>/dev/null; }; then
 	skip "python3-redis missing (keys are placed with its CRC16)"
+fi
 LOG=$T/redtun.log
 T0=$(date +%s%N)
 elapsed() { echo "$((($(date +%s%N) - T0) / 1000000)) ms"; }

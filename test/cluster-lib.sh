@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2119,SC2120,SC2317
+# (the helpers are called by the tests that source this file)
 # A real TLS Redis Cluster for the cluster tests (test/cluster-*.sh).
 # (private network namespace only: the tests that use it run under netns_reexec)
 # Source it after test/netns.sh's netns_reexec and test/lib.sh:
@@ -79,14 +80,15 @@ keyUsage=critical,digitalSignature,keyAgreement
 extendedKeyUsage=serverAuth,clientAuth
 subjectAltName=DNS:*.$CLUSTER_DOMAIN
 EOF
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
 		-out "$T/wild.key" 2>/dev/null &&
 		openssl req -new -key "$T/wild.key" -subj "/CN=*.$CLUSTER_DOMAIN" \
 			-out "$T/wild.csr" 2>/dev/null &&
 		openssl x509 -req -days 2 -in "$T/wild.csr" -CA "$T/ca.crt" \
 			-CAkey "$T/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
-			-extfile "$T/wild.ext" -out "$T/wild.crt" 2>/dev/null ||
+			-extfile "$T/wild.ext" -out "$T/wild.crt" 2>/dev/null; }; then
 		hard_error "cannot make the *.$CLUSTER_DOMAIN certificate"
+	fi
 	chmod 600 "$T/wild.key"
 }
 

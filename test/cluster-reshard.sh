@@ -122,8 +122,10 @@ cluster_admin 120 reshard "$(cluster_ip 1):6379" --cluster-from all --cluster-to
 cluster_wait_ok 30
 say "node 7 joined and got 500 slots at $(elapsed)"
 say "500 slots to node 7 in $((($(date +%s%N) - t1) / 1000000)) ms"
+# shellcheck disable=SC2016 # eval'd by wait_until
 wait_until 15 eval '[ "$(node_ports_listening)" -ge 7 ]' ||
 	fail "no 7th node listener 15 s after node 7 got slots ($(node_ports_listening) listening)"
+# shellcheck disable=SC2016
 wait_until 5 eval '[ "$(node_ports_logged | wc -l)" -ge 7 ]' ||
 	fail "7 node listeners not logged: $(node_ports_logged | tr '\n' ' ')"
 say "node 7's listener is up at $(elapsed)"
