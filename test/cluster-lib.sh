@@ -347,6 +347,8 @@ cluster_conf() {
 		printf '    %s\n' "$l"
 	done
 	echo '  };'
+	# More services (whole "name = { ... };" blocks), e.g. a control.
+	[ -z "${CLUSTER_EXTRA_SERVICES:-}" ] || printf '%s\n' "$CLUSTER_EXTRA_SERVICES"
 	echo '};'
 }
 
