@@ -33,9 +33,12 @@ struct buf {
 
 struct rcl {
 	const char *name;
+	struct relay *r;
 	const struct cmap *(*map)(void *);
 	void (*miss)(void *, const char *, unsigned int);
 	void *arg;
+	int (*feed)(void *, const char *, size_t);
+	void *fst;
 	struct buf hold;		/* the frame held */
 	struct buf wait;		/* server bytes after a waiting frame */
 	int how;			/* H_*: what is held */
@@ -101,18 +104,31 @@ no_miss(void *arg, const char *host, unsigned int port)
 }
 
 struct rcl *
-rcl_new(const char *name, const struct cmap *(*map)(void *),
-    void (*miss)(void *, const char *, unsigned int), void *arg)
+rcl_new(const char *name, struct relay *r, const struct cmap *(*map)(void *),
+    void (*miss)(void *, const char *, unsigned int), void *arg,
+    int (*feed)(void *, const char *, size_t), void *fst)
 {
 	struct rcl *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return (NULL);
 	c->name = name;
+	c->r = r;
 	c->map = map;
 	c->miss = miss != NULL ? miss : no_miss;
 	c->arg = arg;
+	c->feed = feed;
+	c->fst = fst;
 	return (c);
+}
+
+/* Out of memory: the tunnel ends (-1). */
+static int
+oom(struct rcl *c)
+{
+
+	relay_fail(c->r, RELAY_DOWN, "out of memory for the RESP filter");
+	return (-1);
 }
 
 /* ---- which frames are held ---------------------------------------------- */
@@ -215,7 +231,7 @@ rcl_feed(struct rcl *c, const char *p, size_t n)
 		    CRW_OUT_MAX);
 		return (1);
 	}
-	return (buf_add(&c->hold, p, n));
+	return (buf_add(&c->hold, p, n) ? oom(c) : 0);
 }
 
 static void
@@ -228,13 +244,13 @@ hold_clear(struct rcl *c)
 }
 
 int
-rcl_release(struct rcl *c, struct relay *r)
+rcl_release(struct rcl *c)
 {
 	int rc;
 
-	if (c->how == H_NONE)
+	if (c->how == H_NONE || c->waiting)
 		return (0);
-	rc = relay_emit(r, RELAY_DOWN, c->hold.p, c->hold.n);
+	rc = relay_emit(c->r, RELAY_DOWN, c->hold.p, c->hold.n);
 	hold_clear(c);
 	return (rc);
 }
@@ -248,7 +264,7 @@ rcl_drop(struct rcl *c)
 
 /* ---- transactions ------------------------------------------------------- */
 
-void
+int
 rcl_reply(struct rcl *c, int kind, const struct resp_frame *fr)
 {
 
@@ -284,6 +300,7 @@ rcl_reply(struct rcl *c, int kind, const struct resp_frame *fr)
 		c->queued++;
 		break;
 	}
+	return (c->txn);
 }
 
 /*
@@ -363,7 +380,7 @@ oom:
 
 /* The redirect to a node still unmapped after the wait. */
 static int
-try_again(struct rcl *c, struct relay *r, const struct crw_miss *miss)
+try_again(struct rcl *c, const struct crw_miss *miss)
 {
 	char line[512], host[sizeof(miss->host)];
 	unsigned char ch;
@@ -381,7 +398,7 @@ try_again(struct rcl *c, struct relay *r, const struct crw_miss *miss)
 	    miss->port);
 	n = snprintf(line, sizeof(line), "-TRYAGAIN redtun [%.64s]: no local "
 	    "port for node %s:%u yet\r\n", c->name, host, miss->port);
-	return (relay_emit(r, RELAY_DOWN, line, (size_t)n));
+	return (relay_emit(c->r, RELAY_DOWN, line, (size_t)n));
 }
 
 /*
@@ -390,7 +407,7 @@ try_again(struct rcl *c, struct relay *r, const struct crw_miss *miss)
  * if ${first}).
  */
 static int
-settle(struct rcl *c, struct relay *r, int give_up, int first)
+settle(struct rcl *c, int give_up, int first)
 {
 	const struct cmap *m = c->map(c->arg);
 	struct crw_miss miss;
@@ -423,9 +440,9 @@ settle(struct rcl *c, struct relay *r, int give_up, int first)
 		return (1);
 	}
 	if (res == CRW_DONE)
-		rc = relay_emit(r, RELAY_DOWN, out, outlen);
+		rc = relay_emit(c->r, RELAY_DOWN, out, outlen);
 	else if (res == CRW_UNKNOWN && c->how == H_REDIRECT)
-		rc = try_again(c, r, &miss);
+		rc = try_again(c, &miss);
 	else {
 		if (res == CRW_UNKNOWN)
 			log_msg(LOG_LVL_WARNING, c->name, "a reply to CLUSTER "
@@ -440,7 +457,7 @@ settle(struct rcl *c, struct relay *r, int give_up, int first)
 			    c->kind == Q_TXEND ? "reply to EXEC" :
 			    "reply to CLUSTER", c->how == H_REDIRECT ?
 			    "out of memory" : why);
-		rc = relay_emit(r, RELAY_DOWN, c->hold.p, c->hold.n);
+		rc = relay_emit(c->r, RELAY_DOWN, c->hold.p, c->hold.n);
 	}
 	free(out);
 	if (c->how == H_TOPOLOGY && c->kind == Q_TXEND)
@@ -450,11 +467,11 @@ settle(struct rcl *c, struct relay *r, int give_up, int first)
 }
 
 int
-rcl_done(struct rcl *c, struct relay *r, int kind)
+rcl_done(struct rcl *c, int kind)
 {
 
 	c->kind = kind;
-	return (settle(c, r, c->nowait, 1));
+	return (settle(c, c->nowait, 1));
 }
 
 /* ---- waiting for the map ------------------------------------------------ */
@@ -471,39 +488,36 @@ rcl_wait_add(struct rcl *c, const char *p, size_t n)
 {
 
 	if (buf_add(&c->wait, p, n))
-		return (-1);
+		return (oom(c));
 	if (c->wait.n <= RCL_WAIT_MAX)
 		return (0);
 	log_msg(LOG_LVL_WARNING, c->name, "over %d bytes of replies held for "
 	    "the node map: no longer waiting", RCL_WAIT_MAX);
-	return (1);
+	return (rcl_retry(c, 1) < 0 ? -1 : 0);
 }
 
 int
-rcl_deliver(struct rcl *c, struct relay *r, int give_up, char **rest,
-    size_t *restlen)
+rcl_retry(struct rcl *c, int give_up)
 {
-	int rc;
+	char *rest;
+	size_t n;
+	int rc, was = c->nowait;
 
-	*rest = NULL;
-	*restlen = 0;
 	if (!c->waiting)
 		return (0);
-	if ((rc = settle(c, r, give_up, 0)) != 0)
+	if ((rc = settle(c, give_up, 0)) != 0)
 		return (rc);
-	/* The caller feeds these again: handed over, not copied. */
-	*rest = c->wait.p;
-	*restlen = c->wait.n;
+	/* Handed over, not copied: what waits from now on is new. */
+	rest = c->wait.p;
+	n = c->wait.n;
 	c->wait.p = NULL;
 	c->wait.n = c->wait.cap = 0;
-	return (0);
-}
-
-void
-rcl_nowait(struct rcl *c, int on)
-{
-
-	c->nowait = on != 0;
+	/* What came after it, in order, as if it came now. */
+	c->nowait = was || give_up;
+	rc = n > 0 ? c->feed(c->fst, rest, n) : 0;
+	c->nowait = was;
+	free(rest);
+	return (rc < 0 ? -1 : c->waiting);
 }
 
 size_t

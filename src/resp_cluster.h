@@ -12,7 +12,8 @@
  * rcl_feed, and once it is complete calls rcl_done, which sends it on,
  * rewritten or not, or starts waiting for a node map that has the node.
  * While waiting, every later server byte is kept (rcl_wait_add), in order,
- * until rcl_deliver.  Every other reply passes by the filter untouched.
+ * until rcl_retry sends the frame and feeds them through the filter again.
+ * Every other reply passes by the filter untouched.
  */
 
 #include <stddef.h>
@@ -40,15 +41,20 @@ struct rcl;
 #define RCL_WAIT_MAX		(256 * 1024)
 
 /**
- * rcl_new(name, map, miss, arg):
+ * rcl_new(name, r, map, miss, arg, feed, fst):
  * Cluster state for a connection of the service ${name} (kept, for log
- * lines).  ${map}(${arg}) returns the node map in force (NULL before the
+ * lines) whose relay is ${r}: frames are sent on its RELAY_DOWN, failures
+ * end it.  ${map}(${arg}) returns the node map in force (NULL before the
  * first discovery: then every node is unknown); ${miss}(${arg}, host,
  * port) is called when a reply names a node the map does not have, as the
- * wait for it starts (NULL: nobody is told).  NULL on allocation failure.
+ * wait for it starts (NULL: nobody is told).  ${feed}(${fst}, p, n) takes
+ * server bytes kept while waiting back through the filter, in order (0,
+ * or -1 if the tunnel is closing).  NULL on allocation failure.
  */
-struct rcl *rcl_new(const char *name, const struct cmap *(*map)(void *),
-    void (*miss)(void *, const char *, unsigned int), void *arg);
+struct rcl *rcl_new(const char *name, struct relay *r,
+    const struct cmap *(*map)(void *),
+    void (*miss)(void *, const char *, unsigned int), void *arg,
+    int (*feed)(void *, const char *, size_t), void *fst);
 
 /**
  * rcl_start(c, p, n, m):
@@ -66,67 +72,63 @@ int rcl_start(struct rcl *c, const char *p, size_t n,
  * ${n} more bytes of the held frame.  Returns 0 (kept), 1: not kept, the
  * frame is not to be rewritten after all (a longer error than MOVED/ASK,
  * a reply over CRW_OUT_MAX): the caller sends what rcl_release sends, then
- * passes these ${n} bytes and the rest of the frame on; -1: out of memory.
+ * passes these ${n} bytes and the rest of the frame on; -1: out of memory
+ * (the tunnel is failed).
  */
 int rcl_feed(struct rcl *c, const char *p, size_t n);
 
 /**
- * rcl_release(c, r):
- * Send what is held of a partial frame on unchanged (RELAY_DOWN of ${r})
- * and stop holding; nothing held is a no-op.  0, or -1 if the tunnel is
- * closing.
+ * rcl_release(c):
+ * Send what is held of a partial frame on unchanged and stop holding;
+ * nothing held (or waiting) is a no-op.  0, or -1 if the tunnel is closing.
  */
-int rcl_release(struct rcl *c, struct relay *r);
+int rcl_release(struct rcl *c);
 
 /* rcl_drop(c): the held frame is not for the client: forget it. */
 void rcl_drop(struct rcl *c);
 
 /**
  * rcl_reply(c, kind, fr):
- * Every reply ${fr} matched to a client's command (${kind} from
- * match_pop, -1 if unknown), before rcl_done: tracks which commands of a
- * transaction are CLUSTER ones, from MULTI's +OK and the +QUEUED replies.
+ * A reply ${fr} matched to a client's command (${kind} from match_pop, -1
+ * if unknown), before rcl_done: tracks which commands of a transaction are
+ * CLUSTER ones, from MULTI's +OK and the +QUEUED replies.  Returns whether
+ * the server is in a transaction now: until it is, only replies of a kind
+ * other than Q_REPLY need to come here.
  */
-void rcl_reply(struct rcl *c, int kind, const struct resp_frame *fr);
+int rcl_reply(struct rcl *c, int kind, const struct resp_frame *fr);
 
 /**
- * rcl_done(c, r, kind):
+ * rcl_done(c, kind):
  * The held frame is complete and answers ${kind} (-1: a push, or not
- * matched).  Sends it on RELAY_DOWN of ${r}, rewritten when the map has
- * every node it names.  Returns 0, -1 if the tunnel is closing, or 1: a
- * node is not mapped, ${miss} was called and the frame is kept; the
- * caller hands every later server byte to rcl_wait_add until rcl_deliver.
+ * matched).  Sends it on, rewritten when the map has every node it
+ * names.  Returns 0, -1 if the tunnel is closing, or 1: a node is not
+ * mapped, ${miss} was called and the frame is kept; the caller hands
+ * every later server byte to rcl_wait_add until rcl_retry delivers.
  */
-int rcl_done(struct rcl *c, struct relay *r, int kind);
+int rcl_done(struct rcl *c, int kind);
 
 /* rcl_waiting(c): a frame waits for the node map. */
 int rcl_waiting(const struct rcl *c);
 
 /**
  * rcl_wait_add(c, p, n):
- * While waiting: keep ${n} server bytes after the waiting frame.  Returns
- * 0, 1 if over RCL_WAIT_MAX (logged; the caller gives up the wait), or -1
- * on allocation failure.
+ * While waiting: keep ${n} server bytes after the waiting frame; over
+ * RCL_WAIT_MAX the wait is given up (logged; rcl_retry with give_up).
+ * Returns 0, or -1 if the tunnel is closing (failed if out of memory).
  */
 int rcl_wait_add(struct rcl *c, const char *p, size_t n);
 
 /**
- * rcl_deliver(c, r, give_up, rest, restlen):
+ * rcl_retry(c, give_up):
  * Try the waiting frame again with the map now in force.  Returns 1 if a
- * node is still unknown and ${give_up} is 0 (nothing sent); else sends the
- * frame (with ${give_up}: an unmapped MOVED/ASK as -TRYAGAIN, a topology
- * reply unchanged, both logged) and returns 0 with the bytes kept after
- * it in *${rest} (malloc'd, the caller feeds them through the filter
- * again and frees them; NULL when none), or -1 if the tunnel is closing.
+ * node is still unknown and ${give_up} is 0 (nothing sent).  Else sends
+ * the frame (with ${give_up}: an unmapped MOVED/ASK as -TRYAGAIN, a
+ * topology reply unchanged, both logged) and feeds the bytes kept after
+ * it through the filter (${feed}), which may wait again (1; never with
+ * ${give_up}); 0 once nothing waits, -1 if the tunnel is closing.  0 at
+ * once when nothing waits.
  */
-int rcl_deliver(struct rcl *c, struct relay *r, int give_up, char **rest,
-    size_t *restlen);
-
-/*
- * rcl_nowait(c, on): while ${on}, rcl_done never waits (as rcl_deliver
- * with give_up does), for the bytes fed again after giving up.
- */
-void rcl_nowait(struct rcl *c, int on);
+int rcl_retry(struct rcl *c, int give_up);
 
 /*
  * rcl_held(c): server bytes held, for the relay's watermark: all of them

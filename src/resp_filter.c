@@ -4,7 +4,8 @@
  * that: AUTH and ROLE in the prepare phase, READONLY on a primary service,
  * RESET for reuse.  Bytes are forwarded as they come, never copied, except
  * a short status line that may be a reply to a command of our own: it is
- * held until it is complete, then dropped or passed on.
+ * held until it is complete, then dropped or passed on; and on a cluster
+ * service, replies that name nodes (resp_cluster.c).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -46,11 +47,14 @@ struct resp_filter {
 	char why[128];
 	uint8_t hold[HOLD_MAX];		/* a line that may be ours */
 	size_t nhold;
-	unsigned int holding:1;
+	int holding;			/* the frame being read: HOLD_* */
 	unsigned int no_reset:1;	/* the server does not know RESET */
 	unsigned int reset_due:1;	/* RESET once owed replies are in */
-	unsigned int clhold:1;		/* cl holds the frame being read */
+	unsigned int txn:1;		/* cl: the server took MULTI */
 };
+
+/* Who holds the frame being read: hold[], or cl (a cluster reply). */
+enum { HOLD_OWN = 1, HOLD_CL = 2 };
 /* ---- scanners: only a connection in the middle of a frame holds one --- */
 
 static _Thread_local struct {
@@ -212,8 +216,8 @@ on_reply(struct resp_filter *f, const struct resp_frame *fr, int held)
 	if (f->mode == M_PREPARE || f->mode == M_REAUTH)
 		return (A_DROP);	/* no client is owed this */
 	match_reply(&f->m, kind, fr);
-	if (f->cl != NULL && (kind != Q_REPLY || fr->type == '+'))
-		rcl_reply(f->cl, kind, fr);	/* transactions */
+	if (f->cl != NULL && (kind != Q_REPLY || f->txn))
+		f->txn = rcl_reply(f->cl, kind, fr);	/* transactions */
 	if (f->sc->role == ROLE_PRIMARY && fr->type == '-' &&
 	    fr->arg[0].len >= 8 && memcmp(fr->arg[0].p, "READONLY", 8) == 0)
 		return (A_STOP);
@@ -231,13 +235,21 @@ emit(struct resp_filter *f, const char *p, size_t n)
 	return (relay_emit(f->r, RELAY_DOWN, p, n));
 }
 
-/* A line reply that may answer a command of ours is held until whole. */
+/*
+ * A line reply that may answer a command of ours is held until whole; on
+ * a cluster service, in a recycle, not one known to be the client's (a
+ * MOVED is rewritten).
+ */
 static int
 want_hold(const struct resp_filter *f, char c)
 {
+	int head;
 
-	return ((c == '+' || c == '-') && (f->mode == M_RECYCLE ||
-	    match_head(&f->m) >= Q_OWN_AUTH));
+	if (c != '+' && c != '-')
+		return (0);
+	head = match_head(&f->m);
+	return (head >= Q_OWN_AUTH || (f->mode == M_RECYCLE &&
+	    (f->cl == NULL || head < 0 || f->m.unsync)));
 }
 
 /* A cluster service's reply that may name nodes: any other costs a test. */
@@ -251,53 +263,34 @@ cl_start(struct resp_filter *f, const char *p, size_t n)
 	return (rcl_start(f->cl, p, n, &f->m));
 }
 
-/* A reply waits for the node map: every later byte waits behind it. */
-static int
-cl_wait(struct resp_filter *f, const char *p, size_t n)
-{
-	int rc = rcl_wait_add(f->cl, p, n);
-
-	if (rc < 0)
-		relay_fail(f->r, RELAY_DOWN, "out of memory for the RESP filter");
-	else if (rc > 0 && resp_filter_cluster_retry(f, 1) < 0)
-		rc = -1;	/* too much held: given up */
-	return (rc < 0 ? -1 : 0);
-}
-
 static int
 input_down(struct resp_filter *f, const char *data, size_t len)
 {
 	size_t pos = 0, fwd = 0, used;
-	int rc, act, held, clh;
+	int rc, act, held;
 
 	while (pos < len) {
-		if (!f->holding && !f->clhold && resp_scan_idle(f->down)) {
-			if ((held = want_hold(f, data[pos])) ||
-			    cl_start(f, data + pos, len - pos)) {
-				if (emit(f, data + fwd, pos - fwd))
-					return (-1);
-				f->holding = held;
-				f->clhold = !held;
-				f->nhold = 0;
-				fwd = pos;
-			}
+		if (f->holding == 0 && resp_scan_idle(f->down) &&
+		    (held = want_hold(f, data[pos]) ? HOLD_OWN :
+		    cl_start(f, data + pos, len - pos) ? HOLD_CL : 0) != 0) {
+			if (emit(f, data + fwd, pos - fwd))
+				return (-1);
+			f->holding = held;
+			f->nhold = 0;
+			fwd = pos;
 		}
 		rc = resp_scan(f->down, data + pos, len - pos, &used);
-		if (f->clhold) {
-			if ((act = rcl_feed(f->cl, data + pos, used)) < 0) {
-				relay_fail(f->r, RELAY_DOWN, "out of memory "
-				    "for the RESP filter");
+		if (f->holding == HOLD_CL) {
+			if ((act = rcl_feed(f->cl, data + pos, used)) < 0)
 				return (-1);
-			}
 			if (act == 0)
 				fwd = pos + used;
 			else {
-				/* Not to rewrite: passed on from fwd. */
-				f->clhold = 0;
-				if (rcl_release(f->cl, f->r))
+				f->holding = 0;	/* passed on from fwd */
+				if (rcl_release(f->cl))
 					return (-1);
 			}
-		} else if (f->holding) {
+		} else if (f->holding == HOLD_OWN) {
 			if (f->nhold + used > HOLD_MAX &&
 			    match_head(&f->m) == Q_OWN_RESET) {
 				/* Never to the client: it answers our RESET. */
@@ -329,22 +322,22 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 			continue;
 		/* Not holding while the hooks run (client_done flushes). */
 		held = f->holding;
-		clh = f->clhold;
-		f->holding = f->clhold = 0;
-		act = on_reply(f, resp_scan_frame(f->down), held);
+		f->holding = 0;
+		act = on_reply(f, resp_scan_frame(f->down), held == HOLD_OWN);
 		if (act == A_BAD) {
 			relay_fail(f->r, RELAY_DOWN, "the server answered "
 			    "redtun's RESET with something other than a status "
 			    "line");
 			return (-1);
 		}
-		if (held && act != A_DROP &&
+		if (held == HOLD_OWN && act != A_DROP &&
 		    emit(f, (const char *)f->hold, f->nhold))
 			return (-1);
-		if (clh && act == A_DROP)
+		if (held == HOLD_CL && act == A_DROP)
 			rcl_drop(f->cl);
-		else if (clh && (rc = rcl_done(f->cl, f->r, f->kind)) != 0)
-			return (rc < 0 ? -1 : cl_wait(f, data + pos, len - pos));
+		else if (held == HOLD_CL && (rc = rcl_done(f->cl, f->kind)) != 0)
+			return (rc < 0 ? -1 : rcl_wait_add(f->cl, data + pos,
+			    len - pos));	/* the rest waits behind it */
 		if (act == A_STOP) {
 			if (f->mode == M_IDLE) {
 				relay_fail(f->r, RELAY_DOWN, "the server sent "
@@ -389,8 +382,9 @@ input_up(struct resp_filter *f, const char *data, size_t len)
 
 /* Server bytes through the filter (relay input, or fed again). */
 static int
-down(struct resp_filter *f, const char *data, size_t len)
+down(void *st, const char *data, size_t len)
 {
+	struct resp_filter *f = st;
 	int rc;
 
 	if (scan_get(&f->down, RESP_REPLIES) == NULL) {
@@ -419,7 +413,7 @@ rf_input(void *st, struct relay *r, int dir, const char *data, size_t len)
 		return (rc);
 	}
 	if (f->cl != NULL && rcl_waiting(f->cl))
-		return (cl_wait(f, data, len));
+		return (rcl_wait_add(f->cl, data, len));
 	return (down(f, data, len));
 }
 
@@ -433,14 +427,11 @@ rf_eof(void *st, struct relay *r, int dir)
 		/* Nothing more will come: what waits goes as it is. */
 		if (f->cl != NULL && resp_filter_cluster_retry(f, 1) < 0)
 			return (-1);
-		if (f->holding && emit(f, (const char *)f->hold, f->nhold))
+		if (f->holding == HOLD_OWN &&
+		    emit(f, (const char *)f->hold, f->nhold))
 			return (-1);
 		f->holding = 0;
-		if (f->clhold) {
-			f->clhold = 0;
-			return (rcl_release(f->cl, f->r));
-		}
-		return (0);
+		return (f->cl != NULL ? rcl_release(f->cl) : 0);
 	}
 	if (f->mode == M_RELAY && f->h.client_eof != NULL &&
 	    f->h.client_eof(f->h.arg))
@@ -516,8 +507,8 @@ resp_filter_attach(struct relay *r, const struct svc_conf *sc,
 	f->m.name = name;
 	f->mode = M_RELAY;
 	if (hooks->cluster_map != NULL) {
-		if ((f->cl = rcl_new(name, hooks->cluster_map,
-		    hooks->cluster_miss, hooks->arg)) == NULL) {
+		if ((f->cl = rcl_new(name, r, hooks->cluster_map,
+		    hooks->cluster_miss, hooks->arg, down, f)) == NULL) {
 			free(f);
 			return (NULL);
 		}
@@ -549,8 +540,10 @@ int
 resp_filter_reusable(const struct resp_filter *f)
 {
 
+	/* Not with replies held for the node map: that ends as it is. */
 	return (f->mode == M_RELAY && !f->no_reset && match_clean(&f->m) &&
-	    (f->up == NULL || resp_scan_idle(f->up)));
+	    (f->up == NULL || resp_scan_idle(f->up)) &&
+	    (f->cl == NULL || !rcl_waiting(f->cl)));
 }
 
 void
@@ -579,7 +572,8 @@ resp_filter_restart(struct resp_filter *f)
 	match_clear(&f->m);
 	scan_put(&f->up, RESP_REQUESTS, 1);
 	scan_put(&f->down, RESP_REPLIES, 1);
-	f->holding = f->clhold = 0;
+	f->holding = 0;
+	f->txn = 0;
 	f->nhold = 0;
 	f->reset_due = 0;
 	if (f->cl != NULL)
@@ -596,20 +590,6 @@ resp_filter_no_reset(const struct resp_filter *f)
 int
 resp_filter_cluster_retry(struct resp_filter *f, int give_up)
 {
-	char *rest;
-	size_t n;
-	int rc;
 
-	if (f->cl == NULL || !rcl_waiting(f->cl))
-		return (0);
-	if ((rc = rcl_deliver(f->cl, f->r, give_up, &rest, &n)) != 0)
-		return (rc);
-	/* What came after it, in order, as if it came now. */
-	rcl_nowait(f->cl, give_up);
-	rc = n > 0 ? down(f, rest, n) : 0;
-	rcl_nowait(f->cl, 0);
-	free(rest);
-	if (rc < 0)
-		return (-1);
-	return (rcl_waiting(f->cl));
+	return (f->cl != NULL ? rcl_retry(f->cl, give_up) : 0);
 }

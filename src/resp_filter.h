@@ -34,8 +34,9 @@ enum rf_result {
 
 /*
  * What the filter tells its tunnel.  Each runs from inside relay input
- * (never from within a call the tunnel made into the filter), and ${why}
- * is only valid during the call; it may hold bytes from the server.
+ * (never from within another call the tunnel made into the filter, but
+ * for resp_filter_cluster_retry, which feeds held server bytes), and
+ * ${why} is only valid during the call; it may hold bytes from the server.
  */
 struct rf_hooks {
 	/* resp_filter_prepare() is done: RF_OK, RF_FAIL or RF_RETRY. */
@@ -98,7 +99,8 @@ void resp_filter_prepare(struct resp_filter *f);
  * Whether the connection can be cleaned for another client: the client
  * has sent its last command; nothing RESET cannot undo (CLIENT NO-EVICT,
  * a pending blocking command, QUIT, a protocol error) happened; the
- * server knows RESET.  Call after the client's EOF reached the filter.
+ * server knows RESET; no reply waits for the node map.  Call after the
+ * client's EOF reached the filter.
  */
 int resp_filter_reusable(const struct resp_filter *f);
 

@@ -6,7 +6,9 @@
  * are push frames); each reply pops one (match_pop, then match_reply).
  * Push frames, RESP2 pub/sub messages and MONITOR output are not replies
  * (match_unsolicited).  MULTI/EXEC needs no special case: each queued
- * command gets +QUEUED, EXEC one array; RESET is not queued.
+ * command gets +QUEUED, EXEC one array; RESET is not queued.  On a cluster
+ * service MULTI, EXEC/DISCARD and the CLUSTER topology commands get kinds
+ * of their own, so that their replies can be rewritten (resp_cluster.c).
  *
  * Where exact matching is impossible the state is marked unsynchronised
  * (match_unsync: a debug line says why) and nothing is pushed any more.
@@ -56,6 +58,8 @@ match_push(struct resp_match *m, int kind)
 		m->qhead = 0;
 	}
 	m->q[(m->qhead + m->qlen++) % m->qcap] = (uint8_t)kind;
+	if (kind == Q_REPLY)
+		return;		/* the common case: nothing to count */
 	m->nblock += kind == Q_BLOCK;
 	m->nsub += kind == Q_SUB;
 	m->nhello += kind == Q_HELLO;
@@ -73,6 +77,8 @@ match_pop(struct resp_match *m)
 	kind = m->q[m->qhead];
 	m->qhead = (m->qhead + 1) % m->qcap;
 	m->qlen--;
+	if (kind == Q_REPLY)
+		return (kind);
 	m->nblock -= kind == Q_BLOCK;
 	m->nsub -= kind == Q_SUB;
 	m->nhello -= kind == Q_HELLO;

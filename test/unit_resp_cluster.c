@@ -70,7 +70,7 @@ s_fail(void *arg, const char *why)
 /* The map in force, and what the hooks saw. */
 static struct cmap *map;
 static struct {
-	int prepared, misses;
+	int prepared, misses, client_done;
 	char host[256];
 	unsigned int port;
 } ev;
@@ -85,7 +85,20 @@ h_prepared(void *arg, int result, const char *why)
 }
 
 static void h_void(void *arg) { (void)arg; }
-static int h_client_eof(void *arg) { (void)arg; return (0); }
+static void h_client_done(void *arg) { (void)arg; ev.client_done++; }
+static int want_reuse;
+static struct resp_filter *f;
+
+/* As the tunnel: the connection is recycled if it can be. */
+static int
+h_client_eof(void *arg)
+{
+	(void)arg;
+	if (!want_reuse || !resp_filter_reusable(f))
+		return (0);
+	resp_filter_recycle(f);
+	return (1);
+}
 static void h_recycled(void *arg, int result, const char *why)
 {
 	(void)arg;
@@ -111,7 +124,6 @@ h_miss(void *arg, const char *host, unsigned int port)
 
 static struct sink up, down;
 static struct relay *r;
-static struct resp_filter *f;
 static struct svc_conf sc;
 
 static void
@@ -121,7 +133,7 @@ setup(int cluster)
 	    s_fail, &up };
 	struct relay_sink sd = { s_write, s_queued, s_eof, s_close_after,
 	    s_fail, &down };
-	struct rf_hooks h = { h_prepared, h_void, h_recycled, h_void,
+	struct rf_hooks h = { h_prepared, h_client_done, h_recycled, h_void,
 	    h_client_eof, NULL, cluster ? h_map : NULL,
 	    cluster ? h_miss : NULL };
 
@@ -598,8 +610,10 @@ test_wait(void)
 		CHECK(out_is(&down, "$1\r\n1\r\n", 7));
 		CHECK(resp_filter_cluster_retry(f, 0) == 1);
 		CHECK(ev.misses == 1 && down.len == 7);
+		CHECK(!resp_filter_reusable(f));	/* replies held */
 		map = full;
 		CHECK(resp_filter_cluster_retry(f, 0) == 0);
+		CHECK(resp_filter_reusable(f));
 		want.n = 0;
 		cats(&want, "$1\r\n1\r\n");
 		cat_redirect(&want, "-MOVED 9 node4.test:27104\r\n");
@@ -690,6 +704,23 @@ test_wait(void)
 	    memcmp(down.out, want.p, want.n) == 0 &&
 	    memcmp(down.out + want.n, big, sizeof(big)) == 0);
 
+	/* Over RCL_WAIT_MAX held: given up, all delivered in order. */
+	map = part;
+	setup(1);
+	feed(RELAY_UP, "GET a\r\n", 0);
+	for (i = 0; i < 5; i++)
+		feed(RELAY_UP, "GET b\r\n", 0);
+	feed(RELAY_DOWN, "-MOVED 9 node4.test:27104\r\n", 0);
+	for (i = 0; i < 4; i++) {
+		CHECK(down.len == 0);
+		feedn(RELAY_DOWN, big, sizeof(big), 65536);
+	}
+	CHECK(down.len == strlen(TRYAGAIN4) + 4 * sizeof(big) &&
+	    memcmp(down.out, TRYAGAIN4, strlen(TRYAGAIN4)) == 0);
+	CHECK(resp_filter_cluster_retry(f, 0) == 0);
+	feedn(RELAY_DOWN, big, sizeof(big), 0);	/* not held any more */
+	CHECK(down.len == strlen(TRYAGAIN4) + 5 * sizeof(big) && !down.failed);
+
 	map = full;
 	cmap_free(part);
 	free(want.p);
@@ -727,6 +758,32 @@ test_big_topology(void)
 	feedn(RELAY_DOWN, reply.p + half, reply.n - half, 4096);
 	CHECK(out_is(&down, want.p, want.n));
 	free(reply.p);
+	free(want.p);
+}
+
+/* After the client's last command, a redirect still goes rewritten. */
+static void
+test_recycle(void)
+{
+	struct str want = { NULL, 0 };
+	size_t step;
+
+	want_reuse = 1;
+	for (step = 0; step <= 3; step++) {
+		setup(1);
+		feed(RELAY_UP, "GET a\r\nGET b\r\n", step);
+		CHECK(relay_eof(r, RELAY_UP) == 0 && up.eofs == 0);
+		feed(RELAY_DOWN, "-MOVED 1 node1.test:27101\r\n-ERR x\r\n",
+		    step);
+		CHECK(memmem(up.out, up.len, "RESET", 5) != NULL);
+		feed(RELAY_DOWN, "+RESET\r\n", step);
+		want.n = 0;
+		cat_redirect(&want, "-MOVED 1 node1.test:27101\r\n");
+		cats(&want, "-ERR x\r\n");
+		CHECK(out_is(&down, want.p, want.n));
+		CHECK(ev.client_done == 1);	/* the client is let go */
+	}
+	want_reuse = 0;
 	free(want.p);
 }
 
@@ -773,6 +830,7 @@ main(void)
 	test_multi();
 	test_wait();
 	test_big_topology();
+	test_recycle();
 	test_untouched();
 	relay_free(r);
 	resp_filter_release_cache();

@@ -21,7 +21,9 @@
  * more bytes than the server sent (without cluster), and passes every
  * client byte on.  A cluster service whose server never says MOVED or ASK
  * and whose client never says CLUSTER passes the same bytes as a service
- * without cluster.
+ * without cluster (but for a line held at the end of the script: the
+ * start of an error that may be a MOVED, or without cluster a line that
+ * may answer redtun's RESET).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@
 
 #include "cluster_map.h"
 #include "conf.h"
+#include "log.h"
 #include "relay.h"
 #include "resp_filter.h"
 
@@ -270,10 +273,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct run a, b, c;
 	struct svc_conf sc;
 	uint32_t seed;
+	size_t n;
 
 	if (size < 5)
 		return (0);
 	if (map_part == NULL) {
+		log_open(NULL, 1, LOG_LVL_EMERG);	/* quiet: a line a run */
 		map_part = map_make(0);
 		map_full = map_make(1);
 	}
@@ -321,8 +326,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sc.cluster = 0;
 		play(&c, &sc, data + 5, size - 5, 0);
 		resp_filter_release_cache();
-		if (a.way[1].len != c.way[1].len || memcmp(a.way[1].out,
-		    c.way[1].out, a.way[1].len) != 0 || a.misses != 0)
+		/*
+		 * But for a line held at the end: the start of an error by
+		 * cluster ("-MO"), a client's line after its EOF without; and
+		 * after a protocol violation only the verdict (as above).
+		 */
+		n = a.way[1].len < c.way[1].len ? a.way[1].len : c.way[1].len;
+		if (a.way[1].failed != c.way[1].failed || a.misses != 0 ||
+		    (!a.way[1].failed && (memcmp(a.way[1].out, c.way[1].out,
+		    n) != 0 || a.way[1].len + c.way[1].len - 2 * n > 64)))
 			abort();	/* cluster changed a plain reply */
 	}
 	if (a.way[0].closed + a.way[1].closed + a.way[0].failed +
