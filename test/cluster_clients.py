@@ -17,7 +17,7 @@ harness itself). Exit 0 on success, 1 on a failed check.
       20 ms) until it succeeds: so an outage of any shard stops the writer
       until it is over. FILE gets "ok N T" per acknowledged write and
       "err N T MESSAGE" per error, T = time.time().
-  cluster_clients.py check --port P --acked FILE
+  cluster_clients.py check --port P --acked FILE [--prefix fo]
       Every key FILE says was acknowledged reads back its value; prints
       "checked N missing M wrong W".
   cluster_clients.py rw --port P --seconds S [--prefix X] [--out FILE]
@@ -153,23 +153,24 @@ def cmd_writer(o):
 
 def cmd_check(o):
     rc = connect(o)
-    acked = []
+    acked, when = [], {}
     with open(o.acked) as f:
         for line in f:
             w = line.split()
             if w and w[0] == "ok":
                 acked.append(int(w[1]))
+                when[int(w[1])] = w[2]
     missing = wrong = 0
     for k in range(0, len(acked), 500):
         part = acked[k:k + 500]
         p = rc.pipeline()
         for i in part:
-            p.get("fo:%d" % i)
+            p.get("%s:%d" % (o.prefix, i))
         for i, v in zip(part, p.execute()):
             if v is None:
                 missing += 1
                 if missing <= 5:
-                    print("missing fo:%d" % i)
+                    print("missing %s:%d (acknowledged at %s)" % (o.prefix, i, when[i]))
             elif v != str(i):
                 wrong += 1
     print("checked %d missing %d wrong %d" % (len(acked), missing, wrong))
@@ -416,6 +417,7 @@ def main():
     c = sub.add_parser("check")
     c.add_argument("--port", type=int, required=True)
     c.add_argument("--acked", required=True)
+    c.add_argument("--prefix", default="fo")
     r = sub.add_parser("rw")
     r.add_argument("--port", type=int, required=True)
     r.add_argument("--seconds", type=float, default=10)
