@@ -9,8 +9,12 @@
 #     wrong read, no lost write; afterwards CLUSTER SLOTS/SHARDS/NODES
 #     through redtun name only local listeners;
 #   - a 7th node joins (redis-cli --cluster add-node: CLUSTER MEET) and gets
-#     500 slots: redtun logs (notice) and opens its listener, and clients
-#     reach keys on it through 127.0.0.1:6379;
+#     500 slots. clusterRefresh is 3600 s until then, so the first MOVED
+#     naming node 7 is what makes redtun look: that MOVED arrives naming a
+#     local port that already serves node 7 (held back until it is open);
+#     redtun logs (notice) the 7-node topology, and clients reach keys on
+#     node 7 through 127.0.0.1:6379;
+#   - a reload (SIGHUP, clusterRefresh = 1) keeps every node's local port;
 #   - node 7 gives its slots back and leaves (redis-cli --cluster del-node:
 #     CLUSTER FORGET everywhere; then it is stopped): its listener stays open
 #     for clusterGrace (5 s here), then closes.
@@ -42,7 +46,8 @@ id2=$(cluster_node_id 2)
 
 step "redtun with cluster = true"
 GRACE=5
-cluster_conf 'clusterRefresh = 1;' "clusterGrace = $GRACE;" >"$T/redtun.conf"
+# No periodic refresh until the reload below: node 7 is found by a MOVED.
+cluster_conf 'clusterRefresh = 3600;' "clusterGrace = $GRACE;" >"$T/redtun.conf"
 start_redtun "$T/redtun.conf"
 wait_for_log "$LOG" "$CLUSTER_UP_RE" 10
 wait_until 10 port_listening 6379 || fail "nothing listens on 127.0.0.1:6379"
@@ -121,7 +126,17 @@ cluster_admin 120 reshard "$(cluster_ip 1):6379" --cluster-from all --cluster-to
 }
 cluster_wait_ok 30
 say "node 7 joined and got 500 slots at $(elapsed)"
-say "500 slots to node 7 in $((($(date +%s%N) - t1) / 1000000)) ms"
+say "500 slots to node 7 in $((($(date +%s%N) - t1) / 1000000)) ms; $(node_ports_listening) node listeners"
+# The first MOVED to node 7 through redtun: it names a port that already
+# serves node 7, at once.
+key=$(cluster_key_on 7 n7) || hard_error "no key on node 7"
+ccli 7 SET "$key" seven >/dev/null
+out=$(rcli 6379 GET "$key" 2>&1)
+say "GET $key: $out"
+assert_match "$out" "^(\(error\) )?MOVED [0-9]+ 127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$" "MOVED to node 7"
+p7=${out##*:}
+assert_eq seven "$(rcli "$p7" GET "$key" 2>&1)" "node 7's local port serves the key right after the MOVED"
+assert_eq "$id7" "$(rcli "$p7" CLUSTER MYID)" "node 7's local port is node 7"
 # shellcheck disable=SC2016 # eval'd by wait_until
 wait_until 15 eval '[ "$(node_ports_listening)" -ge 7 ]' ||
 	fail "no 7th node listener 15 s after node 7 got slots ($(node_ports_listening) listening)"
@@ -131,20 +146,27 @@ wait_until 5 eval '[ "$(node_ports_logged | wc -l)" -ge 7 ]' ||
 say "node 7's listener is up at $(elapsed)"
 wait_for_log "$LOG" 'notice .*cluster:.*[^0-9]7 nodes' 5
 # A key on node 7, through the main port.
-key=$(cluster_key_on 7 n7) || hard_error "no key on node 7"
+key=$(cluster_key_on 7 n7b) || hard_error "no key on node 7"
 out=$(rcli 6379 -c SET "$key" seven 2>&1 | grep -v '^-> Redirected' || true)
 assert_eq OK "$out" "redis-cli -c SET of a key on node 7"
 assert_eq seven "$(ccli 7 GET "$key")" "the key is on node 7"
-out=$(rcli 6379 GET "$key" 2>&1)
-assert_match "$out" "^(\(error\) )?MOVED [0-9]+ 127\.0\.0\.1:170(0[1-9]|1[0-9]|20)$" "MOVED to node 7"
-p7=${out##*:}
-assert_eq seven "$(rcli "$p7" GET "$key")" "node 7's local port serves the key"
-assert_eq "$id7" "$(rcli "$p7" CLUSTER MYID)" "node 7's local port is node 7"
 out=$(timeout 60 "$PY" "$CC_PY" rw --port 6379 --seconds 3 --prefix after7 2>&1) ||
 	fail "RedisCluster with 7 nodes: $out"
 say "$out"
 out=$("$PY" "$CC_PY" topo --port 6379 --expect-nodes 7 2>&1) || fail "topology with 7 nodes: $out"
 printf '%s\n' "$out" | sed 's/^/  /'
+
+step "a reload (clusterRefresh = 1) keeps every node's local port"
+ports() { rcli 6379 CLUSTER NODES | awk '{ split($2, a, "@"); print $1, a[1] }' | sort; }
+before=$(ports)
+sed -i 's/clusterRefresh = 3600;/clusterRefresh = 1;/' "$T/redtun.conf"
+n_rel=$(log_count "$LOG" 'configuration reloaded')
+kill -HUP "$RT_PID"
+reloaded() { [ "$(log_count "$LOG" 'configuration reloaded')" -gt "$n_rel" ]; }
+wait_until 15 reloaded || fail "the reload was not done within 15 s: $(grep -E 'reload' "$LOG" | tail -n 2)"
+sleep 1.5 # a refresh with the new period
+assert_eq "$before" "$(ports)" "node ids and local ports across the reload"
+assert_eq 7 "$(node_ports_listening)" "node listeners after the reload"
 
 step "node 7 leaves: its listener stays for clusterGrace ($GRACE s), then closes"
 cluster_admin 120 reshard "$(cluster_ip 1):6379" --cluster-from "$id7" --cluster-to "$id1" \
