@@ -5,10 +5,11 @@
 # test/cluster-lib.sh) behind one redtun service on 127.0.0.1:6379, and
 # unmodified clients that know only that address:
 #   - redtun logs the discovery and one listener per node (17001-17020);
-#   - CLUSTER SLOTS, SHARDS, NODES and REPLICAS, in RESP2 and RESP3, name
-#     only 127.0.0.1 and ports of 17001-17020 (checked by structure and as
-#     redis-cli prints them); a MOVED seen by plain redis-cli does too, and
-#     the port it names serves the key;
+#   - CLUSTER SLOTS, SHARDS, NODES and REPLICAS, in RESP2 and RESP3, one by
+#     one, pipelined and inside MULTI/EXEC, name only 127.0.0.1 and ports of
+#     17001-17020 (checked by structure and as redis-cli prints them); a
+#     MOVED does too (plain redis-cli, pipelined, queued in MULTI), and the
+#     port it names serves the key;
 #   - redis-cli -c: SET/GET of 1,000 keys spread over every slot range (one
 #     session each) and a session whose commands hop between nodes;
 #   - python3-redis RedisCluster: pipelines, scan_iter over all nodes;
@@ -39,6 +40,9 @@ cluster_certs
 cluster_start 6
 
 step "redtun with cluster = true"
+# A control: the same node behind a service without cluster = true (its
+# replies are not rewritten, so the checks below must fail on it).
+CLUSTER_EXTRA_SERVICES="  control = { client = true; accept = \"127.0.0.1:6380\"; connect = \"$(cluster_host 1):6379\"; };"
 cluster_conf 'clusterRefresh = 1;' 'clusterGrace = 60;' >"$T/redtun.conf"
 start_redtun "$T/redtun.conf"
 wait_for_log "$LOG" "$CLUSTER_UP_RE" 10
@@ -52,7 +56,10 @@ say "redtun up with 6 node listeners at $(elapsed)"
 
 step "the topology through redtun names only local listeners"
 id1=$(cluster_node_id 1)
-out=$("$PY" "$CC_PY" topo --port 6379 --id "$id1" --expect-nodes 6) ||
+# One by one, pipelined and inside MULTI/EXEC, RESP2 and RESP3; with a MOVED
+# (a key on node 2) pipelined and queued in a transaction.
+mkey=$(cluster_key_on 2 mvp) || hard_error "no key on node 2"
+out=$("$PY" "$CC_PY" topo --port 6379 --id "$id1" --expect-nodes 6 --moved-key "$mkey") ||
 	fail "topology replies through redtun: $out"
 printf '%s\n' "$out" | sed 's/^/  /'
 for cmd in "CLUSTER SLOTS" "CLUSTER SHARDS" "CLUSTER NODES" "CLUSTER REPLICAS $id1"; do
@@ -64,14 +71,19 @@ for cmd in "CLUSTER SLOTS" "CLUSTER SHARDS" "CLUSTER NODES" "CLUSTER REPLICAS $i
 	assert_local_only "redis-cli -3 $cmd" "$out"
 done
 
+# The checks can fail: the control service passes the nodes' own replies.
+if out=$("$PY" "$CC_PY" topo --port 6380 --moved-key "$mkey" 2>&1); then
+	fail "the topology checks passed on unrewritten replies: $out"
+fi
+assert_contains "$out" "FAIL: " "the checker's verdict on unrewritten replies"
+say "control (cluster = false): $(printf '%s\n' "$out" | grep -c '^FAIL: ') problems found, e.g. $(printf '%s\n' "$out" | grep -m1 '^FAIL: ')"
+if (assert_local_only "control" "$(rcli 6380 CLUSTER SLOTS)") 2>/dev/null; then
+	fail "assert_local_only passed on an unrewritten CLUSTER SLOTS"
+fi
+
 step "MOVED through plain redis-cli (no -c)"
 # A key that node 1 (behind the main port) does not serve.
-key=""
-for i in $(seq 1 200); do
-	s=$(ccli 1 CLUSTER KEYSLOT "mv:$i")
-	[ "$(cluster_primary_of_slot "$s")" != 1 ] && { key="mv:$i"; break; }
-done
-[ -n "$key" ] || hard_error "no key outside node 1's slots found"
+key=$(cluster_key_on 2 mv) || hard_error "no key on node 2"
 ccli_c SET "$key" moved-value >/dev/null
 out=$(rcli 6379 GET "$key" 2>&1)
 say "GET $key: $out"
@@ -110,16 +122,9 @@ assert_eq 1000 "$total" "keys on the primaries"
 
 step "redis-cli -c: one session hopping between nodes"
 # Keys on three different nodes, touched in turn; every reply is checked.
-k1="" k2="" k3=""
-for i in $(seq 1 300); do
-	case $(cluster_primary_of_slot "$(ccli 1 CLUSTER KEYSLOT "hop:$i")") in
-	1) [ -n "$k1" ] || k1=hop:$i ;;
-	2) [ -n "$k2" ] || k2=hop:$i ;;
-	3) [ -n "$k3" ] || k3=hop:$i ;;
-	esac
-	[ -n "$k1" ] && [ -n "$k2" ] && [ -n "$k3" ] && break
-done
-[ -n "$k1$k2$k3" ] && [ -n "$k1" ] && [ -n "$k2" ] && [ -n "$k3" ] || hard_error "no keys on every primary"
+if ! { k1=$(cluster_key_on 1 hop) && k2=$(cluster_key_on 2 hop) && k3=$(cluster_key_on 3 hop); }; then
+	hard_error "no keys on every primary"
+fi
 : >"$T/hop.cmds"
 : >"$T/hop.want"
 for r in $(seq 1 30); do

@@ -13,6 +13,8 @@
 # event until the replica answers ROLE master) plus 2 s. Node 1 (behind
 # redtun's main port) is left alone. Prints "figure:" lines: errors seen,
 # recovery and failover seconds, keys checked.
+# An ioredis Cluster writer (test/node_modules; skipped without node) runs
+# beside it, under the same rules.
 # Runs in private mount + network namespaces (unshare -mn); skips without.
 set -eu
 
@@ -47,6 +49,12 @@ wait_for_log "$LOG" "$CLUSTER_UP_RE" 10
 wait_until 10 port_listening 6379 || fail "nothing listens on 127.0.0.1:6379"
 
 acks() { grep -c '^ok ' "$W" 2>/dev/null || true; }
+IO=""
+if command -v node >/dev/null 2>&1 && [ -d "$top_srcdir/test/node_modules/ioredis" ]; then
+	IO=$T/io-writer.log
+else
+	say "SKIPPED ioredis writer: node or test/node_modules/ioredis missing (scripts/bootstrap --test)"
+fi
 acks_after() { awk -v t="$1" '$1 == "ok" && $3 > t' "$W" 2>/dev/null | wc -l; }
 # wait_acks_after T N SECS: N writes acknowledged after time T.
 wait_acks_after() {
@@ -68,7 +76,7 @@ replica_of() {
 is_master() { [ "$(ccli "$1" ROLE 2>/dev/null | head -n 1)" = master ]; }
 # recovery T: seconds from T to the first acknowledged write after the
 # last error of the outage that followed T (0 when nothing failed).
-recovery() {
+recovery() { # T [FILE=$W]
 	awk -v t="$1" '
 		$2 ~ /^[0-9]+$/ && $3 + 0 > t + 0 {
 			if ($1 == "err") { last_err = $3; errs++; pending = 1 }
@@ -78,13 +86,29 @@ recovery() {
 			if (!errs) { print "0.000 0"; exit }
 			if (pending) { print "inf " errs; exit }
 			printf "%.3f %d\n", rec - t, errs
-		}' "$W"
+		}' "${2:-$W}"
+}
+# io_recovered NAME T F: the ioredis writer recovered after T within F + 2 s.
+io_recovered() {
+	local r e
+	[ -n "$IO" ] || return 0
+	read -r r e <<<"$(recovery "$2" "$IO")"
+	figure "${1}_ioredis_recovery_s" "$r" s
+	figure "${1}_ioredis_errors" "$e"
+	[ "$r" != inf ] || fail "the ioredis writer did not recover ($1): $(tail -n 2 "$IO")"
+	awk -v r="$r" -v f="$3" 'BEGIN { exit !(r <= f + 2) }' ||
+		fail "ioredis recovery ($1) took ${r}s, the cluster ${3}s (+2 s allowed)"
 }
 
 step "a RedisCluster writer through redtun"
 "$PY" "$CC_PY" writer --port 6379 --seconds 90 --out "$W" >"$T/writer.out" 2>&1 &
 WRITER=$!
 track_pid "$WRITER"
+if [ -n "$IO" ]; then
+	(cd "$top_srcdir/test" && exec node cluster_ioredis.js writer 6379 "$IO" 90) >"$T/io-writer.out" 2>&1 &
+	IOW=$!
+	track_pid "$IOW"
+fi
 wait_acks_after 0 300 20 || fail "the writer did not get 300 writes through in 20 s: $(tail -n 3 "$W")"
 say "writer at $(acks) acknowledged writes ($(elapsed))"
 
@@ -92,6 +116,7 @@ step "A. CLUSTER FAILOVER on node 2's replica"
 R2=$(replica_of 2)
 [ -n "$R2" ] || hard_error "node 2 has no replica"
 ta=$(now)
+say "CLUSTER FAILOVER at $ta"
 assert_eq OK "$(ccli "$R2" CLUSTER FAILOVER)" "CLUSTER FAILOVER on node$R2"
 wait_until 15 is_master "$R2" || fail "node$R2 did not become a primary within 15 s"
 fa=$(awk -v a="$ta" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')
@@ -104,13 +129,16 @@ figure manual_errors "$ea"
 [ "$ra" != inf ] || fail "the writer did not recover after CLUSTER FAILOVER"
 awk -v r="$ra" -v f="$fa" 'BEGIN { exit !(r <= f + 2) }' ||
 	fail "recovery after CLUSTER FAILOVER took ${ra}s, the cluster ${fa}s (+2 s allowed)"
+io_recovered manual "$ta" "$fa"
 
 step "B. kill -9 of node 3 (a primary)"
 R3=$(replica_of 3)
 [ -n "$R3" ] || hard_error "node 3 has no replica"
 wait_acks_after "$(now)" 100 10 || fail "the writer stalled before the kill"
 tb=$(now)
-kill -KILL "$(cluster_node_pid 3)"
+say "killing node 3 at $tb"
+pid3=$(cluster_node_pid 3)
+{ kill -KILL "$pid3"; wait "$pid3"; } 2>/dev/null || true
 wait_until 30 is_master "$R3" || fail "node$R3 did not take over from node 3 within 30 s"
 fb=$(awk -v a="$tb" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')
 say "node$R3 is the primary $fb s after the kill"
@@ -123,15 +151,31 @@ figure kill_errors "$eb"
 [ "$rb" != inf ] || fail "the writer did not recover after node 3 was killed"
 awk -v r="$rb" -v f="$fb" 'BEGIN { exit !(r <= f + 2) }' ||
 	fail "recovery after the kill took ${rb}s, the cluster ${fb}s (+2 s allowed)"
+if [ -n "$IO" ]; then
+	# The ioredis writer, too, wrote again after the kill.
+	for ((i = 0; i < 100; i++)); do
+		[ "$(awk -v t="$tb" '$1 == "ok" && $3 > t' "$IO" | wc -l)" -ge 50 ] && break
+		sleep 0.1
+	done
+fi
+io_recovered kill "$tb" "$fb"
 
 step "stop the writer, read every acknowledged key back"
 touch "$W.stop"
 wait_for_exit "$WRITER" 15 || fail "the writer did not stop"
+if [ -n "$IO" ]; then
+	touch "$IO.stop"
+	wait_for_exit "$IOW" 15 || fail "the ioredis writer did not stop"
+	out=$(timeout 60 "$PY" "$CC_PY" check --port 6379 --acked "$IO" --prefix iofo 2>&1) ||
+		fail "acknowledged ioredis writes lost (CLUSTER FAILOVER at $ta, kill at $tb): $out"
+	say "ioredis: $out"
+	figure ioredis_keys_checked "$(printf '%s\n' "$out" | sed -n 's/^checked \([0-9]*\) .*/\1/p')"
+fi
 grep '^err ' "$W" | cut -d' ' -f4- | sed 's/[0-9]\{2,\}/N/g' | sort | uniq -c | sort -rn | head -n 5 |
 	sed 's/^/  errors: /'
 figure errors_total "$(grep -c '^err ' "$W" || true)"
 out=$(timeout 60 "$PY" "$CC_PY" check --port 6379 --acked "$W" 2>&1) ||
-	fail "acknowledged writes lost: $out"
+	fail "acknowledged writes lost (CLUSTER FAILOVER at $ta, kill at $tb): $out"
 say "$out"
 figure keys_checked "$(printf '%s\n' "$out" | sed -n 's/^checked \([0-9]*\) .*/\1/p')"
 assert_match "$out" '^checked [0-9]+ missing 0 wrong 0$' "every acknowledged write is there"

@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034,SC2119,SC2120,SC2317
+# (the helpers are called by the tests that source this file)
 # A real TLS Redis Cluster for the cluster tests (test/cluster-*.sh).
 # (private network namespace only: the tests that use it run under netns_reexec)
 # Source it after test/netns.sh's netns_reexec and test/lib.sh:
@@ -32,12 +33,18 @@
 #   ccli N ARGS...            redis-cli --tls straight to node N (admin)
 #   ccli_c ARGS...            redis-cli --tls -c into the cluster (admin)
 #   cluster_primary_of_slot S the node number serving slot S
+#   cluster_key_on N PREFIX   a key PREFIX:i that node N serves
 #   cluster_wait_ok [SECS]    until every running node says cluster_state:ok
 #                             and agrees on the slot map
 # Variables: CLUSTER_DOMAIN, CLUSTER_TIMEOUT_MS (cluster-node-timeout),
 # CLUSTER_NODES (numbers of the running nodes).
 
 CLUSTER_DOMAIN=cluster.test
+# Steps say when they start (the cluster tests keep an eye on their time).
+_CL_T0=$(date +%s%N)
+step() {
+	printf '\n=== %s: %s (at %d ms)\n' "$TEST_NAME" "$*" $((($(date +%s%N) - _CL_T0) / 1000000))
+}
 : "${CLUSTER_TIMEOUT_MS:=2000}"
 : "${CLUSTER_WRONG_CERT:=}"
 CLUSTER_NODES=()
@@ -73,14 +80,15 @@ keyUsage=critical,digitalSignature,keyAgreement
 extendedKeyUsage=serverAuth,clientAuth
 subjectAltName=DNS:*.$CLUSTER_DOMAIN
 EOF
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
 		-out "$T/wild.key" 2>/dev/null &&
 		openssl req -new -key "$T/wild.key" -subj "/CN=*.$CLUSTER_DOMAIN" \
 			-out "$T/wild.csr" 2>/dev/null &&
 		openssl x509 -req -days 2 -in "$T/wild.csr" -CA "$T/ca.crt" \
 			-CAkey "$T/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
-			-extfile "$T/wild.ext" -out "$T/wild.crt" 2>/dev/null ||
+			-extfile "$T/wild.ext" -out "$T/wild.crt" 2>/dev/null; }; then
 		hard_error "cannot make the *.$CLUSTER_DOMAIN certificate"
+	fi
 	chmod 600 "$T/wild.key"
 }
 
@@ -192,6 +200,17 @@ _cluster_replicas_known() {
 	done
 }
 
+# _cluster_all_online N: every running node's CLUSTER SHARDS has N nodes
+# whose health is online.
+_cluster_all_online() {
+	local n c
+	for n in "${CLUSTER_NODES[@]}"; do
+		pid_alive "$(cluster_node_pid "$n")" || continue
+		c=$(ccli "$n" CLUSTER SHARDS 2>/dev/null | grep -cx 'online' || true)
+		[ "$c" -eq "$1" ] || return 1
+	done
+}
+
 # cluster_start [N=6]: N nodes (even), created with redis-cli --cluster
 # create --cluster-replicas 1; returns when the cluster is ok everywhere
 # and every replica is in sync.
@@ -214,6 +233,12 @@ cluster_start() {
 	wait_until 30 _cluster_replicas_synced || hard_error "replicas not in sync after 30 s"
 	wait_until 20 _cluster_replicas_known $((count / 2)) ||
 		hard_error "not every node knows the $((count / 2)) replicas after 20 s"
+	# A replica whose replication offset is still 0 counts as "loading"
+	# and CLUSTER SLOTS leaves it out: write to every shard first.
+	for n in $(seq 1 30); do echo "SET cluster-lib:warm:$n 1"; done |
+		ccli_c >/dev/null 2>&1 || hard_error "cannot write to the new cluster"
+	wait_until 20 _cluster_all_online "$count" ||
+		hard_error "not every node reports $count nodes online (CLUSTER SHARDS) after 20 s"
 	say "cluster of $count nodes up in $((($(date +%s%N) - t0) / 1000000)) ms"
 }
 
@@ -262,6 +287,37 @@ cluster_primary_of_slot() { # SLOT
 	return 1
 }
 
+# cluster_key_in PREFIX RANGE...: the first key PREFIX:i (i = 1, 2, ...)
+# whose hash slot is in one of the RANGEs ("0-999", "42"); computed here
+# (redis-py's CRC16), not asked of a server key by key.
+cluster_key_in() {
+	/usr/bin/python3 - "$@" <<'PY'
+import sys
+from redis.crc import key_slot
+prefix, rs = sys.argv[1], []
+for r in sys.argv[2:]:
+    a, _, b = r.partition("-")
+    rs.append((int(a), int(b or a)))
+for i in range(1, 500000):
+    k = "%s:%d" % (prefix, i)
+    s = key_slot(k.encode())
+    if any(a <= s <= b for a, b in rs):
+        print(k)
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# cluster_key_on N PREFIX: a key PREFIX:i that node N serves (by N's own
+# CLUSTER NODES line); fails when N serves no slot.
+cluster_key_on() {
+	local ranges
+	ranges=$(ccli "$1" CLUSTER NODES | awk '$3 ~ /myself/ { for (i = 9; i <= NF; i++) if ($i !~ /^\[/) printf "%s ", $i }')
+	[ -n "$ranges" ] || return 1
+	# shellcheck disable=SC2086 # one word a range
+	cluster_key_in "$2" $ranges
+}
+
 cluster_stop() {
 	local n
 	for n in "${CLUSTER_NODES[@]}"; do
@@ -291,6 +347,8 @@ cluster_conf() {
 		printf '    %s\n' "$l"
 	done
 	echo '  };'
+	# More services (whole "name = { ... };" blocks), e.g. a control.
+	[ -z "${CLUSTER_EXTRA_SERVICES:-}" ] || printf '%s\n' "$CLUSTER_EXTRA_SERVICES"
 	echo '};'
 }
 

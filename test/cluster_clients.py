@@ -17,7 +17,7 @@ harness itself). Exit 0 on success, 1 on a failed check.
       20 ms) until it succeeds: so an outage of any shard stops the writer
       until it is over. FILE gets "ok N T" per acknowledged write and
       "err N T MESSAGE" per error, T = time.time().
-  cluster_clients.py check --port P --acked FILE
+  cluster_clients.py check --port P --acked FILE [--prefix fo]
       Every key FILE says was acknowledged reads back its value; prints
       "checked N missing M wrong W".
   cluster_clients.py rw --port P --seconds S [--prefix X] [--out FILE]
@@ -31,15 +31,40 @@ harness itself). Exit 0 on success, 1 on a failed check.
       structure: every node's host, IP, endpoint and host name is
       127.0.0.1, every port is in 17001-17020, tls-port is absent or 0,
       and no reply names *.cluster.test or 127.0.1.x. Prints one line a
-      reply; with --expect-nodes, SHARDS must name N nodes.
+      reply; with --expect-nodes, SLOTS, SHARDS and NODES must name N
+      nodes. Each in three ways: one by one, pipelined, and inside
+      MULTI/EXEC; with --moved-key K (a key the main port's node does not
+      serve), GET K pipelined between PINGs and queued in MULTI must get
+      MOVED naming 127.0.0.1 and a port of 17001-17020.
 """
 import argparse
+import logging
 import os
 import sys
 import time
 
 import redis
 from redis.cluster import RedisCluster
+
+
+class Redirects(logging.Handler):
+    """Counts the redirects redis-py logs (MovedError, AskError) instead
+    of printing its tracebacks."""
+    def __init__(self):
+        super().__init__()
+        self.moved = self.ask = 0
+
+    def emit(self, record):
+        m = record.getMessage()
+        if "Moved" in m:
+            self.moved += 1
+        elif "Ask" in m:
+            self.ask += 1
+
+
+REDIRECTS = Redirects()
+logging.getLogger("redis").addHandler(REDIRECTS)
+logging.getLogger("redis").propagate = False
 
 
 def connect(o, **kw):
@@ -128,23 +153,24 @@ def cmd_writer(o):
 
 def cmd_check(o):
     rc = connect(o)
-    acked = []
+    acked, when = [], {}
     with open(o.acked) as f:
         for line in f:
             w = line.split()
             if w and w[0] == "ok":
                 acked.append(int(w[1]))
+                when[int(w[1])] = w[2]
     missing = wrong = 0
     for k in range(0, len(acked), 500):
         part = acked[k:k + 500]
         p = rc.pipeline()
         for i in part:
-            p.get("fo:%d" % i)
+            p.get("%s:%d" % (o.prefix, i))
         for i, v in zip(part, p.execute()):
             if v is None:
                 missing += 1
                 if missing <= 5:
-                    print("missing fo:%d" % i)
+                    print("missing %s:%d (acknowledged at %s)" % (o.prefix, i, when[i]))
             elif v != str(i):
                 wrong += 1
     print("checked %d missing %d wrong %d" % (len(acked), missing, wrong))
@@ -185,8 +211,9 @@ def cmd_rw(o):
             for n, v in zip(range(k, min(i, k + 500)), p.execute()):
                 if v != str(n):
                     lost += 1
-    print("rw ops %d keys %d errors %d bad %d lost %d%s" % (
-        ops, i, errors, bad, lost, (" first-error " + first_err) if first_err else ""),
+    print("rw ops %d keys %d errors %d bad %d lost %d moved %d ask %d%s" % (
+        ops, i, errors, bad, lost, REDIRECTS.moved, REDIRECTS.ask,
+        (" first-error " + first_err) if first_err else ""),
         flush=True)
     return 0 if ops > 0 and bad == 0 and lost == 0 else 1
 
@@ -251,68 +278,126 @@ def cmd_topo(o):
         if "," in rest:
             host_ok(what + " hostname", rest.split(",", 1)[1])
 
-    for proto in (2, 3):
-        raw = Raw(o.port, host=o.host)
-        if proto == 3:
-            t, v = raw.call("HELLO", "3")
-            if t in (b"-", b"!"):
-                problems.append("HELLO 3: " + _s(v))
-                break
-        frames = {}
-        for name, args in (("SLOTS", ("CLUSTER", "SLOTS")), ("SHARDS", ("CLUSTER", "SHARDS")),
-                           ("NODES", ("CLUSTER", "NODES"))) + \
-                ((("REPLICAS", ("CLUSTER", "REPLICAS", o.id)),) if o.id else ()):
+    cmds = [("SLOTS", ("CLUSTER", "SLOTS")), ("SHARDS", ("CLUSTER", "SHARDS")),
+            ("NODES", ("CLUSTER", "NODES"))]
+    if o.id:
+        cmds.append(("REPLICAS", ("CLUSTER", "REPLICAS", o.id)))
+
+    def bytes_ok(what, r):
+        text = repr(r)
+        for bad in (".cluster.test", "127.0.1."):
+            if bad in text:
+                problems.append("%s names %s" % (what, bad))
+
+    def moved_ok(what, r):
+        t, v = r
+        v = _s(v)
+        if t not in (b"-", b"!") or not (v.startswith("MOVED ") or v.startswith("ASK ")):
+            problems.append("%s: not a redirect: %r" % (what, r))
+            return
+        hp = v.split()[-1]
+        host, _, port = hp.rpartition(":")
+        host_ok(what, host)
+        port_ok(what, port)
+
+    def get_frames(raw, mode, what):
+        """The replies to cmds: one by one, pipelined, or inside MULTI/EXEC."""
+        if mode == "one-by-one":
+            return {name: raw.call(*args) for name, args in cmds}
+        if mode == "pipelined":
+            for _, args in cmds:
+                raw.send(*args)
+            return {name: raw.read() for name, _ in cmds}
+        raw.send("MULTI")
+        for _, args in cmds:
             raw.send(*args)
-            # Keep the bytes too: nothing may name a node's own address.
-            r = raw.read()
-            frames[name] = r
-            text = repr(r)
-            for bad in (".cluster.test", "127.0.1."):
-                if bad in text:
-                    problems.append("RESP%d %s names %s" % (proto, name, bad))
-        what = "RESP%d" % proto
-        slots = _val(frames["SLOTS"])
-        nslot_nodes = 0
-        for rng in slots:
-            for node in rng[2:]:
-                nslot_nodes += 1
-                host_ok(what + " SLOTS", node[0])
-                port_ok(what + " SLOTS", node[1])
-                if len(node) > 3 and node[3]:
-                    meta = _pairs(node[3])
-                    for k in ("ip", "hostname"):
-                        if k in meta:
-                            host_ok(what + " SLOTS " + k, meta[k])
-        shards = _val(frames["SHARDS"])
-        nshard_nodes = 0
-        for sh in shards:
-            for node in _pairs(sh).get("nodes", []):
-                nshard_nodes += 1
-                m = _pairs(node)
-                for k in ("ip", "endpoint", "hostname"):
-                    if k in m:
-                        host_ok(what + " SHARDS " + k, m[k])
-                if "port" not in m:
-                    problems.append(what + " SHARDS: a node without port: %r" % (m,))
+        raw.send("EXEC")
+        queued = [raw.read() for _ in range(len(cmds) + 1)]
+        if any(t in (b"-", b"!") for t, _ in queued):
+            problems.append("%s: MULTI: %r" % (what, queued))
+        t, v = raw.read()
+        if t != b"*" or len(v) != len(cmds):
+            problems.append("%s: EXEC reply %r" % (what, (t, v)))
+            return None
+        return {name: r for (name, _), r in zip(cmds, v)}
+
+    for proto in (2, 3):
+        for mode in ("one-by-one", "pipelined", "multi-exec"):
+            what = "RESP%d %s" % (proto, mode)
+            raw = Raw(o.port, host=o.host)
+            if proto == 3:
+                t, v = raw.call("HELLO", "3")
+                if t in (b"-", b"!"):
+                    problems.append("HELLO 3: " + _s(v))
+                    break
+            frames = get_frames(raw, mode, what)
+            if frames is None:
+                raw.close()
+                continue
+            for name, r in frames.items():
+                bytes_ok("%s %s" % (what, name), r)
+            slots = _val(frames["SLOTS"])
+            slot_nodes = set()
+            for rng in slots:
+                for node in rng[2:]:
+                    slot_nodes.add((node[0], node[1]))
+                    host_ok(what + " SLOTS", node[0])
+                    port_ok(what + " SLOTS", node[1])
+                    if len(node) > 3 and node[3]:
+                        meta = _pairs(node[3])
+                        for k in ("ip", "hostname"):
+                            if k in meta:
+                                host_ok(what + " SLOTS " + k, meta[k])
+            shards = _val(frames["SHARDS"])
+            nshard_nodes = 0
+            for sh in shards:
+                for node in _pairs(sh).get("nodes", []):
+                    nshard_nodes += 1
+                    m = _pairs(node)
+                    for k in ("ip", "endpoint", "hostname"):
+                        if k in m:
+                            host_ok(what + " SHARDS " + k, m[k])
+                    if "port" not in m:
+                        problems.append(what + " SHARDS: a node without port: %r" % (m,))
+                    else:
+                        port_ok(what + " SHARDS", m["port"])
+                    if m.get("tls-port", 0) not in (0, "0"):
+                        problems.append(what + " SHARDS: tls-port %r" % (m["tls-port"],))
+            nodes = _val(frames["NODES"])
+            lines = [x for x in nodes.splitlines() if x.strip()]
+            for line in lines:
+                nodes_line(what + " NODES", line)
+            if o.id:
+                for line in _val(frames["REPLICAS"]):
+                    nodes_line(what + " REPLICAS", line)
+            nslot_nodes = len(slot_nodes)
+            print("%s slots-nodes %d shards-nodes %d nodes-lines %d%s" % (
+                what, nslot_nodes, nshard_nodes, len(lines),
+                (" replicas %d" % len(_val(frames["REPLICAS"]))) if o.id else ""), flush=True)
+            if o.expect_nodes and nshard_nodes != o.expect_nodes:
+                problems.append("%s SHARDS: %d nodes, expected %d" % (what, nshard_nodes, o.expect_nodes))
+            if o.expect_nodes and nslot_nodes != o.expect_nodes:
+                problems.append("%s SLOTS: %d distinct nodes, expected %d" % (what, nslot_nodes, o.expect_nodes))
+            if o.expect_nodes and len(lines) != o.expect_nodes:
+                problems.append("%s NODES: %d lines, expected %d" % (what, len(lines), o.expect_nodes))
+            if o.moved_key and mode != "one-by-one":
+                # MOVED under pipelining (between other replies) and queued
+                # in a transaction (the error comes at queue time).
+                if mode == "pipelined":
+                    raw.send("PING")
+                    raw.send("GET", o.moved_key)
+                    raw.send("PING")
+                    raw.send("GET", o.moved_key)
+                    rs = [raw.read() for _ in range(4)]
+                    moved_ok(what + " MOVED", rs[1])
+                    moved_ok(what + " MOVED", rs[3])
                 else:
-                    port_ok(what + " SHARDS", m["port"])
-                if m.get("tls-port", 0) not in (0, "0"):
-                    problems.append(what + " SHARDS: tls-port %r" % (m["tls-port"],))
-        nodes = _val(frames["NODES"])
-        lines = [x for x in nodes.splitlines() if x.strip()]
-        for line in lines:
-            nodes_line(what + " NODES", line)
-        if o.id:
-            for line in _val(frames["REPLICAS"]):
-                nodes_line(what + " REPLICAS", line)
-        print("%s slots-nodes %d shards-nodes %d nodes-lines %d%s" % (
-            what, nslot_nodes, nshard_nodes, len(lines),
-            (" replicas %d" % len(_val(frames["REPLICAS"]))) if o.id else ""), flush=True)
-        if o.expect_nodes and nshard_nodes != o.expect_nodes:
-            problems.append("%s SHARDS: %d nodes, expected %d" % (what, nshard_nodes, o.expect_nodes))
-        if o.expect_nodes and len(lines) != o.expect_nodes:
-            problems.append("%s NODES: %d lines, expected %d" % (what, len(lines), o.expect_nodes))
-        raw.close()
+                    raw.send("MULTI")
+                    raw.send("GET", o.moved_key)
+                    raw.send("EXEC")
+                    rs = [raw.read() for _ in range(3)]
+                    moved_ok(what + " MOVED", rs[1])
+            raw.close()
     for p in problems[:20]:
         print("FAIL: " + p, flush=True)
     return 1 if problems else 0
@@ -332,6 +417,7 @@ def main():
     c = sub.add_parser("check")
     c.add_argument("--port", type=int, required=True)
     c.add_argument("--acked", required=True)
+    c.add_argument("--prefix", default="fo")
     r = sub.add_parser("rw")
     r.add_argument("--port", type=int, required=True)
     r.add_argument("--seconds", type=float, default=10)
@@ -341,6 +427,7 @@ def main():
     t.add_argument("--port", type=int, required=True)
     t.add_argument("--id", default="")
     t.add_argument("--expect-nodes", type=int, default=0)
+    t.add_argument("--moved-key", default="")
     o = ap.parse_args()
     return {"topo": cmd_topo, "suite": cmd_suite, "writer": cmd_writer, "check": cmd_check,
             "rw": cmd_rw}[o.cmd](o)

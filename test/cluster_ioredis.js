@@ -1,5 +1,10 @@
 // ioredis Cluster (test/node_modules, from test/package.json) for the
 // cluster tests.
+//   node cluster_ioredis.js writer PORT OUT SECONDS
+// Writes iofo:N = N (N = 0, 1, ...) through 127.0.0.1:PORT until SECONDS
+// pass or OUT.stop exists, retrying a failed write with the same N after
+// 20 ms; OUT gets "ok N T" / "err N T MESSAGE" lines (T in seconds since
+// the epoch), like cluster_clients.py writer.
 //   node cluster_ioredis.js PORT [CAFILE HOST]
 // Enters the cluster at 127.0.0.1:PORT (through redtun), or with CAFILE at
 // HOST:PORT over TLS (the harness check), with scaleReads: "slave": writes
@@ -10,6 +15,34 @@
 const fs = require("fs");
 const Redis = require("ioredis");
 
+if (process.argv[2] === "writer") {
+  const [, wport, out, secs] = process.argv.slice(2);
+  const c = new Redis.Cluster([{ host: "127.0.0.1", port: Number(wport) }], {
+    redisOptions: { connectTimeout: 2000, maxRetriesPerRequest: 1 },
+    retryDelayOnClusterDown: 100, retryDelayOnFailover: 100, retryDelayOnTryAgain: 100,
+    clusterRetryStrategy: () => 200,
+  });
+  c.on("error", () => {});
+  const end = Date.now() + Number(secs) * 1000;
+  const now = () => (Date.now() / 1000).toFixed(3);
+  (async () => {
+    let i = 0;
+    while (Date.now() < end && !fs.existsSync(out + ".stop")) {
+      try {
+        const r = await c.set(`iofo:${i}`, String(i));
+        if (r === "OK") { fs.appendFileSync(out, `ok ${i} ${now()}\n`); i++; continue; }
+        fs.appendFileSync(out, `err ${i} ${now()} reply ${r}\n`);
+      } catch (e) {
+        fs.appendFileSync(out, `err ${i} ${now()} ${String(e.message || e).replace(/\n/g, " ").slice(0, 200)}\n`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    fs.appendFileSync(out, `end ${i} ${now()}\n`);
+    c.disconnect();
+    process.exit(0);
+  })();
+  return;
+}
 const [port, cafile, host] = process.argv.slice(2);
 const redisOptions = { connectTimeout: 5000, maxRetriesPerRequest: 2 };
 if (cafile) redisOptions.tls = { ca: fs.readFileSync(cafile), servername: host };
