@@ -137,7 +137,12 @@ def cmd_writer(o):
             if rc is None:
                 rc = connect(o, cluster_error_retry_attempts=1)
             if rc.set("fo:%d" % i, str(i)):
-                f.write("ok %d %.3f\n" % (i, time.time()))
+                # Redis replicates asynchronously: a write kill -9 can
+                # lose is "okn" (acknowledged, no replica confirmed it
+                # within 100 ms), not checked afterwards.
+                node = rc.get_node_from_key("fo:%d" % i)
+                n = rc.execute_command("WAIT", 1, 100, target_nodes=node)
+                f.write("%s %d %.3f\n" % ("ok" if n else "okn", i, time.time()))
                 i += 1
             else:
                 f.write("err %d %.3f SET returned false\n" % (i, time.time()))

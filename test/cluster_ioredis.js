@@ -30,7 +30,19 @@ if (process.argv[2] === "writer") {
     while (Date.now() < end && !fs.existsSync(out + ".stop")) {
       try {
         const r = await c.set(`iofo:${i}`, String(i));
-        if (r === "OK") { fs.appendFileSync(out, `ok ${i} ${now()}\n`); i++; continue; }
+        if (r === "OK") {
+          // Then WAIT on the key's node (a pipeline anchored by the key):
+          // a write no replica confirmed within 100 ms ("okn") may be lost
+          // to kill -9 by Redis itself, and is not checked afterwards.
+          let rep = 0;
+          try {
+            const res = await c.pipeline().exists(`iofo:${i}`).wait(1, 100).exec();
+            if (!res[1][0]) rep = Number(res[1][1]);
+          } catch (e) { rep = 0; }
+          fs.appendFileSync(out, `${rep > 0 ? "ok" : "okn"} ${i} ${now()}\n`);
+          i++;
+          continue;
+        }
         fs.appendFileSync(out, `err ${i} ${now()} reply ${r}\n`);
       } catch (e) {
         fs.appendFileSync(out, `err ${i} ${now()} ${String(e.message || e).replace(/\n/g, " ").slice(0, 200)}\n`);
