@@ -92,12 +92,8 @@ set_grace(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 	return (set_seconds(c, s, &sc->cluster_grace, 0, 86400));
 }
 
-static const struct {
-	const char *name;
-	int (*set)(struct conf_ctx *, const config_setting_t *,
-	    struct svc_conf *);
-	int own;	/* per service only: a global value is refused */
-} settings[] = {
+/* own: per service only (a top-level value is refused below). */
+static const struct conf_setting settings[] = {
 	{ "cluster", set_cluster, 1 },
 	{ "clusterPorts", set_ports, 1 },
 	{ "clusterRefresh", set_refresh, 0 },
@@ -108,12 +104,8 @@ static const struct {
 int
 conf_cluster_setting(const char *name)
 {
-	size_t i;
 
-	for (i = 0; i < NSETTINGS; i++)
-		if (strcmp(name, settings[i].name) == 0)
-			return (1);
-	return (0);
+	return (conf_settings_find(settings, NSETTINGS, name));
 }
 
 /* Does port ${p} of host ${h} fall into ${sc}'s node listener range? */
@@ -135,20 +127,13 @@ conf_cluster_read(struct conf_ctx *c, const config_setting_t *root,
 
 	sc->cluster_refresh = 30;
 	sc->cluster_grace = 60;
-	for (i = 0; i < NSETTINGS; i++) {
-		s = config_setting_get_member(root, settings[i].name);
-		if (s != NULL && settings[i].own)
+	for (i = 0; i < NSETTINGS; i++)
+		if (settings[i].own && (s = config_setting_get_member(root,
+		    settings[i].name)) != NULL)
 			return (conf_bad(c, s, "set it in the service section:"
 			    " each cluster service needs its own"));
-		/* A service's own value wins over the global default. */
-		if ((s = config_setting_get_member(g, settings[i].name)) == NULL)
-			s = config_setting_get_member(root, settings[i].name);
-		if (s == NULL)
-			continue;
-		if (settings[i].set(c, s, sc) ||
-		    conf_loc_add(c, &sc->locs, settings[i].name, s))
-			return (-1);
-	}
+	if (conf_settings_read(c, root, g, sc, settings, NSETTINGS))
+		return (-1);
 	if (!sc->cluster) {
 		if ((s = config_setting_get_member(g, "clusterPorts")) != NULL)
 			return (conf_bad(c, s, "needs cluster = true"));

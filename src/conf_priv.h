@@ -103,6 +103,28 @@ int conf_get_version(struct conf_ctx *c, const config_setting_t *s,
 int conf_check_unknown(struct conf_ctx *c, const config_setting_t *group,
     int global);
 
+/* A service setting: its name, its reader, where its default comes from. */
+struct conf_setting {
+	const char *name;
+	int (*set)(struct conf_ctx *, const config_setting_t *,
+	    struct svc_conf *);
+	int own;	/* a top-level value is not a default for services */
+};
+
+/* conf_settings_find(t, n, name): ${name} is one of the ${n} settings ${t}. */
+int conf_settings_find(const struct conf_setting *t, size_t n,
+    const char *name);
+
+/**
+ * conf_settings_read(c, root, g, sc, t, n):
+ * Read each of the ${n} settings ${t} for the service group ${g} into
+ * ${sc}: its own value, else (unless own) the top-level one of ${root},
+ * recording where it is written.  0, or -1 with the error in ${c}.
+ */
+int conf_settings_read(struct conf_ctx *c, const config_setting_t *root,
+    const config_setting_t *g, struct svc_conf *sc,
+    const struct conf_setting *t, size_t n);
+
 /**
  * conf_read_service(c, root, g):
  * Read and check the service group ${g}, with the top-level settings of

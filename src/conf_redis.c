@@ -188,51 +188,34 @@ set_role(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 	    "got \"%s\"", v));
 }
 
-static const struct conf_redis_setting {
-	const char *name;
-	int (*set)(struct conf_ctx *, const config_setting_t *,
-	    struct svc_conf *);
-} settings[] = {
-	{ "reuse", set_reuse },
-	{ "reuseIdle", set_reuse_idle },
-	{ "reuseMax", set_reuse_max },
-	{ "username", set_username },
-	{ "password", set_password },
-	{ "passwordFile", set_password_file },
-	{ "role", set_role },
+static const struct conf_setting settings[] = {
+	{ "reuse", set_reuse, 0 },
+	{ "reuseIdle", set_reuse_idle, 0 },
+	{ "reuseMax", set_reuse_max, 0 },
+	{ "username", set_username, 0 },
+	{ "password", set_password, 0 },
+	{ "passwordFile", set_password_file, 0 },
+	{ "role", set_role, 0 },
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 int
 conf_redis_setting(const char *name)
 {
-	size_t i;
 
-	for (i = 0; i < NSETTINGS; i++)
-		if (strcmp(name, settings[i].name) == 0)
-			return (1);
-	return (conf_cluster_setting(name));
+	return (conf_settings_find(settings, NSETTINGS, name) ||
+	    conf_cluster_setting(name));
 }
 
 int
 conf_redis_read(struct conf_ctx *c, const config_setting_t *root,
     const config_setting_t *g, struct svc_conf *sc)
 {
-	const config_setting_t *s;
-	size_t i;
 
 	sc->reuse_idle = 60;
 	sc->reuse_max = 64;
-	for (i = 0; i < NSETTINGS; i++) {
-		/* A service's own value wins over the global default. */
-		if ((s = config_setting_get_member(g, settings[i].name)) == NULL)
-			s = config_setting_get_member(root, settings[i].name);
-		if (s == NULL)
-			continue;
-		if (settings[i].set(c, s, sc) ||
-		    conf_loc_add(c, &sc->locs, settings[i].name, s))
-			return (-1);
-	}
+	if (conf_settings_read(c, root, g, sc, settings, NSETTINGS))
+		return (-1);
 	if (sc->username != NULL && sc->password == NULL)
 		return (conf_bad(c, conf_setting_for(g, "username"), "needs "
 		    "password or passwordFile"));

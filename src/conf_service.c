@@ -314,12 +314,7 @@ set_maxconn(struct conf_ctx *c, const config_setting_t *s,
 	return (conf_get_count(c, s, &sc->max_connections));
 }
 
-static const struct {
-	const char *name;
-	int (*set)(struct conf_ctx *, const config_setting_t *,
-	    struct svc_conf *);
-	int own;	/* a top-level value is not a default for services */
-} svc_settings[] = {
+static const struct conf_setting svc_settings[] = {
 	{ "client", set_client, 0 },
 	{ "accept", set_accept, 0 },
 	{ "connect", set_connect, 0 },
@@ -355,15 +350,45 @@ static const char *const global_only[] = {
 	"fips", "services", "workers",
 };
 
-static int
-is_svc_setting(const char *name)
+int
+conf_settings_find(const struct conf_setting *t, size_t n, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < NSVC_SETTINGS; i++)
-		if (strcmp(name, svc_settings[i].name) == 0)
+	for (i = 0; i < n; i++)
+		if (strcmp(name, t[i].name) == 0)
 			return (1);
-	return (conf_redis_setting(name));
+	return (0);
+}
+
+int
+conf_settings_read(struct conf_ctx *c, const config_setting_t *root,
+    const config_setting_t *g, struct svc_conf *sc,
+    const struct conf_setting *t, size_t n)
+{
+	const config_setting_t *s;
+	size_t i;
+
+	/* A service's own value wins over the global default. */
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_member(g, t[i].name);
+		if (s == NULL && !t[i].own)
+			s = config_setting_get_member(root, t[i].name);
+		if (s == NULL)
+			continue;
+		if (t[i].set(c, s, sc) ||
+		    conf_loc_add(c, &sc->locs, t[i].name, s))
+			return (-1);
+	}
+	return (0);
+}
+
+static int
+is_svc_setting(const char *name)
+{
+
+	return (conf_settings_find(svc_settings, NSVC_SETTINGS, name) ||
+	    conf_redis_setting(name));
 }
 
 static int
@@ -489,8 +514,6 @@ conf_read_service(struct conf_ctx *c, const config_setting_t *root,
     const config_setting_t *g)
 {
 	struct svc_conf *sc;
-	const config_setting_t *s;
-	size_t i;
 
 	if (!config_setting_is_group(g)) {
 		conf_bad(c, g, "a service must be a group { ... }, got %s",
@@ -519,19 +542,8 @@ conf_read_service(struct conf_ctx *c, const config_setting_t *root,
 	sc->failover_backoff = 30;
 	sc->session_resume = 1;
 
-	/* A service's own value wins over the global default. */
-	for (i = 0; i < NSVC_SETTINGS; i++) {
-		s = config_setting_get_member(g, svc_settings[i].name);
-		if (s == NULL && !svc_settings[i].own)
-			s = config_setting_get_member(root,
-			    svc_settings[i].name);
-		if (s == NULL)
-			continue;
-		if (svc_settings[i].set(c, s, sc) ||
-		    conf_loc_add(c, &sc->locs, svc_settings[i].name, s))
-			goto err;
-	}
-	if (conf_redis_read(c, root, g, sc) || check_service(c, g, sc))
+	if (conf_settings_read(c, root, g, sc, svc_settings, NSVC_SETTINGS) ||
+	    conf_redis_read(c, root, g, sc) || check_service(c, g, sc))
 		goto err;
 	return (sc);
 oom:

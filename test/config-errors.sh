@@ -399,6 +399,17 @@ connect = "localhost:$UP";
 cluster = true;
 clusterPorts = "127.0.0.1:7001-7010";
 clusterRefresh = 0;  #ERR
+== cluster-ports-global @ raw @ clusterPorts @ set it in the service section
+$G
+clusterPorts = "127.0.0.1:7001-7010";  #ERR
+services = {
+  a = {
+    client = true;
+    accept = "127.0.0.1:$L1";
+    connect = "localhost:$UP";
+    cluster = true;
+  };
+};
 == cluster-ports-overlap @ raw @ clusterPorts @ overlaps the ports of service
 $G
 services = {
