@@ -26,13 +26,7 @@ netns_reexec cluster-clients "$@"
 
 need_cmd redis-server redis-cli redis-benchmark openssl timeout ip mount getent ss
 need_redtun
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "no /usr/bin/python3"
-"$PY" -c 'import redis.cluster' 2>/dev/null || skip "python3-redis (with redis.cluster) missing"
-CC_PY=$top_srcdir/test/cluster_clients.py
-LOG=$T/redtun.log
-T0=$(date +%s%N)
-elapsed() { echo "$((($(date +%s%N) - T0) / 1000000)) ms"; }
+cluster_need_python
 
 step "private network, certificates, a TLS cluster of 6"
 cluster_net

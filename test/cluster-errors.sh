@@ -27,9 +27,6 @@ need_redtun
 if ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import redis.crc' 2>/dev/null; }; then
 	skip "python3-redis missing (keys are placed with its CRC16)"
 fi
-LOG=$T/redtun.log
-T0=$(date +%s%N)
-elapsed() { echo "$((($(date +%s%N) - T0) / 1000000)) ms"; }
 
 step "private network, certificates, a TLS cluster of 6 (node 3: wrong.example)"
 cluster_net

@@ -29,14 +29,8 @@ CLUSTER_TIMEOUT_MS=2000
 
 need_cmd redis-server redis-cli openssl timeout ip mount getent ss awk
 need_redtun
-PY=/usr/bin/python3
-[ -x "$PY" ] || skip "no /usr/bin/python3"
-"$PY" -c 'import redis.cluster' 2>/dev/null || skip "python3-redis (with redis.cluster) missing"
-CC_PY=$top_srcdir/test/cluster_clients.py
-LOG=$T/redtun.log
+cluster_need_python
 W=$T/writer.log
-T0=$(date +%s%N)
-elapsed() { echo "$((($(date +%s%N) - T0) / 1000000)) ms"; }
 now() { date +%s.%N; }
 
 step "private network, certificates, a TLS cluster of 6"

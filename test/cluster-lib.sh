@@ -379,3 +379,18 @@ assert_local_only() { # WHAT TEXT
 	printf '%s\n' "$text" | grep -Eq '(^|[^0-9])170(0[1-9]|1[0-9]|20)([^0-9]|$)' ||
 		fail "$what: names no port of 17001-17020: $(_show "$text")"
 }
+
+# Every cluster test: redtun's log, and the milliseconds since it began.
+LOG=$T/redtun.log
+T0=$(date +%s%N)
+elapsed() { echo "$((($(date +%s%N) - T0) / 1000000)) ms"; }
+
+# cluster_need_python: PY and CC_PY (the python3-redis RedisCluster drivers,
+# test/cluster_clients.py), or skip without them.
+cluster_need_python() {
+	PY=/usr/bin/python3
+	[ -x "$PY" ] || skip "no /usr/bin/python3"
+	"$PY" -c 'import redis.cluster' 2>/dev/null ||
+		skip "python3-redis (with redis.cluster) missing"
+	CC_PY=${top_srcdir:?}/test/cluster_clients.py
+}
