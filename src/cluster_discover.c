@@ -191,7 +191,7 @@ converse(struct conv *cv, const struct svc_conf *sc,
 
 /* One address of one node: 0 with the nodes, or -1 with ${why}. */
 static int
-ask_one(struct svc *svc, const char *host, int port, const struct addrinfo *ai,
+ask_one(struct svc *svc, const char *host, const struct addrinfo *ai,
     struct ctopo_node **nodes, size_t *n, char *why, size_t whylen)
 {
 	const struct svc_conf *sc = svc_conf(svc);
@@ -200,7 +200,6 @@ ask_one(struct svc *svc, const char *host, int port, const struct addrinfo *ai,
 	const char *expected;
 	int fd, rc, err, ok = -1;
 
-	(void)port;
 	memset(&cv, 0, sizeof(cv));
 	if ((fd = net_connect_timeout(ai, sc->timeout_connect ?
 	    sc->timeout_connect : 10, why, whylen)) < 0)
@@ -266,7 +265,7 @@ ask_target(struct svc *svc, const struct addr_spec *t, const int *cancel,
 			snprintf(r, sizeof(r), "shutting down");
 			break;
 		}
-		if (ask_one(svc, t->host, t->port, ai, nodes, n, r,
+		if (ask_one(svc, t->host, ai, nodes, n, r,
 		    sizeof(r)) == 0) {
 			freeaddrinfo(res);
 			return (0);
