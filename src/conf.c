@@ -11,25 +11,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "conf.h"
+#include "conf_ini.h"
 #include "conf_priv.h"
 #include "log.h"
+
+const char *
+conf_src(const struct conf_ctx *c, const config_setting_t *s, int *line)
+{
+	const char *file = config_setting_source_file(s);
+
+	*line = (int)config_setting_source_line(s);
+	/* An @include'd libconfig file names itself; the translation not. */
+	if (file == NULL && c->ini != NULL)
+		file = ini_source(c->ini, *line, line);
+	return (file != NULL ? file : c->file);
+}
+
+int
+conf_line(const struct conf_ctx *c, const config_setting_t *s)
+{
+	int line;
+
+	(void)conf_src(c, s, &line);
+	return (line);
+}
 
 int
 conf_bad(struct conf_ctx *c, const config_setting_t *s, const char *fmt, ...)
 {
 	char msg[512];
-	const char *file = config_setting_source_file(s);
+	const char *file;
+	int line;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(c->why, c->whylen, "%s:%u: %s: %s",
-	    file ? file : c->file, config_setting_source_line(s),
+	file = conf_src(c, s, &line);
+	snprintf(c->why, c->whylen, "%s:%d: %s: %s", file, line,
 	    config_setting_name(s) ? config_setting_name(s) : "(root)", msg);
 	return (-1);
 }
@@ -124,7 +148,8 @@ conf_loc_add(struct conf_ctx *c, struct conf_locs **locs, const char *name,
     const config_setting_t *s)
 {
 	struct conf_loc_rec *v, *r;
-	const char *file = config_setting_source_file(s);
+	int line;
+	const char *file = conf_src(c, s, &line);
 
 	if (*locs == NULL && (*locs = calloc(1, sizeof(**locs))) == NULL)
 		goto oom;
@@ -132,9 +157,9 @@ conf_loc_add(struct conf_ctx *c, struct conf_locs **locs, const char *name,
 		goto oom;
 	(*locs)->v = v;
 	r = &v[(*locs)->n];
-	r->line = (int)config_setting_source_line(s);
+	r->line = line;
 	r->name = strdup(name);
-	r->file = strdup(file ? file : c->file);
+	r->file = strdup(file);
 	if (r->name == NULL || r->file == NULL) {
 		free(r->name);
 		free(r->file);
@@ -192,112 +217,6 @@ conf_where(const struct conf *cf, const struct svc_conf *sc,
 	return (at);
 }
 
-/* ---- global settings ------------------------------------------------ */
-
-static int
-read_options(struct conf_ctx *c, const config_setting_t *s)
-{
-	static const char *const known[] = {
-		"NO_SSLv2", "NO_SSLv3", "NO_TLSv1", "NO_TLSv1.1", "NO_TLSv1_1",
-		"NO_COMPRESSION",
-	};
-	const config_setting_t *e;
-	unsigned int i, n = 1;
-	size_t k;
-
-	if (config_setting_is_aggregate(s))
-		n = (unsigned int)config_setting_length(s);
-	for (i = 0; i < n; i++) {
-		e = config_setting_is_aggregate(s) ?
-		    config_setting_get_elem(s, i) : s;
-		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return (conf_bad(c, s, "expected option names as "
-			    "strings, got %s", conf_type_name(e)));
-		for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-			if (strcmp(config_setting_get_string(e), known[k]) == 0)
-				break;
-		if (k == sizeof(known) / sizeof(known[0]))
-			return (conf_bad(c, s, "unknown or unsupported option "
-			    "\"%s\" (redtun never enables SSLv2, SSLv3, "
-			    "TLSv1 or TLSv1.1 anyway)",
-			    config_setting_get_string(e)));
-	}
-	return (0);
-}
-
-static int
-read_globals(struct conf_ctx *c, const config_setting_t *root, struct conf *cf)
-{
-	const config_setting_t *s;
-	int fips = 0;
-
-	if ((s = config_setting_get_member(root, "pid")) &&
-	    conf_get_string(c, s, &cf->pid))
-		return (-1);
-	if (cf->pid != NULL && cf->pid[0] != '/' && cf->pid[0] != '\0')
-		return (conf_bad(c, s, "must be an absolute path"));
-	if ((s = config_setting_get_member(root, "setuid")) &&
-	    conf_get_string(c, s, &cf->setuid))
-		return (-1);
-	if ((s = config_setting_get_member(root, "setgid")) &&
-	    conf_get_string(c, s, &cf->setgid))
-		return (-1);
-	if ((s = config_setting_get_member(root, "chroot")) &&
-	    conf_get_string(c, s, &cf->chroot))
-		return (-1);
-	if ((s = config_setting_get_member(root, "output")) &&
-	    conf_get_string(c, s, &cf->output))
-		return (-1);
-	if ((s = config_setting_get_member(root, "debug")) != NULL) {
-		char num[16];
-		const char *text = num;
-
-		if (config_setting_type(s) == CONFIG_TYPE_INT)
-			snprintf(num, sizeof(num), "%d",
-			    config_setting_get_int(s));
-		else if (config_setting_type(s) == CONFIG_TYPE_STRING)
-			text = config_setting_get_string(s);
-		else
-			return (conf_bad(c, s, "expected 0..7 or a level "
-			    "name, got %s", conf_type_name(s)));
-		if (log_level_parse(text, &cf->debug))
-			return (conf_bad(c, s, "expected 0..7 or emerg, "
-			    "alert, crit, err, warning, notice, info, debug; "
-			    "got \"%s\"", text));
-	}
-	if ((s = config_setting_get_member(root, "options")) &&
-	    read_options(c, s))
-		return (-1);
-	cf->workers = 1;
-	if ((s = config_setting_get_member(root, "workers")) != NULL) {
-		if (config_setting_type(s) == CONFIG_TYPE_STRING &&
-		    strcmp(config_setting_get_string(s), "auto") == 0)
-			cf->workers = 0;
-		else if (config_setting_type(s) != CONFIG_TYPE_INT)
-			return (conf_bad(c, s, "expected a number of threads "
-			    "or \"auto\", got %s", conf_type_name(s)));
-		else if (config_setting_get_int(s) < 1 ||
-		    config_setting_get_int(s) > 64)
-			return (conf_bad(c, s, "%d is out of range (1..64, or "
-			    "\"auto\" for one per CPU)",
-			    config_setting_get_int(s)));
-		else
-			cf->workers = (unsigned int)config_setting_get_int(s);
-	}
-	/* At the top level this is the limit over all services. */
-	if ((s = config_setting_get_member(root, "maxConnections")) &&
-	    conf_get_count(c, s, &cf->max_connections))
-		return (-1);
-	if ((s = config_setting_get_member(root, "fips")) != NULL) {
-		if (conf_get_bool(c, s, &fips))
-			return (-1);
-		if (fips)
-			return (conf_bad(c, s, "FIPS mode is not available: "
-			    "this wolfSSL is not a FIPS build"));
-	}
-	return (0);
-}
-
 static int
 check_duplicates(struct conf_ctx *c, const config_setting_t *services,
     struct conf *cf)
@@ -318,28 +237,157 @@ check_duplicates(struct conf_ctx *c, const config_setting_t *services,
 	return (conf_cluster_check_all(c, services, cf->svcs, cf->nsvcs));
 }
 
+/* Larger than any configuration; a bound on what is read into memory. */
+#define CONF_TEXT_MAX	(4u << 20)
+
 struct conf *
-conf_load(const char *path, char *why, size_t whylen)
+conf_load(const char *path, int format, char *why, size_t whylen)
 {
 	struct conf *cf;
 	FILE *f;
 
-	/* libconfig reports I/O errors without a file name or errno. */
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(why, whylen, "%s: cannot read: %s", path,
 		    strerror(errno));
 		return (NULL);
 	}
-	cf = conf_read(f, path, why, whylen);
+	cf = conf_read(f, path, format, why, whylen);
 	fclose(f);
 	return (cf);
 }
 
+/* The whole stream, NUL-terminated, in ${text}; NUL bytes are refused. */
+static int
+slurp(FILE *f, const char *path, char **text, size_t *len, char *why,
+    size_t whylen)
+{
+	char *buf, *nul;
+	size_t n = 0, cap = 8192;
+	int line = 1;
+
+	if ((buf = malloc(cap)) == NULL)
+		goto oom;
+	for (;;) {
+		size_t got;
+
+		if (n + 1 == cap) {
+			char *nbuf;
+
+			if (cap >= CONF_TEXT_MAX) {
+				snprintf(why, whylen, "%s: larger than %u MiB",
+				    path, CONF_TEXT_MAX >> 20);
+				goto err;
+			}
+			if ((nbuf = realloc(buf, cap * 2)) == NULL)
+				goto oom;
+			buf = nbuf;
+			cap *= 2;
+		}
+		if ((got = fread(buf + n, 1, cap - 1 - n, f)) == 0)
+			break;
+		n += got;
+	}
+	if (ferror(f)) {
+		snprintf(why, whylen, "%s: cannot read: %s", path,
+		    strerror(errno));
+		goto err;
+	}
+	buf[n] = '\0';
+	if ((nul = memchr(buf, '\0', n)) != NULL) {
+		for (char *p = buf; p < nul; p++)
+			line += *p == '\n';
+		snprintf(why, whylen, "%s:%d: a NUL byte: not a text file",
+		    path, line);
+		goto err;
+	}
+	*text = buf;
+	*len = n;
+	return (0);
+oom:
+	snprintf(why, whylen, "%s: out of memory", path);
+err:
+	if (buf != NULL)
+		explicit_bzero(buf, n);
+	free(buf);
+	return (-1);
+}
+
+static int
+stunnel_format(int format, const char *text, size_t len)
+{
+
+	switch (format & CONF_FORMAT_MASK) {
+	case CONF_FORMAT_STUNNEL: return (1);
+	case CONF_FORMAT_LIBCONFIG: return (0);
+	default: return (ini_detect(text, len));
+	}
+}
+
+/* A libconfig syntax error, with the stunnel line or a hint. */
+static void
+syntax_error(struct conf_ctx *c, const config_t *lc, const char *text,
+    size_t len)
+{
+	const char *file = config_error_file(lc);
+	int line = config_error_line(lc);
+
+	if (file == NULL && c->ini != NULL) {
+		file = ini_source(c->ini, line, &line);
+		snprintf(c->why, c->whylen, "%s:%d: %s (in redtun's "
+		    "translation of this stunnel line: a redtun bug, please "
+		    "report it)", file ? file : c->file, line,
+		    config_error_text(lc));
+		return;
+	}
+	snprintf(c->why, c->whylen, "%s:%d: %s%s", file ? file : c->file,
+	    line, config_error_text(lc), c->ini == NULL &&
+	    ini_resembles(text, len) ? " (this looks like a stunnel "
+	    "configuration: redtun reads those with --format stunnel)" : "");
+}
+
+static struct conf *conf_parse(const char *, size_t, const char *, int,
+    char *, size_t);
+
+/* Keep the translation's notices, for start, -t and reloads to print. */
+static int
+keep_notices(struct conf *cf, const struct ini *ini)
+{
+	size_t i, n = ini_nnotices(ini);
+
+	if (n == 0)
+		return (0);
+	if ((cf->notices = calloc(n, sizeof(*cf->notices))) == NULL)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if ((cf->notices[i] = strdup(ini_notice(ini, i))) == NULL)
+			return (-1);
+		cf->nnotices++;
+	}
+	return (0);
+}
+
 struct conf *
-conf_read(FILE *f, const char *path, char *why, size_t whylen)
+conf_read(FILE *f, const char *path, int format, char *why, size_t whylen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct conf *cf;
+
+	if (slurp(f, path, &text, &len, why, whylen))
+		return (NULL);
+	cf = conf_parse(text, len, path, format, why, whylen);
+	explicit_bzero(text, len);
+	free(text);
+	return (cf);
+}
+
+static struct conf *
+conf_parse(const char *text, size_t len, const char *path, int format,
+    char *why, size_t whylen)
 {
 	config_t lc;
-	struct conf_ctx c = { path, why, whylen };
+	struct conf_ctx c = { path, why, whylen, NULL };
+	struct ini *ini = NULL;
 	struct conf *cf;
 	const config_setting_t *root, *services, *s;
 	unsigned int i, n;
@@ -350,16 +398,28 @@ conf_read(FILE *f, const char *path, char *why, size_t whylen)
 		free(cf);
 		return (NULL);
 	}
+	cf->format = format;
+	if ((cf->stunnel = stunnel_format(format, text, len)) != 0) {
+		if ((ini = ini_translate(path, text, len,
+		    !(format & CONF_NO_INCLUDE), why, whylen)) == NULL) {
+			free(cf->file);
+			free(cf);
+			return (NULL);
+		}
+		c.ini = ini;
+		text = ini_text(ini, &len);
+	}
 	cf->debug = LOG_LVL_NOTICE;
+	cf->facility = LOG_DAEMON;
+	cf->syslog = 1;
 	config_init(&lc);
-	if (config_read(&lc, f) != CONFIG_TRUE) {
-		snprintf(why, whylen, "%s:%d: %s", config_error_file(&lc) ?
-		    config_error_file(&lc) : path, config_error_line(&lc),
-		    config_error_text(&lc));
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		syntax_error(&c, &lc, text, len);
 		goto err;
 	}
 	root = config_root_setting(&lc);
-	if (conf_check_unknown(&c, root, 1) || read_globals(&c, root, cf))
+	if (conf_check_unknown(&c, root, 1) ||
+	    conf_read_globals(&c, root, cf))
 		goto err;
 	for (i = 0; (s = config_setting_get_elem(root, i)) != NULL; i++)
 		if (conf_loc_add(&c, &cf->locs, config_setting_name(s), s))
@@ -392,14 +452,69 @@ conf_read(FILE *f, const char *path, char *why, size_t whylen)
 	}
 	if (check_duplicates(&c, services, cf))
 		goto err;
+	if (ini != NULL && keep_notices(cf, ini)) {
+		snprintf(why, whylen, "%s: out of memory", path);
+		goto err;
+	}
 	conf_redis_wipe(config_root_setting(&lc));
 	config_destroy(&lc);
+	ini_free(ini);
 	return (cf);
 err:
 	conf_redis_wipe(config_root_setting(&lc));
 	config_destroy(&lc);
+	ini_free(ini);
 	conf_free(cf);
 	return (NULL);
+}
+
+int
+conf_convert(const char *path, FILE *out, char *why, size_t whylen)
+{
+	char *text = NULL;
+	const char *lc;
+	size_t len = 0, lclen;
+	struct ini *ini;
+	FILE *f;
+	int rc = -1;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(why, whylen, "%s: cannot read: %s", path,
+		    strerror(errno));
+		return (-1);
+	}
+	if (slurp(f, path, &text, &len, why, whylen))
+		goto done;
+	if ((ini = ini_translate(path, text, len, 1, why, whylen)) == NULL)
+		goto done;
+	lc = ini_text(ini, &lclen);
+	if (fwrite(lc, 1, lclen, out) != lclen || fflush(out) != 0)
+		snprintf(why, whylen, "writing the translation: %s",
+		    strerror(errno));
+	else
+		rc = 0;
+	ini_free(ini);
+done:
+	if (text != NULL)
+		explicit_bzero(text, len);
+	free(text);
+	fclose(f);
+	return (rc);
+}
+
+int
+conf_format_parse(const char *name, int *format)
+{
+
+	if (strcmp(name, "stunnel") == 0)
+		*format = CONF_FORMAT_STUNNEL;
+	else if (strcmp(name, "libconfig") == 0)
+		*format = CONF_FORMAT_LIBCONFIG;
+	else if (strcmp(name, "auto") == 0)
+		*format = CONF_FORMAT_AUTO;
+	else
+		return (-1);
+	return (0);
 }
 
 void
@@ -440,6 +555,9 @@ conf_free(struct conf *cf)
 		svc_conf_free(cf->svcs[i]);
 	free(cf->svcs);
 	conf_locs_free(cf->locs);
+	for (i = 0; i < cf->nnotices; i++)
+		free(cf->notices[i]);
+	free(cf->notices);
 	free(cf->file);
 	free(cf->pid);
 	free(cf->setuid);

@@ -10,6 +10,15 @@ enum failover_mode { FAILOVER_PRIO = 0, FAILOVER_RR };
 enum tls_version { TLS_V1_2 = 2, TLS_V1_3 = 3 };
 enum encryption_mode { ENCRYPTION_REQUIRED = 0, ENCRYPTION_PREFERRED };
 
+/* How to read a configuration file (conf_load's ${format}). */
+enum conf_format {
+	CONF_FORMAT_AUTO = 0,		/* stunnel's or libconfig, by content */
+	CONF_FORMAT_LIBCONFIG,
+	CONF_FORMAT_STUNNEL
+};
+#define CONF_FORMAT_MASK	0x0f
+#define CONF_NO_INCLUDE		0x10	/* or'ed in: refuse include = DIR */
+
 struct conf_locs;
 
 /* Where a setting is written, for messages. */
@@ -69,8 +78,15 @@ struct svc_conf {
 
 struct conf {
 	char *file;
+	int format;		/* as asked (enum conf_format), for reloads */
+	int stunnel;		/* read as stunnel's format */
+	char **notices;		/* stunnel options without effect here, ... */
+	size_t nnotices;	/* ... and what redtun does more securely */
 	char *pid, *setuid, *setgid, *chroot, *output;
 	int debug;
+	int facility;		/* syslog facility (debug = "daemon.info") */
+	int foreground;		/* stay in the foreground, as -f */
+	int syslog;		/* 0: a daemon without output logs nowhere */
 	unsigned int max_connections;	/* all services; 0: from the fd limit */
 	unsigned int workers;		/* event-loop threads; 0: one per CPU */
 	struct svc_conf **svcs;
@@ -79,21 +95,35 @@ struct conf {
 };
 
 /**
- * conf_load(path, why, whylen):
- * Read and validate the configuration file ${path}.  Returns a new struct
- * conf (free with conf_free), or NULL with a one-line message of the form
- * "FILE:LINE: SETTING: PROBLEM" in ${why}.  No file other than ${path}
- * (and its @includes) is opened except to check that CAfile, CApath, cert
- * and key are readable.
+ * conf_load(path, format, why, whylen):
+ * Read and validate the configuration file ${path}, in libconfig syntax or
+ * stunnel's (${format}, enum conf_format: by content unless forced).
+ * Returns a new struct conf (free with conf_free), or NULL with a one-line
+ * message of the form "FILE:LINE: SETTING: PROBLEM" in ${why}.  No file
+ * other than ${path} (and its @includes, or stunnel's include = DIR) is
+ * opened except to check that CAfile, CApath, cert and key are readable.
  */
-struct conf *conf_load(const char *path, char *why, size_t whylen);
+struct conf *conf_load(const char *path, int format, char *why,
+    size_t whylen);
 
 /**
- * conf_read(f, path, why, whylen):
+ * conf_read(f, path, format, why, whylen):
  * As conf_load, reading the text from the open stream ${f}; ${path} names
- * it in messages.  The fuzzer feeds this from memory.
+ * it in messages.  The fuzzers feed this from memory.
  */
-struct conf *conf_read(FILE *f, const char *path, char *why, size_t whylen);
+struct conf *conf_read(FILE *f, const char *path, int format, char *why,
+    size_t whylen);
+
+/**
+ * conf_convert(path, out, why, whylen):
+ * Write the libconfig translation of the stunnel file ${path} to ${out},
+ * each stunnel line as a comment beside its translation.  Returns 0, or
+ * -1 with the problem in ${why}.
+ */
+int conf_convert(const char *path, FILE *out, char *why, size_t whylen);
+
+/* conf_format_parse(name, format): "stunnel", "libconfig" or "auto". */
+int conf_format_parse(const char *name, int *format);
 
 /**
  * conf_where(cf, sc, name):

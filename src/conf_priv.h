@@ -11,13 +11,27 @@
 
 struct conf;
 struct svc_conf;
+struct ini;
 
 /* What one conf_read call reports errors with. */
 struct conf_ctx {
 	const char *file;	/* the configuration, when libconfig has none */
 	char *why;
 	size_t whylen;
+	const struct ini *ini;	/* a stunnel file's translation, or NULL */
 };
+
+/**
+ * conf_src(c, s, line):
+ * The file where the setting ${s} is written, and its line in ${line}:
+ * for a stunnel file, the line of the stunnel text it was translated
+ * from.  The string lives as long as the configuration being read.
+ */
+const char *conf_src(const struct conf_ctx *c, const config_setting_t *s,
+    int *line);
+
+/* conf_line(c, s): the line of conf_src. */
+int conf_line(const struct conf_ctx *c, const config_setting_t *s);
 
 /* Where settings are written (conf_where); owns its strings. */
 struct conf_locs {
@@ -36,6 +50,14 @@ struct conf_locs {
  */
 int conf_bad(struct conf_ctx *, const config_setting_t *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
+
+/**
+ * conf_read_globals(c, root, cf):
+ * Read the top-level settings of ${root} into ${cf} (conf_global.c).
+ * Returns 0, or -1 with the error reported.
+ */
+int conf_read_globals(struct conf_ctx *c, const config_setting_t *root,
+    struct conf *cf);
 
 /* conf_type_name(s): "a string", "a number"... for messages. */
 const char *conf_type_name(const config_setting_t *s);

@@ -26,7 +26,7 @@ get_path(struct conf_ctx *c, const config_setting_t *s, char **out, int *line,
 	if (access(*out, want_dir ? (R_OK | X_OK) : R_OK) != 0)
 		return (conf_bad(c, s, "cannot read \"%s\": %s", *out,
 		    strerror(errno)));
-	*line = config_setting_source_line(s);
+	*line = conf_line(c, s);
 	return (0);
 }
 
@@ -90,7 +90,7 @@ add_connect(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc,
 	if (get_addr(c, s, elem, "\"host:port\" or a list of them",
 	    &sc->connect[sc->nconnect]))
 		return (-1);
-	sc->connect_line[sc->nconnect] = (int)config_setting_source_line(elem);
+	sc->connect_line[sc->nconnect] = conf_line(c, elem);
 	sc->nconnect++;
 	return (0);
 }
@@ -273,7 +273,7 @@ set_encryption(struct conf_ctx *c, const config_setting_t *s,
 	/* ENCRYPTION_REQUIRED = 0, ENCRYPTION_PREFERRED = 1 */
 	if (get_either(c, s, "required", "preferred", &sc->encryption))
 		return (-1);
-	sc->encryption_line = config_setting_source_line(s);
+	sc->encryption_line = conf_line(c, s);
 	return (0);
 }
 
@@ -347,7 +347,7 @@ static const struct conf_setting svc_settings[] = {
 
 static const char *const global_only[] = {
 	"pid", "setuid", "setgid", "chroot", "debug", "output", "options",
-	"fips", "services", "workers",
+	"fips", "services", "workers", "foreground", "syslog",
 };
 
 int
@@ -524,10 +524,8 @@ conf_read_service(struct conf_ctx *c, const config_setting_t *root,
 		return (NULL);
 	if ((sc = calloc(1, sizeof(*sc))) == NULL)
 		goto oom;
-	sc->line = (int)config_setting_source_line(g);
 	if ((sc->name = strdup(config_setting_name(g))) == NULL ||
-	    (sc->file = strdup(config_setting_source_file(g) ?
-	    config_setting_source_file(g) : c->file)) == NULL)
+	    (sc->file = strdup(conf_src(c, g, &sc->line))) == NULL)
 		goto oom;
 	sc->client = 1;
 	sc->delay = 1;

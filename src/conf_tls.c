@@ -76,7 +76,7 @@ conf_get_cipher_list(struct conf_ctx *c, const config_setting_t *s, int tls13,
 	free(text);
 	free(*out);
 	*out = list;
-	*line = config_setting_source_line(s);
+	*line = conf_line(c, s);
 	return (0);
 oom:
 	conf_bad(c, s, "out of memory");

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -25,7 +26,8 @@ static struct {
 	char *path;
 	int use_syslog;
 	int level;
-} out = { NULL, NULL, 0, LOG_LVL_NOTICE };
+	int facility;
+} out = { NULL, NULL, 0, LOG_LVL_NOTICE, LOG_DAEMON };
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int
@@ -52,7 +54,7 @@ log_open(const char *path, int use_stderr, int level)
 	if (was_syslog && !use_syslog)
 		closelog();
 	if (use_syslog && !was_syslog)
-		openlog("redtun", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		openlog("redtun", LOG_PID | LOG_NDELAY, out.facility);
 	out.use_syslog = use_syslog;
 	pthread_mutex_unlock(&out_lock);
 	__atomic_store_n(&out.level, level, __ATOMIC_RELAXED);
@@ -64,6 +66,41 @@ log_open(const char *path, int use_stderr, int level)
 err1:
 	fclose(f);
 err0:
+	return (-1);
+}
+
+void
+log_set_facility(int facility)
+{
+
+	pthread_mutex_lock(&out_lock);
+	out.facility = facility;
+	pthread_mutex_unlock(&out_lock);
+}
+
+int
+log_facility_parse(const char *text, int *facility)
+{
+	static const struct { const char *name; int value; } names[] = {
+		{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV },
+		{ "cron", LOG_CRON }, { "daemon", LOG_DAEMON },
+		{ "ftp", LOG_FTP }, { "kern", LOG_KERN }, { "lpr", LOG_LPR },
+		{ "mail", LOG_MAIL }, { "news", LOG_NEWS },
+		{ "syslog", LOG_SYSLOG }, { "user", LOG_USER },
+		{ "uucp", LOG_UUCP }, { "local0", LOG_LOCAL0 },
+		{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+		{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+		{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+		{ "local7", LOG_LOCAL7 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(text, names[i].name) == 0) {
+			*facility = names[i].value;
+			return (0);
+		}
+	}
 	return (-1);
 }
 

@@ -19,6 +19,18 @@ enum log_level {
  */
 int log_open(const char *path, int use_stderr, int level);
 
+/*
+ * log_set_facility(facility): the syslog facility (LOG_DAEMON unless
+ * changed) for the next log_open that opens syslog.
+ */
+void log_set_facility(int facility);
+
+/*
+ * log_facility_parse(text, facility): ${text} as a syslog facility name
+ * (daemon, user, local0..local7...; any case).  Returns 0 or -1.
+ */
+int log_facility_parse(const char *text, int *facility);
+
 /* log_set_level(level): change the threshold (used on reload and -d). */
 void log_set_level(int level);
 

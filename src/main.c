@@ -16,6 +16,7 @@
 #include "check.h"
 #include "probe.h"
 #include "conf.h"
+#include "conf_print.h"
 #include "daemon.h"
 #include "log.h"
 #include "runtime.h"
@@ -31,8 +32,11 @@ usage(FILE *f)
 
 	fprintf(f,
 	    "usage: redtun [-f|--foreground] [-t|--test-config] "
-	    "[-d|--debug LEVEL] CONFIG\n"
+	    "[-d|--debug LEVEL]\n"
+	    "              [--format stunnel|libconfig] CONFIG\n"
 	    "       redtun [-t] -p|--probe CONFIG\n"
+	    "       redtun -t --print-effective CONFIG\n"
+	    "       redtun --convert STUNNEL-CONFIG\n"
 	    "       redtun -V|--version\n"
 	    "       redtun -h|--help\n"
 	    "\n"
@@ -47,6 +51,13 @@ usage(FILE *f)
 	    "                     and PING it; exit 1 unless all verify\n"
 	    "  -d, --debug LEVEL  log level 0..7 or emerg..debug, overriding "
 	    "'debug'\n"
+	    "  --format FORMAT    read CONFIG as stunnel's format or libconfig"
+	    " (default:\n"
+	    "                     by its content)\n"
+	    "  --print-effective  after -t, print every setting as it will "
+	    "run\n"
+	    "  --convert FILE     print a stunnel file as redtun's libconfig "
+	    "format\n"
 	    "  -V, --version      print versions and exit\n"
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
@@ -63,6 +74,73 @@ version(void)
 	    tls_version_info(tls, sizeof(tls)), uv_version_string());
 }
 
+/*
+ * stunnel's single-dash words: the portable ones are mapped, the others
+ * refused by name (getopt would read "-fd" as -f -d).  Returns -1 to go
+ * on, or the exit status.
+ */
+static int
+stunnel_words(int argc, char *argv[])
+{
+	static const char *const windows[] = {
+		"-install", "-uninstall", "-start", "-stop", "-reload",
+		"-reopen", "-exit", "-quiet",
+	};
+	int i;
+	size_t k;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-version") == 0) {
+			version();
+			return (0);
+		}
+		if (strcmp(argv[i], "-help") == 0) {
+			usage(stdout);
+			return (0);
+		}
+		if (strcmp(argv[i], "-fd") == 0) {
+			fprintf(stderr, "redtun: -fd (reading the configuration "
+			    "from a file descriptor) is not supported: name the "
+			    "file, and redtun can read it again on SIGHUP\n");
+			return (EXIT_CONFIG);
+		}
+		if (strcmp(argv[i], "-sockets") == 0 ||
+		    strcmp(argv[i], "-options") == 0) {
+			fprintf(stderr, "redtun: %s lists stunnel's OpenSSL "
+			    "settings; redtun has no such settings: see "
+			    "redtun.conf(5)\n", argv[i]);
+			return (EXIT_CONFIG);
+		}
+		for (k = 0; k < sizeof(windows) / sizeof(windows[0]); k++) {
+			if (strcmp(argv[i], windows[k]) == 0) {
+				fprintf(stderr, "redtun: %s is a Windows service "
+				    "option of stunnel; here use systemctl, or "
+				    "signals: HUP reloads, USR1 reopens the log, "
+				    "TERM stops\n", argv[i]);
+				return (EXIT_CONFIG);
+			}
+		}
+	}
+	return (-1);
+}
+
+/* Notices about a stunnel file, to stderr, or the log when that is it. */
+static void
+notices(const struct conf *cf, int to_log)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nnotices; i++) {
+		if (to_log)
+			log_msg(LOG_LVL_NOTICE, NULL, "%s", cf->notices[i]);
+		else
+			fprintf(stderr, "redtun: notice: %s\n",
+			    cf->notices[i]);
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -73,14 +151,20 @@ main(int argc, char *argv[])
 		{ "debug", required_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "convert", no_argument, NULL, 'C' },
+		{ "print-effective", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char why[512], *path;
 	struct conf *cf;
 	struct svc **svcs;
 	int c, foreground = 0, test = 0, probe = 0, debug = -1, status;
+	int format = CONF_FORMAT_AUTO, convert = 0, print = 0;
 	size_t i;
 
+	if ((status = stunnel_words(argc, argv)) >= 0)
+		return (status);
 	while ((c = getopt_long(argc, argv, "ftpd:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': foreground = 1; break;
@@ -93,6 +177,16 @@ main(int argc, char *argv[])
 				return (EXIT_CONFIG);
 			}
 			break;
+		case 'F':
+			if (conf_format_parse(optarg, &format)) {
+				fprintf(stderr, "redtun: --format: expected "
+				    "stunnel or libconfig, got \"%s\"\n",
+				    optarg);
+				return (EXIT_CONFIG);
+			}
+			break;
+		case 'C': convert = 1; break;
+		case 'P': print = test = 1; break;
 		case 'V': version(); return (0);
 		case 'h': usage(stdout); return (0);
 		default: usage(stderr); return (EXIT_CONFIG);
@@ -101,6 +195,13 @@ main(int argc, char *argv[])
 	if (optind != argc - 1) {
 		usage(stderr);
 		return (EXIT_CONFIG);
+	}
+	if (convert) {
+		if (conf_convert(argv[optind], stdout, why, sizeof(why))) {
+			fprintf(stderr, "redtun: %s\n", why);
+			return (EXIT_CONFIG);
+		}
+		return (0);
 	}
 	/* A peer that vanishes must be an error code, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
@@ -114,13 +215,18 @@ main(int argc, char *argv[])
 		path = strdup(argv[optind]);
 	if (path == NULL)
 		return (EXIT_STARTUP);
-	if ((cf = conf_load(path, why, sizeof(why))) == NULL) {
+	if ((cf = conf_load(path, format, why, sizeof(why))) == NULL) {
 		fprintf(stderr, "redtun: %s\n", why);
 		free(path);
 		tls_shutdown();
 		return (EXIT_CONFIG);
 	}
 	log_set_level(debug >= 0 ? debug : cf->debug);
+	log_set_facility(cf->facility);
+	foreground |= cf->foreground;
+	/* Printed before the log is open; a daemon also logs them below. */
+	if (test || !foreground || cf->output != NULL)
+		notices(cf, 0);
 	if ((svcs = calloc(cf->nsvcs, sizeof(*svcs))) == NULL)
 		return (EXIT_STARTUP);
 	for (i = 0; i < cf->nsvcs; i++) {
@@ -146,8 +252,11 @@ main(int argc, char *argv[])
 		if (check_start(cf, scs, cf->nsvcs, path) != 0)
 			status = EXIT_CONFIG;
 		else {
-			printf("%s: configuration OK (%zu services)\n", path,
-			    cf->nsvcs);
+			/* With --print-effective, stdout is the settings. */
+			fprintf(print ? stderr : stdout, "%s: configuration "
+			    "OK (%zu services)\n", path, cf->nsvcs);
+			if (print)
+				conf_print(stdout, cf, scs, cf->nsvcs);
 			if (probe) {
 				fflush(stdout);
 				printf("\n");
@@ -182,7 +291,11 @@ main(int argc, char *argv[])
 		}
 	}
 	if (cf->output != NULL || !foreground) {
-		if (log_open(cf->output, foreground, debug >= 0 ? debug :
+		/* syslog = no: stunnel's daemon then logs nowhere. */
+		const char *out = cf->output != NULL ? cf->output :
+		    !cf->syslog ? "/dev/null" : NULL;
+
+		if (log_open(out, foreground, debug >= 0 ? debug :
 		    cf->debug)) {
 			fprintf(stderr, "redtun: cannot open log file %s: %m\n",
 			    cf->output);
@@ -191,6 +304,7 @@ main(int argc, char *argv[])
 			goto done;
 		}
 	}
+	notices(cf, 1);
 	status = runtime_run(path, cf, svcs, foreground, debug);
 	free(svcs);
 	free(path);

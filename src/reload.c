@@ -41,6 +41,7 @@ struct job {
 struct reloader {
 	uv_loop_t *loop;
 	const char *path;
+	int format;		/* enum conf_format, as on the command line */
 	const struct reloader_ops *ops;
 	void *arg;
 	struct job *job;	/* the reload being prepared, or NULL */
@@ -112,7 +113,7 @@ work(uv_work_t *req)
 		    j->why, len);
 		goto out;
 	}
-	if ((j->cf = conf_load(j->r->path, j->why, len)) == NULL)
+	if ((j->cf = conf_load(j->r->path, j->r->format, j->why, len)) == NULL)
 		goto out;
 	j->n = j->cf->nsvcs;
 	if ((j->svcs = build_svcs(j->cf, &j->cancel, j->why, len)) == NULL)
@@ -176,7 +177,7 @@ reloader_busy(const struct reloader *r)
 }
 
 struct reloader *
-reloader_new(uv_loop_t *loop, const char *path,
+reloader_new(uv_loop_t *loop, const char *path, int format,
     const struct reloader_ops *ops, void *arg)
 {
 	struct reloader *r;
@@ -185,6 +186,7 @@ reloader_new(uv_loop_t *loop, const char *path,
 		return (NULL);
 	r->loop = loop;
 	r->path = path;
+	r->format = format;
 	r->ops = ops;
 	r->arg = arg;
 	return (r);

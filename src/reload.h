@@ -38,13 +38,14 @@ struct reloader_ops {
 };
 
 /**
- * reloader_new(loop, path, ops, arg):
- * A reloader for the configuration file ${path} that runs its jobs from
+ * reloader_new(loop, path, format, ops, arg):
+ * A reloader for the configuration file ${path} (read as ${format}, enum
+ * conf_format) that runs its jobs from
  * ${loop} and calls ${ops} with ${arg}; ${path}, ${ops} and ${arg} must
  * outlive it.  NULL if out of memory.
  */
 struct reloader *reloader_new(uv_loop_t *loop, const char *path,
-    const struct reloader_ops *ops, void *arg);
+    int format, const struct reloader_ops *ops, void *arg);
 
 /**
  * reloader_request(r):

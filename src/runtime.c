@@ -93,9 +93,14 @@ reload_commit(void *arg, struct conf *cf, struct svc **svcs, size_t n,
 	    !same_str(cf->setuid, rt->cf->setuid) ||
 	    !same_str(cf->setgid, rt->cf->setgid) ||
 	    !same_str(cf->chroot, rt->cf->chroot) ||
-	    cf->workers != rt->cf->workers)
-		log_msg(LOG_LVL_WARNING, NULL, "pid, setuid, setgid, chroot and "
-		    "workers changes take effect only after a restart");
+	    cf->workers != rt->cf->workers ||
+	    cf->foreground != rt->cf->foreground ||
+	    cf->syslog != rt->cf->syslog || cf->facility != rt->cf->facility)
+		log_msg(LOG_LVL_WARNING, NULL, "pid, setuid, setgid, chroot, "
+		    "workers, foreground, syslog and the syslog facility take "
+		    "effect only after a restart");
+	for (i = 0; i < cf->nnotices; i++)
+		log_msg(LOG_LVL_NOTICE, NULL, "%s", cf->notices[i]);
 	if (!same_str(cf->output, rt->cf->output) &&
 	    log_open(cf->output, 0, rt->debug_override >= 0 ?
 	    rt->debug_override : cf->debug) != 0) {
@@ -317,8 +322,8 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	}
 	rt.drained.data = &rt;
 	rt.drained_init = 1;
-	if ((rt.reloader = reloader_new(&rt.loop, path, &reload_ops,
-	    &rt)) == NULL || (rt.clusters = clusters_new(rt_refresh_want,
+	if ((rt.reloader = reloader_new(&rt.loop, path, cf->format,
+	    &reload_ops, &rt)) == NULL || (rt.clusters = clusters_new(rt_refresh_want,
 	    &rt, &rt.cancel)) == NULL ||
 	    start_workers(&rt, worker_count(cf)) != 0) {
 		startup_error("cannot create the event loops");

@@ -268,6 +268,26 @@ CAfile = "$T/ca.crt";
 services = {
   primary = { client = true; accept = "127.0.0.1:$L1"; connect = "localhost:$UP"; };
 };
+== debug-facility @ raw @ debug @ unknown syslog facility "kernel"
+pid = "$PIDFILE";
+output = "$T/redtun.log";
+debug = "kernel.info";  #ERR
+CAfile = "$T/ca.crt";
+services = {
+  primary = { client = true; accept = "127.0.0.1:$L1"; connect = "localhost:$UP"; };
+};
+== foreground-string @ raw @ foreground @ expected true or false
+pid = "$PIDFILE";
+foreground = "yes";  #ERR
+CAfile = "$T/ca.crt";
+services = {
+  primary = { client = true; accept = "127.0.0.1:$L1"; connect = "localhost:$UP"; };
+};
+== syslog-in-service @ svc @ syslog @ is a global setting
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+syslog = false;  #ERR
 == cafile-missing @ raw @ CAfile @ $T/no-such-ca.crt
 pid = "$PIDFILE";
 output = "$T/redtun.log";

@@ -21,7 +21,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	if ((f = fmemopen((void *)(uintptr_t)data, size, "r")) == NULL)
 		return (0);
-	cf = conf_read(f, "fuzz.conf", why, sizeof(why));
+	cf = conf_read(f, "fuzz.conf", CONF_FORMAT_AUTO | CONF_NO_INCLUDE, why,
+	    sizeof(why));
 	fclose(f);
 	conf_free(cf);
 

@@ -80,7 +80,8 @@ setup(void)
 	    "\"%s/ca.crt\"; TIMEOUTconnect = 2; TIMEOUTclose = 1; }; };",
 	    local_port, up_port, dir);
 	if ((f = fmemopen(text, strlen(text), "r")) == NULL ||
-	    (cf = conf_read(f, "fuzz", why, sizeof(why))) == NULL) {
+	    (cf = conf_read(f, "fuzz", CONF_FORMAT_LIBCONFIG, why,
+	    sizeof(why))) == NULL) {
 		fprintf(stderr, "fuzz config: %s\n", why);
 		abort();
 	}
