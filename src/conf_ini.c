@@ -1,0 +1,957 @@
+/*
+ * stunnel's configuration format read with stunnel's rules (lines,
+ * sections, include) and written out as libconfig text, each setting
+ * beside the stunnel line it came from.  What each option becomes is
+ * conf_ini_opts.c's business.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf_ini.h"
+#include "conf_ini_priv.h"
+
+#define LINE_MAX_LEN	16384		/* stunnel's CONFLINELEN */
+#define INCLUDE_DEPTH	8
+#define INCLUDE_FILES	256
+#define INCLUDE_SIZE	(1024 * 1024)
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void *
+grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	size_t n = *cap ? *cap : 16;
+	void *q;
+
+	if (need <= *cap)
+		return (p);
+	while (n < need)
+		n *= 2;
+	if ((q = realloc(p, n * size)) == NULL)
+		return (NULL);
+	*cap = n;
+	return (q);
+}
+
+void
+ini_escape(char *out, size_t outlen, const char *s, size_t max)
+{
+	size_t o = 0, i;
+
+	if (outlen == 0)
+		return;
+	for (i = 0; s[i] != '\0' && o + 8 < outlen; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i == max) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c < 0x20 || c >= 0x7f)
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+char *
+ini_quote(const char *s)
+{
+	size_t n = strlen(s), i, o = 0;
+	char *q;
+
+	if ((q = malloc(n * 4 + 3)) == NULL)
+		return (NULL);
+	q[o++] = '"';
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			q[o++] = '\\';
+			q[o++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			snprintf(q + o, 5, "\\x%02x", c);
+			o += 4;
+		} else
+			q[o++] = (char)c;
+	}
+	q[o++] = '"';
+	q[o] = '\0';
+	return (q);
+}
+
+static void
+vwhere(struct ini *ini, char *out, size_t outlen, int file, int line)
+{
+	char name[256];
+
+	ini_escape(name, sizeof(name), ini->files[file], 200);
+	snprintf(out, outlen, "%s:%d: ", name, line);
+}
+
+static int err_at(struct ini *, int, int, const char *, va_list)
+    __attribute__((format(printf, 4, 0)));
+
+static int
+err_at(struct ini *ini, int file, int line, const char *fmt, va_list ap)
+{
+	size_t n;
+
+	if (ini->whylen == 0)
+		return (-1);
+	vwhere(ini, ini->why, ini->whylen, file, line);
+	n = strlen(ini->why);
+	vsnprintf(ini->why + n, ini->whylen - n, fmt, ap);
+	return (-1);
+}
+
+static int
+err_fl(struct ini *ini, int file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+err_fl(struct ini *ini, int file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_at(ini, file, line, fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+int
+ini_err(struct ini *ini, const struct ini_rec *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_at(ini, r->file, r->line, fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+static int
+oom(struct ini *ini)
+{
+	ini->oom = 1;
+	if (ini->whylen > 0)
+		snprintf(ini->why, ini->whylen, "%s: out of memory",
+		    ini->files && ini->nfiles ? ini->files[0] : "stunnel");
+	return (-1);
+}
+
+int
+ini_notice_add(struct ini *ini, const struct ini_rec *r, const char *fmt, ...)
+{
+	char buf[1024];
+	size_t n = 0;
+	va_list ap;
+
+	buf[0] = '\0';
+	if (r != NULL)
+		vwhere(ini, buf, sizeof(buf), r->file, r->line);
+	n = strlen(buf);
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	if ((ini->notices = grow(ini->notices, &ini->noticescap,
+	    ini->nnotices + 1, sizeof(char *))) == NULL)
+		return (oom(ini));
+	if ((ini->notices[ini->nnotices] = strdup(buf)) == NULL)
+		return (oom(ini));
+	ini->nnotices++;
+	return (0);
+}
+
+/* ---- the generated text --------------------------------------------------- */
+
+static int
+put(struct ini *ini, const char *s, size_t n)
+{
+	if ((ini->text = grow(ini->text, &ini->cap, ini->len + n + 1, 1)) ==
+	    NULL)
+		return (oom(ini));
+	memcpy(ini->text + ini->len, s, n);
+	ini->len += n;
+	ini->text[ini->len] = '\0';
+	return (0);
+}
+
+static int
+puts_(struct ini *ini, const char *s)
+{
+	return (put(ini, s, strlen(s)));
+}
+
+/* ${s} with bytes < 0x20 or >= 0x7f as \xNN: for '#' comments. */
+static int
+put_escaped(struct ini *ini, const char *s)
+{
+	char hex[8];
+	size_t i, start = 0;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			continue;
+		snprintf(hex, sizeof(hex), "\\x%02x", c);
+		if (put(ini, s + start, i - start) || puts_(ini, hex))
+			return (-1);
+		start = i + 1;
+	}
+	return (put(ini, s + start, i - start));
+}
+
+/* End the current generated line, mapped to ${r} (NULL: no source). */
+static int
+endline(struct ini *ini, const struct ini_rec *r)
+{
+	if (puts_(ini, "\n"))
+		return (-1);
+	if ((ini->map = grow(ini->map, &ini->mapcap, ini->nmap + 1,
+	    sizeof(*ini->map))) == NULL)
+		return (oom(ini));
+	ini->map[ini->nmap].file = r ? r->file : -1;
+	ini->map[ini->nmap].line = r ? r->line : 0;
+	ini->nmap++;
+	return (0);
+}
+
+/* "  # TEXT" after a setting, or "# TEXT  (redtun: WHY)" on its own. */
+static int
+put_source(struct ini *ini, const struct ini_rec *r)
+{
+	return (puts_(ini, "  # ") || put_escaped(ini, r->text));
+}
+
+static int
+put_comment(struct ini *ini, const char *indent, const struct ini_rec *r,
+    const char *why)
+{
+	if (puts_(ini, indent) || puts_(ini, "# ") ||
+	    put_escaped(ini, r->text))
+		return (-1);
+	if (why != NULL && (puts_(ini, "  (redtun: ") ||
+	    put_escaped(ini, why) || puts_(ini, ")")))
+		return (-1);
+	return (endline(ini, r));
+}
+
+/* ---- one section's outputs ---------------------------------------------- */
+
+static int
+out_add(struct ini_tx *tx, const char *name, char *val, char *why)
+{
+	struct ini_out *o;
+
+	if ((tx->outs = grow(tx->outs, &tx->outscap, tx->nouts + 1,
+	    sizeof(*tx->outs))) == NULL) {
+		free(val);
+		free(why);
+		return (oom(tx->ini));
+	}
+	o = &tx->outs[tx->nouts++];
+	o->r = tx->r;
+	o->name = name;
+	o->val = val;
+	o->why = why;
+	o->dead = 0;
+	return (0);
+}
+
+int
+ini_out_set(struct ini_tx *tx, const char *name, char *val)
+{
+	if (val == NULL)
+		return (oom(tx->ini));
+	return (out_add(tx, name, val, NULL));
+}
+
+int
+ini_out_comment(struct ini_tx *tx, const char *why)
+{
+	char *w = NULL;
+
+	if (why != NULL && (w = strdup(why)) == NULL)
+		return (oom(tx->ini));
+	return (out_add(tx, NULL, NULL, w));
+}
+
+int
+ini_out_note(struct ini_tx *tx, const char *what, const char *why)
+{
+	if (ini_out_comment(tx, why))
+		return (-1);
+	return (ini_notice_add(tx->ini, tx->r, "%s: %s", what, why));
+}
+
+static void
+outs_free(struct ini_tx *tx)
+{
+	size_t i;
+
+	for (i = 0; i < tx->nouts; i++) {
+		if (tx->outs[i].val != NULL) {
+			explicit_bzero(tx->outs[i].val,
+			    strlen(tx->outs[i].val));
+			free(tx->outs[i].val);
+		}
+		free(tx->outs[i].why);
+	}
+	free(tx->outs);
+	tx->outs = NULL;
+	tx->nouts = tx->outscap = 0;
+}
+
+/*
+ * stunnel keeps the last of a repeated option (connect gathers them all);
+ * libconfig refuses a repeated name, so the earlier ones become comments.
+ */
+static int
+outs_override(struct ini_tx *tx)
+{
+	const char *seen[128];
+	const struct ini_rec *by[128];
+	size_t nseen = 0, i, j;
+	char why[300], file[256];
+
+	for (i = tx->nouts; i-- > 0;) {
+		struct ini_out *o = &tx->outs[i];
+
+		if (o->name == NULL || strcmp(o->name, "connect") == 0)
+			continue;
+		for (j = 0; j < nseen; j++)
+			if (strcmp(seen[j], o->name) == 0)
+				break;
+		if (j == nseen) {
+			if (nseen < sizeof(seen) / sizeof(seen[0])) {
+				seen[nseen] = o->name;
+				by[nseen++] = o->r;
+			}
+			continue;
+		}
+		if (by[j]->file == o->r->file)
+			snprintf(why, sizeof(why), "%s: overridden by line %d",
+			    o->name, by[j]->line);
+		else {
+			ini_escape(file, sizeof(file),
+			    tx->ini->files[by[j]->file], 200);
+			snprintf(why, sizeof(why), "%s: overridden by %s:%d",
+			    o->name, file, by[j]->line);
+		}
+		free(o->why);
+		if ((o->why = strdup(why)) == NULL)
+			return (oom(tx->ini));
+		o->dead = 1;
+	}
+	return (0);
+}
+
+/* All of a section's connect values as one list, at the first one. */
+static int
+put_connects(struct ini *ini, struct ini_tx *tx, size_t first,
+    const char *indent)
+{
+	size_t i, n = 0, k = 0;
+
+	for (i = first; i < tx->nouts; i++)
+		if (tx->outs[i].name && strcmp(tx->outs[i].name,
+		    "connect") == 0)
+			n++;
+	for (i = first; i < tx->nouts; i++) {
+		struct ini_out *o = &tx->outs[i];
+
+		if (o->name == NULL || strcmp(o->name, "connect") != 0)
+			continue;
+		k++;
+		if (puts_(ini, indent) ||
+		    (k == 1 && puts_(ini, n == 1 ? "connect = " :
+		    "connect = [ ")) || (k > 1 && puts_(ini, "  ")) ||
+		    puts_(ini, o->val) ||
+		    puts_(ini, n == 1 ? ";" : k < n ? "," : " ];") ||
+		    put_source(ini, o->r) || endline(ini, o->r))
+			return (-1);
+	}
+	return (0);
+}
+
+static int
+put_outs(struct ini *ini, struct ini_tx *tx, const char *indent)
+{
+	int connects = 0, keydefault;
+	size_t i;
+
+	/* stunnel's key defaults to cert (an explicit global key is kept). */
+	keydefault = !tx->st->key && (tx->sect == 0 || !tx->gst->key);
+	for (i = 0; i < tx->nouts; i++) {
+		struct ini_out *o = &tx->outs[i];
+
+		if (o->name == NULL || o->dead) {
+			if (put_comment(ini, indent, o->r, o->why))
+				return (-1);
+			continue;
+		}
+		if (strcmp(o->name, "connect") == 0) {
+			if (!connects++ && put_connects(ini, tx, i, indent))
+				return (-1);
+			continue;
+		}
+		if (puts_(ini, indent) || puts_(ini, o->name) ||
+		    puts_(ini, " = ") || puts_(ini, o->val) ||
+		    puts_(ini, ";") || put_source(ini, o->r) ||
+		    endline(ini, o->r))
+			return (-1);
+		if (keydefault && strcmp(o->name, "cert") == 0 &&
+		    (puts_(ini, indent) || puts_(ini, "key = ") ||
+		    puts_(ini, o->val) || puts_(ini, ";") ||
+		    put_source(ini, o->r) || endline(ini, o->r)))
+			return (-1);
+	}
+	return (0);
+}
+
+/* Translate and write section ${s} (0: the global settings). */
+static int
+put_section(struct ini *ini, size_t s, size_t *next)
+{
+	struct ini_tx tx;
+	struct ini_sect *sc = &ini->sects[s];
+	const char *indent = s ? "    " : "";
+	size_t i = *next;
+	int rc = -1;
+
+	memset(&tx, 0, sizeof(tx));
+	tx.ini = ini;
+	tx.sect = s;
+	tx.st = &sc->st;
+	tx.gst = &ini->sects[0].st;
+	if (s > 0) {
+		tx.r = &ini->recs[sc->rec];
+		if (puts_(ini, "  ") || puts_(ini, sc->name) ||
+		    puts_(ini, " = {") || put_source(ini, tx.r) ||
+		    endline(ini, tx.r))
+			goto err;
+		if (sc->st.client < 0 && tx.gst->client < 0 &&
+		    (puts_(ini, indent) || puts_(ini, "client = false;  # "
+		    "stunnel's default: server mode") || endline(ini, tx.r)))
+			goto err;
+	}
+	/* A section's lines are contiguous: only "[name]" changes it. */
+	for (; i < ini->nrecs && ini->recs[i].sect == s; i++) {
+		tx.r = &ini->recs[i];
+		if (tx.r->kind == REC_SECTION)
+			continue;
+		if (tx.r->kind == REC_COMMENT) {
+			if (ini_out_comment(&tx, NULL))
+				goto err;
+		} else if (ini_opt_translate(&tx))
+			goto err;
+	}
+	if (outs_override(&tx) || put_outs(ini, &tx, indent))
+		goto err;
+	if (s > 0 && (puts_(ini, "  };") || endline(ini, NULL)))
+		goto err;
+	*next = i;
+	rc = 0;
+err:
+	outs_free(&tx);
+	return (rc);
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+static int
+add_file(struct ini *ini, const char *name)
+{
+	if ((ini->files = grow(ini->files, &ini->filescap,
+	    ini->nfiles + 1, sizeof(char *))) == NULL)
+		return (oom(ini));
+	if ((ini->files[ini->nfiles] = strdup(name)) == NULL)
+		return (oom(ini));
+	return ((int)ini->nfiles++);
+}
+
+static struct ini_rec *
+add_rec(struct ini *ini, int kind, int file, int line, size_t sect,
+    const char *s, size_t n)
+{
+	struct ini_rec *r;
+
+	if ((ini->recs = grow(ini->recs, &ini->recscap, ini->nrecs + 1,
+	    sizeof(*ini->recs))) == NULL) {
+		oom(ini);
+		return (NULL);
+	}
+	r = &ini->recs[ini->nrecs];
+	memset(r, 0, sizeof(*r));
+	r->kind = (kind == REC_COMMENT ? REC_COMMENT : kind == REC_SECTION ?
+	    REC_SECTION : REC_OPTION);
+	r->file = file;
+	r->line = line;
+	r->sect = sect;
+	if ((r->text = strndup(s, n)) == NULL) {
+		oom(ini);
+		return (NULL);
+	}
+	ini->nrecs++;
+	return (r);
+}
+
+static int
+is_space(char c)
+{
+	return (c == ' ' || c == '\t');
+}
+
+static void
+trim(const char **s, size_t *n)
+{
+	while (*n > 0 && is_space(**s)) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && is_space((*s)[*n - 1]))
+		(*n)--;
+}
+
+static int
+section_name_ok(const char *s)
+{
+	size_t i;
+
+	if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
+		return (0);
+	for (i = 1; s[i] != '\0'; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		    s[i] == '_'))
+			return (0);
+	return (1);
+}
+
+static int
+open_section(struct ini *ini, struct ini_rec *r, size_t *sect)
+{
+	char esc[128];
+	size_t i;
+
+	if ((r->name = strndup(r->text + 1, strlen(r->text) - 2)) == NULL)
+		return (oom(ini));
+	ini_escape(esc, sizeof(esc), r->name, 60);
+	if (!section_name_ok(r->name))
+		return (ini_err(ini, r, "[%s]: redtun service names are "
+		    "letters, digits, '-' and '_', starting with a letter",
+		    esc));
+	for (i = 1; i < ini->nsects; i++)
+		if (strcmp(ini->sects[i].name, r->name) == 0) {
+			const struct ini_rec *f = &ini->recs[ini->sects[i].rec];
+			char file[256];
+
+			ini_escape(file, sizeof(file), ini->files[f->file],
+			    200);
+			return (ini_err(ini, r, "[%s]: the section is already "
+			    "defined at %s:%d", esc, file, f->line));
+		}
+	if ((ini->sects = grow(ini->sects, &ini->sectscap, ini->nsects + 1,
+	    sizeof(*ini->sects))) == NULL)
+		return (oom(ini));
+	memset(&ini->sects[ini->nsects], 0, sizeof(*ini->sects));
+	if ((ini->sects[ini->nsects].name = strdup(r->name)) == NULL)
+		return (oom(ini));
+	ini->sects[ini->nsects].rec = (size_t)(r - ini->recs);
+	r->sect = *sect = ini->nsects++;
+	return (0);
+}
+
+static int read_text(struct ini *, int, const char *, size_t, size_t *, int,
+    int);
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *)a, *(char *const *)b));
+}
+
+/* include = DIR: its regular files in strcmp order, in the current section. */
+static int
+include_dir(struct ini *ini, const struct ini_rec *r, size_t *sect,
+    int depth)
+{
+	char **names = NULL, *path = NULL, *buf = NULL;
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	struct stat st;
+	char dir[128];
+	size_t bufsize = 0;
+	ssize_t got;
+	int fd = -1, f, rc = -1;
+	DIR *d;
+
+	ini_escape(dir, sizeof(dir), r->value, 80);
+	if (depth >= INCLUDE_DEPTH)
+		return (ini_err(ini, r, "include: includes nested more than "
+		    "%d deep", INCLUDE_DEPTH));
+	if ((d = opendir(r->value)) == NULL)
+		return (ini_err(ini, r, "include: cannot read directory "
+		    "\"%s\": %s", dir, strerror(errno)));
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((names = grow(names, &cap, n + 1, sizeof(char *))) ==
+		    NULL || (names[n] = strdup(de->d_name)) == NULL) {
+			oom(ini);
+			goto err;
+		}
+		n++;
+	}
+	if (n > 0)
+		qsort(names, n, sizeof(char *), cmp_names);
+	for (i = 0; i < n; i++) {
+		free(path);
+		if (asprintf(&path, "%s/%s", r->value, names[i]) < 0) {
+			path = NULL;
+			oom(ini);
+			goto err;
+		}
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (++ini->nincluded > INCLUDE_FILES) {
+			ini_err(ini, r, "include: more than %d files included",
+			    INCLUDE_FILES);
+			goto err;
+		}
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+		    fstat(fd, &st) != 0) {
+			ini_err(ini, r, "include: cannot read \"%s/%s\": %s",
+			    dir, names[i], strerror(errno));
+			goto err;
+		}
+		if (st.st_size > INCLUDE_SIZE) {
+			ini_err(ini, r, "include: \"%s/%s\" is larger than "
+			    "1 MiB", dir, names[i]);
+			goto err;
+		}
+		free(buf);
+		bufsize = (size_t)st.st_size + 1;
+		if ((buf = malloc(bufsize)) == NULL) {
+			oom(ini);
+			goto err;
+		}
+		got = read(fd, buf, (size_t)st.st_size + 1);
+		if (got < 0 || got > st.st_size) {
+			ini_err(ini, r, "include: cannot read \"%s/%s\": %s",
+			    dir, names[i], got < 0 ? strerror(errno) :
+			    "it grew while being read");
+			goto err;
+		}
+		close(fd);
+		fd = -1;
+		if ((f = add_file(ini, path)) < 0 ||
+		    read_text(ini, f, buf, (size_t)got, sect, depth + 1, 1))
+			goto err;
+	}
+	rc = 0;
+err:
+	if (fd >= 0)
+		close(fd);
+	closedir(d);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(path);
+	if (buf != NULL)
+		explicit_bzero(buf, bufsize);
+	free(buf);
+	return (rc);
+}
+
+static int
+read_line(struct ini *ini, int file, int lineno, const char *s, size_t n,
+    size_t *sect, int depth, int includes)
+{
+	struct ini_rec *r;
+	const char *eq, *v;
+	size_t nl, vl;
+	char esc[128];
+
+	trim(&s, &n);
+	if (n == 0)
+		return (0);
+	if (s[0] == ';' || s[0] == '#')
+		return (add_rec(ini, REC_COMMENT, file, lineno, *sect, s, n) ?
+		    0 : -1);
+	if ((r = add_rec(ini, REC_OPTION, file, lineno, *sect, s, n)) == NULL)
+		return (-1);
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		r->kind = REC_SECTION;
+		return (open_section(ini, r, sect));
+	}
+	if ((eq = memchr(r->text, '=', n)) == NULL) {
+		ini_escape(esc, sizeof(esc), r->text, 60);
+		return (ini_err(ini, r, "\"%s\": No '=' found", esc));
+	}
+	s = r->text;
+	nl = (size_t)(eq - s);
+	trim(&s, &nl);
+	v = eq + 1;
+	vl = n - (size_t)(v - r->text);
+	trim(&v, &vl);
+	if ((r->name = strndup(s, nl)) == NULL ||
+	    (r->value = strndup(v, vl)) == NULL)
+		return (oom(ini));
+	if (ini_opt_include(r->name)) {
+		if (!includes)
+			return (ini_err(ini, r, "include: is not allowed "
+			    "here"));
+		return (include_dir(ini, r, sect, depth));
+	}
+	return (0);
+}
+
+static int
+read_text(struct ini *ini, int file, const char *text, size_t len,
+    size_t *sect, int depth, int includes)
+{
+	const char *p = text, *end = text + len, *nl;
+	size_t n;
+	int line = 0;
+
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = (size_t)((nl ? nl : end) - p);
+		line++;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (line == 1 && n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0) {
+			p += 3;
+			n -= 3;
+		}
+		if (n > LINE_MAX_LEN)
+			return (err_fl(ini, file, line, "line too long "
+			    "(stunnel's limit is %d bytes)", LINE_MAX_LEN));
+		if (memchr(p, '\0', n) != NULL)
+			return (err_fl(ini, file, line, "a NUL byte (is this "
+			    "a text file?)"));
+		if (read_line(ini, file, line, p, n, sect, depth, includes))
+			return (-1);
+		p = nl ? nl + 1 : end;
+	}
+	return (0);
+}
+
+/* ---- the interface ----------------------------------------------------------- */
+
+static int
+is_section_line(const char *s, size_t n)
+{
+	trim(&s, &n);
+	return (n >= 2 && s[0] == '[' && s[n - 1] == ']' &&
+	    memchr(s, '=', n) == NULL && memchr(s, '"', n) == NULL);
+}
+
+/* The traits of ${text}: 1 section, 2 ';' comment, 4 plain key = value. */
+static int
+traits(const char *text, size_t len, int *brace)
+{
+	const char *p = text, *end = text + len, *nl, *s, *eq;
+	size_t n;
+	int t = 0;
+
+	*brace = memchr(text, '{', len) != NULL;
+	for (; p < end; p = nl ? nl + 1 : end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		s = p;
+		n = (size_t)((nl ? nl : end) - p);
+		if (p == text && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
+			s += 3;
+			n -= 3;
+		}
+		if (n > 0 && s[n - 1] == '\r')
+			n--;
+		trim(&s, &n);
+		if (n == 0 || s[0] == '#' || s[0] == '/')
+			continue;
+		if (is_section_line(s, n))
+			t |= 1;
+		else if (s[0] == ';' && n > 1)
+			t |= 2;
+		else if ((eq = memchr(s, '=', n)) != NULL && eq > s) {
+			const char *v = eq + 1;
+			size_t vl = n - (size_t)(v - s);
+
+			trim(&v, &vl);
+			if (vl > 0 && v[0] != '"' && v[0] != '[' &&
+			    v[0] != '(' && v[0] != '{' && v[vl - 1] != ';' &&
+			    v[vl - 1] != ',')
+				t |= 4;
+		}
+	}
+	return (t);
+}
+
+int
+ini_detect(const char *text, size_t len)
+{
+	int brace, t = traits(text, len, &brace);
+
+	return ((t & 3) != 0 || ((t & 4) && !brace));
+}
+
+int
+ini_resembles(const char *text, size_t len)
+{
+	int brace;
+
+	return (traits(text, len, &brace) != 0);
+}
+
+struct ini *
+ini_translate(const char *path, const char *text, size_t len, int includes,
+    char *why, size_t whylen)
+{
+	struct ini *ini;
+	size_t i, sect = 0, next = 0;
+	int f;
+
+	if (whylen > 0)
+		why[0] = '\0';
+	if ((ini = calloc(1, sizeof(*ini))) == NULL) {
+		if (whylen > 0)
+			snprintf(why, whylen, "out of memory");
+		return (NULL);
+	}
+	ini->why = why;
+	ini->whylen = whylen;
+	if ((f = add_file(ini, path)) < 0)
+		goto err;
+	if ((ini->sects = grow(NULL, &ini->sectscap, 1, sizeof(*ini->sects)))
+	    == NULL) {
+		oom(ini);
+		goto err;
+	}
+	memset(ini->sects, 0, sizeof(*ini->sects));
+	ini->nsects = 1;
+	if (read_text(ini, f, text, len, &sect, 0, includes))
+		goto err;
+	if (ini->nsects == 1) {
+		err_fl(ini, f, 1, "(inetd mode): a stunnel file without "
+		    "[sections] runs in inetd mode, which redtun does not "
+		    "support; put the options under a [service] section");
+		goto err;
+	}
+	for (i = 0; i < ini->nsects; i++) {
+		ini->sects[i].st.client = ini->sects[i].st.verify = -1;
+		ini->sects[i].st.chain = ini->sects[i].st.peer = -1;
+	}
+	for (i = 0; i < ini->nrecs; i++)
+		if (ini->recs[i].kind == REC_OPTION)
+			ini_state_note(&ini->sects[ini->recs[i].sect].st,
+			    &ini->recs[i]);
+	if (puts_(ini, "# redtun configuration converted from stunnel's ") ||
+	    put_escaped(ini, path) || puts_(ini, " by redtun --convert") ||
+	    endline(ini, NULL) ||
+	    puts_(ini, "# (each setting is followed by the stunnel line it "
+	    "came from)") || endline(ini, NULL))
+		goto err;
+	if (put_section(ini, 0, &next))
+		goto err;
+	if (puts_(ini, "services = {") || endline(ini, NULL))
+		goto err;
+	for (i = 1; i < ini->nsects; i++)
+		if (put_section(ini, i, &next))
+			goto err;
+	if (puts_(ini, "};") || endline(ini, NULL))
+		goto err;
+	if (ini_opt_security(ini))
+		goto err;
+	ini->why = NULL;
+	ini->whylen = 0;
+	return (ini);
+err:
+	if (whylen > 0 && why[0] == '\0')
+		snprintf(why, whylen, "%s: cannot translate", path);
+	ini_free(ini);
+	return (NULL);
+}
+
+const char *
+ini_text(const struct ini *ini, size_t *len)
+{
+	if (len != NULL)
+		*len = ini->len;
+	return (ini->text);
+}
+
+const char *
+ini_source(const struct ini *ini, int genline, int *line)
+{
+	if (genline < 1 || (size_t)genline > ini->nmap ||
+	    ini->map[genline - 1].file < 0)
+		return (NULL);
+	*line = ini->map[genline - 1].line;
+	return (ini->files[ini->map[genline - 1].file]);
+}
+
+size_t
+ini_nnotices(const struct ini *ini)
+{
+	return (ini->nnotices);
+}
+
+const char *
+ini_notice(const struct ini *ini, size_t i)
+{
+	return (i < ini->nnotices ? ini->notices[i] : NULL);
+}
+
+static void
+wipe(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+ini_free(struct ini *ini)
+{
+	size_t i;
+
+	if (ini == NULL)
+		return;
+	for (i = 0; i < ini->nrecs; i++) {
+		wipe(ini->recs[i].text);
+		wipe(ini->recs[i].name);
+		wipe(ini->recs[i].value);
+	}
+	free(ini->recs);
+	for (i = 0; i < ini->nsects; i++)
+		free(ini->sects[i].name);
+	free(ini->sects);
+	for (i = 0; i < ini->nfiles; i++)
+		free(ini->files[i]);
+	free(ini->files);
+	for (i = 0; i < ini->nnotices; i++)
+		free(ini->notices[i]);
+	free(ini->notices);
+	if (ini->text != NULL)
+		explicit_bzero(ini->text, ini->cap);
+	free(ini->text);
+	free(ini->map);
+	free(ini);
+}
