@@ -5,7 +5,6 @@
  * without it would be less safe or not what the user meant).  Every
  * stunnel 5.68/5.75 option is listed, and redtun's own settings too.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,95 +241,17 @@ h_version_max(struct ini_tx *tx, const struct opt *o)
 	return (set_str(tx, o->name, val(tx)));
 }
 
-/* A cipher list of plain suite names maps; an OpenSSL expression not. */
+/* The vocabularies of options, socket, ciphers, debug: conf_ini_words.c. */
 static int
-h_ciphers(struct ini_tx *tx, const struct opt *o)
+h_words(struct ini_tx *tx, const struct opt *o)
 {
-	const char *v = val(tx), *p = v;
-	size_t n, i;
-	int plain = *v != '\0', sep;
-
-	while (plain && *p != '\0') {
-		n = strcspn(p, ":");
-		sep = 0;
-		for (i = 0; i < n; i++) {
-			char c = p[i];
-
-			if (c == '-' || c == '_')
-				sep = 1;
-			else if (!((c >= 'A' && c <= 'Z') ||
-			    (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-				plain = 0;
-		}
-		/* HIGH, aNULL, kRSA, AES256...: keywords have no separator. */
-		if (n == 0 || !sep)
-			plain = 0;
-		p += n;
-		if (*p == ':')
-			p++;
-	}
-	if (plain)
-		return (set_str(tx, o->name, v));
-	return (note(tx, o, "OpenSSL cipher expressions are not evaluated; "
-	    "redtun keeps its allowlist of AEAD ECDHE suites"));
-}
-
-static int
-prefix(const char *v, const char *p)
-{
-	return (strncmp(v, p, strlen(p)) == 0);
-}
-
-static int
-h_options(struct ini_tx *tx, const struct opt *o)
-{
-	static const char *const weak[] = { "NO_SSLv2", "NO_SSLv3",
-	    "NO_TLSv1", "NO_TLSv1_1", "NO_TLSv1.1", "NO_COMPRESSION" };
-	static const char *const compat[] = { "DONT_INSERT_EMPTY_FRAGMENTS",
-	    "ALL", "TLS_BLOCK_PADDING_BUG", "TLS_ROLLBACK_BUG", "MICROSOFT_",
-	    "NETSCAPE_", "SSLREF2_", "SSLEAY_", "TLS_D5_" };
-	const char *v = val(tx), *why = NULL;
-	char what[128], esc[96];
-	size_t i;
-
-	ini_escape(esc, sizeof(esc), v, 60);
-	snprintf(what, sizeof(what), "options = %s", esc);
-	if (v[0] == '-')
-		why = "redtun's defaults cannot be loosened";
-	for (i = 0; !why && i < sizeof(weak) / sizeof(weak[0]); i++)
-		if (strcmp(v, weak[i]) == 0)
-			why = "redtun never enables SSLv2, SSLv3, TLS 1.0, "
-			    "TLS 1.1 or compression";
-	for (i = 0; !why && i < sizeof(compat) / sizeof(compat[0]); i++)
-		if (strcmp(v, compat[i]) == 0 || (compat[i][strlen(compat[i])
-		    - 1] == '_' && prefix(v, compat[i])))
-			why = "a workaround for old TLS peers, which redtun "
-			    "never talks to";
-	if (why != NULL)
-		return (ini_out_note(tx, what, why));
-	if (strcmp(v, "NO_TLSv1_2") == 0 || strcmp(v, "NO_TLSv1.2") == 0)
-		return (set_str(tx, "sslVersionMin", "TLSv1.3"));
-	if (strcmp(v, "NO_TLSv1_3") == 0 || strcmp(v, "NO_TLSv1.3") == 0)
-		return (set_str(tx, "sslVersionMax", "TLSv1.2"));
-	if (strcmp(v, "CIPHER_SERVER_PREFERENCE") == 0)
-		return (ini_out_note(tx, what, "redtun keeps its own suite "
-		    "order"));
-	if (strcmp(v, "SINGLE_DH_USE") == 0 ||
-	    strcmp(v, "SINGLE_ECDH_USE") == 0)
-		return (ini_out_note(tx, what, "redtun uses a fresh ECDHE key "
-		    "for every handshake"));
-	if (strcmp(v, "NO_TICKET") == 0)
-		return (ini_out_note(tx, what, "redtun's server side never "
-		    "resumes; sessionResume sets its client side"));
-	if (strcmp(v, "NO_RENEGOTIATION") == 0 ||
-	    strcmp(v, "NO_SESSION_RESUMPTION_ON_RENEGOTIATION") == 0)
-		return (ini_out_note(tx, what, "redtun never renegotiates"));
-	if (strcmp(v, "LEGACY_SERVER_CONNECT") == 0 ||
-	    strcmp(v, "ALLOW_UNSAFE_LEGACY_RENEGOTIATION") == 0)
-		return (ini_err(tx->ini, tx->r, "%s: unsafe legacy "
-		    "renegotiation is never allowed", what));
-	return (ini_err(tx->ini, tx->r, "options: unknown option name \"%s\"",
-	    esc));
+	if (strcmp(o->name, "options") == 0)
+		return (ini_h_options(tx));
+	if (strcmp(o->name, "socket") == 0)
+		return (ini_h_socket(tx));
+	if (strcmp(o->name, "ciphers") == 0)
+		return (ini_h_ciphers(tx));
+	return (ini_h_debug(tx));
 }
 
 static int
@@ -348,93 +269,6 @@ h_foreground(struct ini_tx *tx, const struct opt *o)
 	if (b < 0)
 		return (bad_value(tx, o, "yes, quiet or no"));
 	return (set_bool(tx, o->name, b));
-}
-
-static int
-h_debug(struct ini_tx *tx, const struct opt *o)
-{
-	static const char *const levels[] = { "emerg", "alert", "crit",
-	    "err", "error", "warning", "warn", "notice", "info", "debug" };
-	const char *v = val(tx), *dot = strchr(v, '.'), *lvl = v;
-	size_t i;
-	int ok = 0;
-
-	if (dot != NULL) {
-		for (i = 0; v + i < dot; i++)
-			if (!((v[i] >= 'a' && v[i] <= 'z') ||
-			    (v[i] >= 'A' && v[i] <= 'Z') ||
-			    (v[i] >= '0' && v[i] <= '9')))
-				break;
-		if (i > 0 && v + i == dot)
-			lvl = dot + 1;
-	}
-	if (strlen(lvl) == 1 && lvl[0] >= '0' && lvl[0] <= '7')
-		ok = 1;
-	for (i = 0; !ok && i < sizeof(levels) / sizeof(levels[0]); i++)
-		ok = strcasecmp(lvl, levels[i]) == 0;
-	if (!ok)
-		return (bad_value(tx, o, "[facility.]level: 0..7 or emerg, "
-		    "alert, crit, err, warning, notice, info, debug"));
-	if (tx->sect > 0)
-		return (note(tx, o, "per-service log levels are not "
-		    "supported; the global debug applies"));
-	return (set_str(tx, o->name, v));
-}
-
-static int
-h_socket(struct ini_tx *tx, const struct opt *o)
-{
-	static const char *const tuning[] = { "SO_RCVBUF", "SO_SNDBUF",
-	    "SO_RCVLOWAT", "SO_SNDLOWAT", "SO_RCVTIMEO", "SO_SNDTIMEO",
-	    "SO_LINGER", "SO_OOBINLINE", "SO_DEBUG", "SO_DONTROUTE",
-	    "IP_TOS", "IP_TTL", "TCP_MAXSEG" };
-	static const char *const binds[] = { "SO_BINDTODEVICE",
-	    "IP_FREEBIND", "IP_BINDANY", "IPV6_BINDANY", "IPV6_V6ONLY",
-	    "IP_TRANSPARENT" };
-	const char *v = val(tx), *eq, *why = NULL;
-	char name[32], what[128], esc[96];
-	size_t n, i;
-	int b = -1;
-
-	(void)o;
-	ini_escape(esc, sizeof(esc), v, 60);
-	snprintf(what, sizeof(what), "socket = %s", esc);
-	if ((v[0] != 'a' && v[0] != 'l' && v[0] != 'r') || v[1] != ':' ||
-	    (eq = strchr(v + 2, '=')) == NULL || (n = (size_t)(eq - v - 2))
-	    == 0 || n >= sizeof(name) || eq[1] == '\0')
-		return (ini_err(tx->ini, tx->r, "socket: expected "
-		    "a|l|r:OPTION=VALUE, got \"%s\"", esc));
-	memcpy(name, v + 2, n);
-	name[n] = '\0';
-	if (strcmp(eq + 1, "yes") == 0 || strcmp(eq + 1, "1") == 0)
-		b = 1;
-	else if (strcmp(eq + 1, "no") == 0 || strcmp(eq + 1, "0") == 0)
-		b = 0;
-	if (strcmp(name, "TCP_NODELAY") == 0 && b >= 0)
-		why = b ? "already on for every socket" : "redtun always "
-		    "sets it";
-	else if (strcmp(name, "SO_REUSEADDR") == 0 && b >= 0)
-		why = b ? "already on for listeners" : "redtun always sets it";
-	else if (strcmp(name, "SO_KEEPALIVE") == 0 && b >= 0)
-		why = b ? "redtun enables TCP keepalive (60 s) on every "
-		    "connection" : "redtun always sets it";
-	else if (strcmp(name, "TCP_KEEPIDLE") == 0 ||
-	    strcmp(name, "TCP_KEEPINTVL") == 0 ||
-	    strcmp(name, "TCP_KEEPCNT") == 0)
-		why = "redtun enables TCP keepalive (60 s) on every connection";
-	for (i = 0; !why && i < sizeof(tuning) / sizeof(tuning[0]); i++)
-		if (strcmp(name, tuning[i]) == 0)
-			why = "socket tuning is not applied; redtun keeps the "
-			    "kernel's defaults";
-	if (why != NULL)
-		return (ini_out_note(tx, what, why));
-	for (i = 0; i < sizeof(binds) / sizeof(binds[0]); i++)
-		if (strcmp(name, binds[i]) == 0)
-			return (ini_err(tx->ini, tx->r, "%s: changes where "
-			    "redtun binds or connects, which is not supported",
-			    what));
-	return (ini_err(tx->ini, tx->r, "%s: unknown socket option or value",
-	    what));
 }
 
 static int
@@ -525,10 +359,10 @@ static const struct opt opts[] = {
 	FN("checkHost", h_check), FN("checkIP", h_check),
 	FN("verify", h_verify), FN("verifyPeer", h_verify_peer),
 	FN("requireCert", h_require_cert), FN("sslVersion", h_ssl_version),
-	FN("ciphers", h_ciphers), FN("options", h_options),
+	FN("ciphers", h_words), FN("options", h_words),
 	MAP("TIMEOUTconnect", K_INT), MAP("TIMEOUTidle", K_INT),
 	MAP("TIMEOUTclose", K_INT),
-	FN("debug", h_debug), FN("socket", h_socket),
+	FN("debug", h_words), FN("socket", h_words),
 	FN("transparent", h_transparent), FN("include", h_include),
 	/* Global options. */
 	GMAP("pid", K_STR), { "setuid", K_STR, 2, NULL, NULL },
@@ -620,14 +454,6 @@ find(const char *name)
 }
 
 int
-ini_opt_scope(const char *name)
-{
-	const struct opt *o = find(name);
-
-	return (o ? o->scope : 0);
-}
-
-int
 ini_opt_include(const char *name)
 {
 	return (strcasecmp(name, "include") == 0);
@@ -678,138 +504,4 @@ ini_opt_translate(struct ini_tx *tx)
 		return (o->fn(tx, o));
 	}
 	return (-1);
-}
-
-void
-ini_state_note(struct ini_state *st, const struct ini_rec *r)
-{
-	const char *n = r->name, *v = r->value;
-	int b = parse_bool(v);
-
-	if (strcasecmp(n, "client") == 0 && b >= 0)
-		st->client = b;
-	else if (strcasecmp(n, "verifyChain") == 0 && b >= 0) {
-		st->chain = b;
-		st->vlast = 'c';
-	} else if (strcasecmp(n, "verify") == 0 && strlen(v) == 1 &&
-	    v[0] >= '0' && v[0] <= '4') {
-		st->verify = v[0] - '0';
-		st->vlast = 'v';
-	} else if (strcasecmp(n, "verifyPeer") == 0 && b >= 0)
-		st->peer = b;
-	else if (strcasecmp(n, "sslVersion") == 0 ||
-	    strcasecmp(n, "sslVersionMin") == 0)
-		st->version = 1;
-	else if (strcasecmp(n, "key") == 0)
-		st->key = 1;
-	else if ((strcasecmp(n, "checkHost") == 0 ||
-	    strcasecmp(n, "checkIP") == 0) && st->check == NULL) {
-		st->check = v;
-		st->checkip = strcasecmp(n, "checkIP") == 0;
-	} else if (strcasecmp(n, "connect") == 0 && st->connect == NULL)
-		st->connect = v;
-	else if (strcasecmp(n, "CAfile") == 0)
-		st->cafile = v;
-	else if (strcasecmp(n, "CApath") == 0)
-		st->capath = v;
-}
-
-/* ---- "redtun is stricter than stunnel here" --------------------------- */
-
-/* The host of a connect value ("host:port", "[v6]:port" or a port). */
-static void
-connect_host(const char *v, char *out, size_t outlen)
-{
-	const char *end;
-
-	if (all_digits(v)) {
-		snprintf(out, outlen, "127.0.0.1");
-		return;
-	}
-	if (v[0] == '[' && (end = strchr(v, ']')) != NULL) {
-		snprintf(out, outlen, "%.*s", (int)(end - v - 1), v + 1);
-		return;
-	}
-	if ((end = strrchr(v, ':')) == NULL)
-		end = v + strlen(v);
-	snprintf(out, outlen, "%.*s", (int)(end - v), v);
-}
-
-static int
-is_ip(const char *h)
-{
-	unsigned char a[16];
-
-	return (inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) ==
-	    1);
-}
-
-/* Verification as written: -1 not at all, 0 off, 1 on. */
-static int
-vstate(const struct ini_state *st)
-{
-	if (st->vlast == 'c')
-		return (st->chain == 1);
-	if (st->vlast == 'v')
-		return (st->verify >= 1);
-	return (-1);
-}
-
-static int
-security(struct ini *ini, const struct ini_sect *sc, const struct ini_state *g)
-{
-	const struct ini_state *st = &sc->st;
-	const char *check, *conn, *file, *tls12;
-	char host[300], h[400], t[300], path[200];
-	int v, client;
-
-	client = st->client >= 0 ? st->client : g->client > 0;
-	if (!client)
-		return (0);
-	if ((v = vstate(st)) < 0)
-		v = vstate(g);
-	if (v == 0)
-		return (0);
-	check = st->check ? st->check : g->check;
-	conn = st->connect ? st->connect : g->connect;
-	if (check != NULL)
-		ini_escape(host, sizeof(host), check, 100);
-	else if (conn != NULL) {
-		connect_host(conn, h, sizeof(h));
-		ini_escape(host, sizeof(host), h, 100);
-	} else
-		return (0);
-	if (v == 1 && check != NULL)
-		return (0);
-	file = st->cafile ? st->cafile : st->capath ? st->capath :
-	    g->cafile ? g->cafile : g->capath;
-	if (file != NULL) {
-		ini_escape(path, sizeof(path), file, 100);
-		snprintf(t, sizeof(t), "%s %s", file == st->cafile ||
-		    file == g->cafile ? "CAfile" : "CApath", path);
-	} else
-		snprintf(t, sizeof(t), "the system trust store");
-	tls12 = st->version || g->version ? "" : ", and uses TLS 1.2 or later";
-	snprintf(h, sizeof(h), "the %s %s", is_ip(host) ? "IP address" :
-	    "host name", host);
-	if (v < 0)
-		return (ini_notice_add(ini, NULL, "[%s] stunnel would not "
-		    "verify this server; redtun verifies the chain against %s "
-		    "and %s%s (set verifyChain = no to match stunnel, not "
-		    "recommended)", sc->name, t, h, tls12));
-	return (ini_notice_add(ini, NULL, "[%s] stunnel would accept any "
-	    "certificate %s vouches for; redtun also checks %s from "
-	    "connect%s (set checkHost to name another)", sc->name, t, h,
-	    tls12));
-}
-
-int
-ini_opt_security(struct ini *ini)
-{
-	size_t i;
-
-	for (i = 1; i < ini->nsects; i++)
-		if (security(ini, &ini->sects[i], &ini->sects[0].st))
-			return (-1);
-	return (0);
 }

@@ -84,13 +84,6 @@ struct ini_tx {
 
 /* Option table (conf_ini_opts.c). */
 
-/*
- * ini_opt_scope(name): 0 for a service option (or unknown), 1 for one
- * stunnel accepts only in the global section, 2 for setuid/setgid (in a
- * section they mean a Unix accept socket's owner).
- */
-int ini_opt_scope(const char *name);
-
 /* ini_opt_include(name): whether ${name} is "include" (any case). */
 int ini_opt_include(const char *name);
 
@@ -101,13 +94,36 @@ int ini_opt_include(const char *name);
  */
 int ini_opt_translate(struct ini_tx *tx);
 
-/* ini_state_note(st, r): what ${r} tells about its section (read-ahead). */
+/*
+ * ini_h_options, ini_h_socket, ini_h_ciphers, ini_h_debug(tx): translate
+ * ${tx->r}, an option with a vocabulary of its own (conf_ini_words.c);
+ * like ini_opt_translate.
+ */
+int ini_h_options(struct ini_tx *tx);
+int ini_h_socket(struct ini_tx *tx);
+int ini_h_ciphers(struct ini_tx *tx);
+int ini_h_debug(struct ini_tx *tx);
+
+/* Read-ahead and security notices (conf_ini_secure.c). */
+
+/* ini_state_note(st, r): what ${r} tells about its section. */
 void ini_state_note(struct ini_state *st, const struct ini_rec *r);
 
 /* ini_opt_security(ini): the per-service "[NAME] ..." notices. */
 int ini_opt_security(struct ini *ini);
 
+/* Writing the text (conf_ini_emit.c). */
+
+/* ini_emit(ini, path): the whole libconfig text and its map; -1 on error. */
+int ini_emit(struct ini *ini, const char *path);
+
 /* Helpers (conf_ini.c). */
+
+/* ini_grow(p, cap, need, size): ${p} with room for ${need} elements. */
+void *ini_grow(void *p, size_t *cap, size_t need, size_t size);
+
+/* ini_oom(ini): "out of memory" into ini->why; -1. */
+int ini_oom(struct ini *ini);
 
 /* ini_err(ini, r, fmt, ...): "FILE:LINE: " + text into ini->why; -1. */
 int ini_err(struct ini *ini, const struct ini_rec *r, const char *fmt, ...)
