@@ -357,6 +357,12 @@ read_line(struct ini *ini, int file, int lineno, const char *s, size_t n,
 	}
 	if ((eq = memchr(r->text, '=', n)) == NULL) {
 		ini_escape(esc, sizeof(esc), r->text, 60);
+		/* "password SECRET" with the '=' forgotten: keep it out. */
+		if (strncasecmp(r->text, "password", 8) == 0 ||
+		    strncasecmp(r->text, "protocolPassword", 16) == 0)
+			snprintf(esc, sizeof(esc), "%.*s ...",
+			    strncasecmp(r->text, "password", 8) == 0 ? 8 : 16,
+			    r->text);
 		return (ini_err(ini, r, "\"%s\": No '=' found", esc));
 	}
 	s = r->text;
