@@ -455,9 +455,11 @@ traits(const char *text, size_t len, int *brace)
 			size_t vl = n - (size_t)(v - s);
 
 			trim(&v, &vl);
+			/* libconfig's values are quoted or end with ';' (a
+			 * comment may follow). */
 			if (vl > 0 && v[0] != '"' && v[0] != '[' &&
-			    v[0] != '(' && v[0] != '{' && v[vl - 1] != ';' &&
-			    v[vl - 1] != ',')
+			    v[0] != '(' && v[0] != '{' &&
+			    memchr(v, ';', vl) == NULL && v[vl - 1] != ',')
 				t |= 4;
 		}
 	}

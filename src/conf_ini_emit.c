@@ -64,9 +64,21 @@ ini_quote(const char *s)
 static int
 put(struct ini *ini, const char *s, size_t n)
 {
-	if ((ini->text = ini_grow(ini->text, &ini->cap, ini->len + n + 1, 1)) ==
-	    NULL)
-		return (ini_oom(ini));
+	size_t cap = ini->cap;
+	char *t;
+
+	/* Not realloc: the old buffer may hold a password; wipe it. */
+	if (ini->len + n + 1 > ini->cap) {
+		if ((t = ini_grow(NULL, &cap, ini->len + n + 1, 1)) == NULL)
+			return (ini_oom(ini));
+		if (ini->text != NULL) {
+			memcpy(t, ini->text, ini->len);
+			explicit_bzero(ini->text, ini->cap);
+			free(ini->text);
+		}
+		ini->text = t;
+		ini->cap = cap;
+	}
 	memcpy(ini->text + ini->len, s, n);
 	ini->len += n;
 	ini->text[ini->len] = '\0';

@@ -114,17 +114,40 @@ chain_on(const struct ini_state *st)
 
 /* ---- the handlers ----------------------------------------------------------- */
 
+/*
+ * accept, connect: stunnel splits "HOST:PORT" at the last ':' (":::6379"
+ * is every IPv6 address); redtun wants "[v6]:port".  A bare accept port
+ * listens on every interface in stunnel.
+ */
 static int
-h_accept(struct ini_tx *tx, const struct opt *o)
+h_addr(struct ini_tx *tx, const struct opt *o)
 {
-	char buf[64];
+	const char *v = val(tx), *last = strrchr(v, ':'), *p;
+	size_t colons = 0;
+	char *out;
 
-	/* stunnel listens on every interface for a bare port. */
-	if (all_digits(val(tx)) && strlen(val(tx)) < 16) {
-		snprintf(buf, sizeof(buf), "0.0.0.0:%s", val(tx));
-		return (set_str(tx, o->name, buf));
+	if (v[0] == '/')
+		return (refuse(tx, o, "Unix-socket addresses are not "
+		    "supported"));
+	for (p = v; *p != '\0'; p++)
+		colons += *p == ':';
+	if (strcmp(o->name, "accept") == 0 && all_digits(v)) {
+		if (asprintf(&out, "0.0.0.0:%s", v) < 0)
+			out = NULL;
+	} else if (v[0] != '[' && colons >= 2) {
+		if (asprintf(&out, "[%.*s]:%s", (int)(last - v), v, last + 1) <
+		    0)
+			out = NULL;
+	} else
+		return (set_str(tx, o->name, v));
+	if (out == NULL)
+		return (ini_out_set(tx, o->name, NULL));
+	if (set_str(tx, o->name, out)) {
+		free(out);
+		return (-1);
 	}
-	return (set_str(tx, o->name, val(tx)));
+	free(out);
+	return (0);
 }
 
 static int
@@ -351,7 +374,7 @@ static const struct opt opts[] = {
 	/* Service options redtun has under the same name. */
 	MAP("client", K_BOOL), MAP("delay", K_BOOL),
 	MAP("verifyChain", K_BOOL), MAP("sessionResume", K_BOOL),
-	FN("accept", h_accept), MAP("connect", K_STR),
+	FN("accept", h_addr), FN("connect", h_addr),
 	MAP("failover", K_STR), MAP("CAfile", K_STR), MAP("CApath", K_STR),
 	MAP("cert", K_STR), MAP("key", K_STR), MAP("sni", K_STR),
 	MAP("ciphersuites", K_STR),

@@ -320,6 +320,16 @@ test_values(void)
 	    "    TIMEOUTclose = 0;  # TIMEOUTclose = 000\n"
 	    "  };\n"
 	    "};\n");
+	/* stunnel's addresses split at the last ':'; redtun's need [v6]. */
+	if ((ini = tr("[a]\naccept = :::6379\nconnect = ::1:6380\n"
+	    "connect = h:1\n", why, sizeof(why)))) {
+		CHECK_HAS(ini_text(ini, NULL), "accept = \"[::]:6379\";");
+		CHECK_HAS(ini_text(ini, NULL), "connect = [ \"[::1]:6380\",");
+		ini_free(ini);
+	} else
+		failures++;
+	refused("[a]\naccept = /run/redis.sock\n", "t.conf:2: accept: "
+	    "Unix-socket addresses are not supported", 1);
 	/* A global key stays the key of a section with its own cert. */
 	if ((ini = tr("key = /k\n[a]\ncert = /c\n", why, sizeof(why)))) {
 		CHECK(strstr(ini_text(ini, NULL), "key = \"/c\"") == NULL);
