@@ -201,7 +201,6 @@ static int
 open_section(struct ini *ini, struct ini_rec *r, size_t *sect)
 {
 	char esc[128];
-	size_t i;
 
 	if ((r->name = strndup(r->text + 1, strlen(r->text) - 2)) == NULL)
 		return (ini_oom(ini));
@@ -210,16 +209,6 @@ open_section(struct ini *ini, struct ini_rec *r, size_t *sect)
 		return (ini_err(ini, r, "[%s]: redtun service names are "
 		    "letters, digits, '-' and '_', starting with a letter",
 		    esc));
-	for (i = 1; i < ini->nsects; i++)
-		if (strcmp(ini->sects[i].name, r->name) == 0) {
-			const struct ini_rec *f = &ini->recs[ini->sects[i].rec];
-			char file[256];
-
-			ini_escape(file, sizeof(file), ini->files[f->file],
-			    200);
-			return (ini_err(ini, r, "[%s]: the section is already "
-			    "defined at %s:%d", esc, file, f->line));
-		}
 	if ((ini->sects = ini_grow(ini->sects, &ini->sectscap, ini->nsects + 1,
 	    sizeof(*ini->sects))) == NULL)
 		return (ini_oom(ini));
@@ -238,6 +227,53 @@ static int
 cmp_names(const void *a, const void *b)
 {
 	return (strcmp(*(char *const *)a, *(char *const *)b));
+}
+
+static const struct ini *sort_ini;	/* for cmp_sects; single-threaded */
+
+static int
+cmp_sects(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(sort_ini->sects[x].name, sort_ini->sects[y].name);
+
+	return (c ? c : x < y ? -1 : x > y);
+}
+
+/* The first section (in file order) whose name was taken: sorted, not
+ * compared pairwise, so that many sections stay cheap. */
+static int
+check_duplicates(struct ini *ini)
+{
+	const struct ini_rec *r, *f;
+	size_t *v, i, n = ini->nsects - 1, dup = 0, first = 0;
+	char esc[128], file[256];
+
+	if (n < 2)
+		return (0);
+	if ((v = malloc(n * sizeof(*v))) == NULL)
+		return (ini_oom(ini));
+	for (i = 0; i < n; i++)
+		v[i] = i + 1;
+	sort_ini = ini;
+	qsort(v, n, sizeof(*v), cmp_sects);
+	for (i = 1; i < n; i++)
+		if (strcmp(ini->sects[v[i]].name, ini->sects[v[i - 1]].name)
+		    == 0 && (i < 2 || strcmp(ini->sects[v[i]].name,
+		    ini->sects[v[i - 2]].name) != 0) &&
+		    (dup == 0 || v[i] < dup)) {
+			dup = v[i];
+			first = v[i - 1];
+		}
+	free(v);
+	if (dup == 0)
+		return (0);
+	r = &ini->recs[ini->sects[dup].rec];
+	f = &ini->recs[ini->sects[first].rec];
+	ini_escape(esc, sizeof(esc), r->name, 60);
+	ini_escape(file, sizeof(file), ini->files[f->file], 200);
+	return (ini_err(ini, r, "[%s]: the section is already defined at "
+	    "%s:%d", esc, file, f->line));
 }
 
 /* include = DIR: its regular files in strcmp order, in the current section. */
@@ -509,6 +545,8 @@ ini_translate(const char *path, const char *text, size_t len, int includes,
 	memset(ini->sects, 0, sizeof(*ini->sects));
 	ini->nsects = 1;
 	if (read_text(ini, f, text, len, &sect, 0, includes))
+		goto err;
+	if (check_duplicates(ini))
 		goto err;
 	if (ini->nsects == 1) {
 		err_fl(ini, f, 1, "(inetd mode): a stunnel file without "
