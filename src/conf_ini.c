@@ -209,6 +209,11 @@ open_section(struct ini *ini, struct ini_rec *r, size_t *sect)
 		return (ini_err(ini, r, "[%s]: redtun service names are "
 		    "letters, digits, '-' and '_', starting with a letter",
 		    esc));
+	/* libconfig reads these as booleans, in any case, not as names. */
+	if (strcasecmp(r->name, "true") == 0 ||
+	    strcasecmp(r->name, "false") == 0)
+		return (ini_err(ini, r, "[%s]: redtun service names cannot be "
+		    "true or false (libconfig's booleans)", esc));
 	if ((ini->sects = ini_grow(ini->sects, &ini->sectscap, ini->nsects + 1,
 	    sizeof(*ini->sects))) == NULL)
 		return (ini_oom(ini));

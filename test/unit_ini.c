@@ -236,6 +236,8 @@ test_lines(void)
 	    "at t.conf:1", 1);
 	refused("[1a]\n", "t.conf:1: [1a]: redtun service names are letters, "
 	    "digits, '-' and '_', starting with a letter", 1);
+	refused("[a]\n[True]\n", "t.conf:2: [True]: redtun service names "
+	    "cannot be true or false (libconfig's booleans)", 1);
 	refused("client = yes\nconnect = 1\n", "t.conf:1: (inetd mode): a "
 	    "stunnel file without [sections] runs in inetd mode, which redtun "
 	    "does not support; put the options under a [service] section", 1);
