@@ -2,6 +2,7 @@
  * Unit tests for conf_ini: stunnel's format read with stunnel's rules and
  * written as libconfig text, with the map back to the stunnel lines.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include <libconfig.h>
 
+#include "conf.h"
 #include "conf_ini.h"
 
 #include "unit_check.h"
@@ -705,9 +707,62 @@ test_include(void)
 	rmdir(dir);
 }
 
+/* What common stunnel files become is what conf.c accepts. */
+static void
+test_conf_accepts(void)
+{
+	static const char *const files[] = {
+		AWS,
+		"[c]\nclient = yes\naccept = 127.0.0.1:7000\n"
+		"connect = a.example:6379\nconnect = b.example:6379\n"
+		"failover = rr\ndelay = yes\nverifyChain = yes\n"
+		"CApath = /etc/ssl/certs\ncheckHost = example.com\n"
+		"sni = example.com\nTIMEOUTidle = 600\nTIMEOUTconnect = 5\n"
+		"sessionResume = no\noptions = NO_TLSv1_2\n"
+		"ciphersuites = TLS_AES_128_GCM_SHA256\n"
+		"sslVersionMin = TLSv1\ncurves = X25519\n",
+		"debug = notice\nsetuid = nobody\n"
+		"sslVersion = TLSv1.2\n"
+		"[r]\nclient = yes\naccept = 6379\nconnect = ::1:6380\n"
+		"verify = 2\ncheckIP = ::1\nusername = app\n"
+		"password = s3cret\nreuse = yes\nprewarm = 2\nrole = primary\n"
+		"ciphers = ECDHE-ECDSA-AES128-GCM-SHA256\n"
+		"socket = l:TCP_NODELAY=1\n",
+	};
+	char why[512], cwhy[512];
+	struct ini *ini;
+	struct conf *cf;
+	size_t i, len;
+	const char *t;
+	FILE *f;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if ((ini = tr(files[i], why, sizeof(why))) == NULL) {
+			fprintf(stderr, "file %zu refused: %s\n", i, why);
+			failures++;
+			continue;
+		}
+		t = ini_text(ini, &len);
+		if ((f = fmemopen((void *)(uintptr_t)t, len, "r")) == NULL) {
+			failures++;
+			ini_free(ini);
+			continue;
+		}
+		if ((cf = conf_read(f, "t.conf", cwhy, sizeof(cwhy))) == NULL) {
+			fprintf(stderr, "file %zu: conf_read: %s\n%s", i, cwhy,
+			    t);
+			failures++;
+		}
+		conf_free(cf);
+		fclose(f);
+		ini_free(ini);
+	}
+}
+
 int
 main(void)
 {
+	test_conf_accepts();
 	test_detect();
 	test_aws();
 	test_lines();
