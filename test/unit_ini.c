@@ -578,6 +578,14 @@ test_security(void)
 		ini_free(ini);
 	} else
 		failures++;
+	/* options = NO_TLSv1_2 is a minimum version written too. */
+	if ((ini = tr("[a]\nclient = yes\nconnect = r.example:6379\n"
+	    "options = NO_TLSv1_2\n", why, sizeof(why))) != NULL) {
+		CHECK(ini_nnotices(ini) == 1);
+		CHECK(strstr(ini_notice(ini, 0), "TLS 1.2") == NULL);
+		ini_free(ini);
+	} else
+		failures++;
 	if ((ini = tr("[a]\nclient = yes\nconnect = r.example:6379\n"
 	    "verify = 0\n[b]\naccept = 1\nconnect = 2\ncert = /c\n", why,
 	    sizeof(why))) != NULL) {
