@@ -66,12 +66,13 @@ wildcard() { # NAME CA
 		"keyUsage=critical,digitalSignature,keyAgreement" \
 		"extendedKeyUsage=serverAuth,clientAuth" \
 		"subjectAltName=DNS:*.$DOMAIN" >"$T/$1.ext"
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$1.key" 2>/dev/null &&
+	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$1.key" 2>/dev/null &&
 		openssl req -new -key "$T/$1.key" -subj "/CN=*.$DOMAIN" -out "$T/$1.csr" 2>/dev/null &&
 		openssl x509 -req -days 2 -in "$T/$1.csr" -CA "$T/$2.crt" -CAkey "$T/$2.key" \
 			-set_serial "0x$(openssl rand -hex 8)" -extfile "$T/$1.ext" \
-			-out "$T/$1.crt" 2>/dev/null ||
+			-out "$T/$1.crt" 2>/dev/null; }; then
 		hard_error "cannot make the $1 certificate"
+	fi
 	chmod 600 "$T/$1.key"
 }
 wildcard wild ca

@@ -195,7 +195,9 @@ say "$total configs: $accepted accepted, $refused refused, round trip $trips/$ac
 figure corpus_configs "$total"
 figure corpus_accepted "$accepted"
 [ "$total" -ge 25 ] || fail "only $total configurations in the corpus"
-[ "$accepted" -ge 10 ] && [ "$refused" -ge 10 ] || fail "the corpus must have both kinds"
+if [ "$accepted" -lt 10 ] || [ "$refused" -lt 10 ]; then
+	fail "the corpus must have both kinds (10 of each at least)"
+fi
 
 step "the AWS file's effective settings, whole"
 # The AWS page's file: every setting, so that a change of any default

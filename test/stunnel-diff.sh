@@ -50,12 +50,13 @@ wildcard() { # NAME CA
 		"keyUsage=critical,digitalSignature,keyAgreement" \
 		"extendedKeyUsage=serverAuth,clientAuth" \
 		"subjectAltName=DNS:*.diff.test" >"$T/$1.ext"
-	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$1.key" 2>/dev/null &&
+	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$1.key" 2>/dev/null &&
 		openssl req -new -key "$T/$1.key" -subj "/CN=*.diff.test" -out "$T/$1.csr" 2>/dev/null &&
 		openssl x509 -req -days 2 -in "$T/$1.csr" -CA "$T/$2.crt" -CAkey "$T/$2.key" \
 			-set_serial "0x$(openssl rand -hex 8)" -extfile "$T/$1.ext" \
-			-out "$T/$1.crt" 2>/dev/null ||
+			-out "$T/$1.crt" 2>/dev/null; }; then
 		hard_error "cannot make the $1 certificate"
+	fi
 	chmod 600 "$T/$1.key"
 }
 wildcard wild ca
@@ -158,6 +159,7 @@ traffic() {
 		for ((i = 0; i < 1000; i++)); do echo "INCR counter"; done |
 			timeout 30 redis-cli -p "$port"
 		# 1000 commands pipelined in one stream.
+		# shellcheck disable=SC2016 # RESP, not a variable
 		for ((i = 0; i < 1000; i++)); do printf '*1\r\n$4\r\nPING\r\n'; done |
 			timeout 30 redis-cli -p "$port" --pipe | grep -E '^errors:'
 	} >"$out" 2>&1
