@@ -221,6 +221,22 @@ wait_for_log "$T/redtun-fg.log" "\[redis-cli\] 127\.0\.0\.1:[0-9]+: upstream $(r
 assert_file_match "$T/redtun-fg.log" "certificate verify failed: .*(not signed by a trusted CA|untrusted|issuer)" \
 	"the log says why the certificate failed"
 check_notices "$T/redtun-fg.log" "-f"
+
+step "SIGHUP re-reads the stunnel file (as stunnel's does)"
+write_hosts 127.0.0.2
+kill -HUP "$FG_PID"
+wait_for_log "$T/redtun-fg.log" "configuration reloaded: 2 services" 10
+assert_eq "$val" "$(timeout 10 redis-cli -p 6379 GET k)" "GET after the reload"
+# A line redtun refuses: the reload fails with FILE:LINE, the old
+# configuration keeps serving.
+# (Only on the copy in /etc/stunnel: the fixture itself is never edited.)
+if [ "$CONF" != "$FIXTURE" ]; then
+	printf 'protocol = smtp\n' >>"$CONF"
+	kill -HUP "$FG_PID"
+	wait_for_log "$T/redtun-fg.log" "reload failed, keeping the old configuration: .*$(re_quote "$CONF"):17: protocol: " 10
+	pid_alive "$FG_PID" || fail "redtun -f died on a refused reload"
+	assert_eq "$val" "$(timeout 10 redis-cli -p 6379 GET k)" "GET after the failed reload"
+fi
 kill_wait "$FG_PID" 15
 pid_alive "$FG_PID" && fail "redtun -f did not stop"
 say "PASS"
