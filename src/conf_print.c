@@ -175,6 +175,7 @@ conf_print(FILE *f, const struct conf *cf, const struct svc_conf *const *scs,
 	line_str(f, NULL, "output", cf->output);
 	fprintf(f, "debug = \"%s.%s\"\n", facility_name(cf->facility),
 	    level_names[cf->debug >= 0 && cf->debug <= 7 ? cf->debug : 5]);
+	line_bool(f, NULL, "fips", 0);	/* true is refused */
 	line_bool(f, NULL, "foreground", cf->foreground);
 	line_bool(f, NULL, "syslog", cf->syslog);
 	if (cf->workers == 0)
