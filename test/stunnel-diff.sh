@@ -154,7 +154,7 @@ traffic() {
 		timeout 10 redis-cli -p "$port" GET whoami
 		timeout 10 redis-cli -p "$port" SET "k:$port" "value with spaces"
 		timeout 10 redis-cli -p "$port" GET "k:$port"
-		timeout 10 redis-cli -p "$port" DEL counter
+		timeout 10 redis-cli -p "$port" SET counter 0
 		# 1000 commands, one round trip each.
 		for ((i = 0; i < 1000; i++)); do echo "INCR counter"; done |
 			timeout 30 redis-cli -p "$port"
