@@ -202,7 +202,7 @@ conf_where(const struct conf *cf, const struct svc_conf *sc,
     const char *name)
 {
 	const struct conf_loc_rec *r;
-	struct conf_loc at = { cf->file, 1 };
+	struct conf_loc at = { cf != NULL ? cf->file : "", 1 };
 
 	if (sc != NULL) {
 		at.file = sc->file;

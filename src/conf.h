@@ -132,7 +132,8 @@ int conf_format_parse(const char *name, int *format);
  * top-level one.  If it is not written: the service's group, or line 1 of
  * the file.  The file name lives as long as ${cf} and ${sc}.  This is how
  * messages after loading (redtun -t) name a line without reading the file
- * again.
+ * again.  ${cf} may be NULL when ${sc} is not (tls.c has only the
+ * service).
  */
 struct conf_loc conf_where(const struct conf *cf, const struct svc_conf *sc,
     const char *name);

@@ -25,20 +25,23 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-void *
-ini_grow(void *p, size_t *cap, size_t need, size_t size)
+int
+ini_grow(void *pp, size_t *cap, size_t need, size_t size)
 {
 	size_t n = *cap ? *cap : 16;
-	void *q;
+	void *p, *q;
 
 	if (need <= *cap)
-		return (p);
+		return (0);
 	while (n < need)
 		n *= 2;
+	/* ${pp} is a T **; the array is left as it was on failure. */
+	memcpy(&p, pp, sizeof(p));
 	if ((q = realloc(p, n * size)) == NULL)
-		return (NULL);
+		return (-1);
+	memcpy(pp, &q, sizeof(q));
 	*cap = n;
-	return (q);
+	return (0);
 }
 
 static void
@@ -116,8 +119,8 @@ ini_notice_add(struct ini *ini, const struct ini_rec *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 	va_end(ap);
-	if ((ini->notices = ini_grow(ini->notices, &ini->noticescap,
-	    ini->nnotices + 1, sizeof(char *))) == NULL)
+	if (ini_grow(&ini->notices, &ini->noticescap,
+	    ini->nnotices + 1, sizeof(char *)) != 0)
 		return (ini_oom(ini));
 	if ((ini->notices[ini->nnotices] = strdup(buf)) == NULL)
 		return (ini_oom(ini));
@@ -130,8 +133,8 @@ ini_notice_add(struct ini *ini, const struct ini_rec *r, const char *fmt, ...)
 static int
 add_file(struct ini *ini, const char *name)
 {
-	if ((ini->files = ini_grow(ini->files, &ini->filescap,
-	    ini->nfiles + 1, sizeof(char *))) == NULL)
+	if (ini_grow(&ini->files, &ini->filescap,
+	    ini->nfiles + 1, sizeof(char *)) != 0)
 		return (ini_oom(ini));
 	if ((ini->files[ini->nfiles] = strdup(name)) == NULL)
 		return (ini_oom(ini));
@@ -144,8 +147,8 @@ add_rec(struct ini *ini, int kind, int file, int line, size_t sect,
 {
 	struct ini_rec *r;
 
-	if ((ini->recs = ini_grow(ini->recs, &ini->recscap, ini->nrecs + 1,
-	    sizeof(*ini->recs))) == NULL) {
+	if (ini_grow(&ini->recs, &ini->recscap, ini->nrecs + 1,
+	    sizeof(*ini->recs)) != 0) {
 		ini_oom(ini);
 		return (NULL);
 	}
@@ -214,8 +217,8 @@ open_section(struct ini *ini, struct ini_rec *r, size_t *sect)
 	    strcasecmp(r->name, "false") == 0)
 		return (ini_err(ini, r, "[%s]: redtun service names cannot be "
 		    "true or false (libconfig's booleans)", esc));
-	if ((ini->sects = ini_grow(ini->sects, &ini->sectscap, ini->nsects + 1,
-	    sizeof(*ini->sects))) == NULL)
+	if (ini_grow(&ini->sects, &ini->sectscap, ini->nsects + 1,
+	    sizeof(*ini->sects)) != 0)
 		return (ini_oom(ini));
 	memset(&ini->sects[ini->nsects], 0, sizeof(*ini->sects));
 	if ((ini->sects[ini->nsects].name = strdup(r->name)) == NULL)
@@ -286,7 +289,8 @@ static int
 include_dir(struct ini *ini, const struct ini_rec *r, size_t *sect,
     int depth)
 {
-	char **names = NULL, *path = NULL, *buf = NULL;
+	char **names = NULL, *path = NULL, *buf = NULL, *base = NULL;
+	const char *from = ini->files[r->file], *slash;
 	size_t n = 0, cap = 0, i;
 	struct dirent *de;
 	struct stat st;
@@ -300,15 +304,31 @@ include_dir(struct ini *ini, const struct ini_rec *r, size_t *sect,
 	if (depth >= INCLUDE_DEPTH)
 		return (ini_err(ini, r, "include: includes nested more than "
 		    "%d deep", INCLUDE_DEPTH));
-	if ((d = opendir(r->value)) == NULL)
-		return (ini_err(ini, r, "include: cannot read directory "
-		    "\"%s\": %s", dir, strerror(errno)));
+	/*
+	 * A relative directory is taken from the including file's: the
+	 * daemon runs in "/", and SIGHUP must find it again.
+	 */
+	if (r->value[0] != '/' && (slash = strrchr(from, '/')) != NULL) {
+		if (asprintf(&base, "%.*s/%s", (int)(slash - from), from,
+		    r->value) < 0)
+			return (ini_oom(ini));
+	} else if ((base = strdup(r->value)) == NULL)
+		return (ini_oom(ini));
+	if ((d = opendir(base)) == NULL) {
+		ini_err(ini, r, "include: cannot read directory \"%s\": %s",
+		    dir, strerror(errno));
+		free(base);
+		return (-1);
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		if ((names = ini_grow(names, &cap, n + 1, sizeof(char *))) ==
-		    NULL || (names[n] = strdup(de->d_name)) == NULL) {
+		if (ini_grow(&names, &cap, n + 1, sizeof(char *)) != 0) {
+			ini_oom(ini);
+			goto err;
+		}
+		if ((names[n] = strdup(de->d_name)) == NULL) {
 			ini_oom(ini);
 			goto err;
 		}
@@ -318,7 +338,7 @@ include_dir(struct ini *ini, const struct ini_rec *r, size_t *sect,
 		qsort(names, n, sizeof(char *), cmp_names);
 	for (i = 0; i < n; i++) {
 		free(path);
-		if (asprintf(&path, "%s/%s", r->value, names[i]) < 0) {
+		if (asprintf(&path, "%s/%s", base, names[i]) < 0) {
 			path = NULL;
 			ini_oom(ini);
 			goto err;
@@ -369,6 +389,7 @@ err:
 		free(names[i]);
 	free(names);
 	free(path);
+	free(base);
 	if (buf != NULL)
 		explicit_bzero(buf, bufsize);
 	free(buf);
@@ -476,8 +497,8 @@ ini_translate(const char *path, const char *text, size_t len, int includes,
 	ini->whylen = whylen;
 	if ((f = add_file(ini, path)) < 0)
 		goto err;
-	if ((ini->sects = ini_grow(NULL, &ini->sectscap, 1, sizeof(*ini->sects)))
-	    == NULL) {
+	if (ini_grow(&ini->sects, &ini->sectscap, 1,
+	    sizeof(*ini->sects)) != 0) {
 		ini_oom(ini);
 		goto err;
 	}

@@ -16,9 +16,10 @@ struct ini;
 /**
  * ini_detect(text, len):
  * Whether ${text} (${len} bytes) is a stunnel file rather than a libconfig
- * one, from its content alone: a "[name]" section line, a ';' comment, or
- * only "key = value" lines with no '{' anywhere make it stunnel.  Returns
- * 1 for stunnel, 0 for libconfig.
+ * one, from its content alone: a "[name]" section line or a ';' comment
+ * makes it stunnel, and so do "key = value" lines with unquoted values
+ * when nothing is libconfig's own ('{', @include, a quoted value, a value
+ * ending in ';').  Returns 1 for stunnel, 0 for libconfig.
  */
 int ini_detect(const char *text, size_t len);
 

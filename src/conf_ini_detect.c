@@ -26,7 +26,10 @@ is_section_line(const char *s, size_t n)
 	    memchr(s, '=', n) == NULL && memchr(s, '"', n) == NULL);
 }
 
-/* The traits of ${text}: 1 section, 2 ';' comment, 4 plain key = value. */
+/*
+ * The traits of ${text}: 1 section, 2 ';' comment, 4 plain key = value;
+ * 8 libconfig's own (@include, a quoted value, a value ending in ';').
+ */
 static int
 traits(const char *text, size_t len, int *brace)
 {
@@ -48,6 +51,10 @@ traits(const char *text, size_t len, int *brace)
 		trim(&s, &n);
 		if (n == 0 || s[0] == '#' || s[0] == '/')
 			continue;
+		if (n >= 8 && memcmp(s, "@include", 8) == 0) {
+			t |= 8;
+			continue;
+		}
 		if (is_section_line(s, n))
 			t |= 1;
 		else if (s[0] == ';' && n > 1)
@@ -63,6 +70,8 @@ traits(const char *text, size_t len, int *brace)
 			    v[0] != '(' && v[0] != '{' &&
 			    memchr(v, ';', vl) == NULL && v[vl - 1] != ',')
 				t |= 4;
+			else if (vl > 0)
+				t |= 8;
 		}
 	}
 	return (t);
@@ -73,7 +82,7 @@ ini_detect(const char *text, size_t len)
 {
 	int brace, t = traits(text, len, &brace);
 
-	return ((t & 3) != 0 || ((t & 4) && !brace));
+	return ((t & 3) != 0 || ((t & 4) && !brace && !(t & 8)));
 }
 
 int
@@ -81,5 +90,5 @@ ini_resembles(const char *text, size_t len)
 {
 	int brace;
 
-	return (traits(text, len, &brace) != 0);
+	return ((traits(text, len, &brace) & 7) != 0);
 }

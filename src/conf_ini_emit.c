@@ -65,11 +65,11 @@ static int
 put(struct ini *ini, const char *s, size_t n)
 {
 	size_t cap = ini->cap;
-	char *t;
+	char *t = NULL;
 
 	/* Not realloc: the old buffer may hold a password; wipe it. */
 	if (ini->len + n + 1 > ini->cap) {
-		if ((t = ini_grow(NULL, &cap, ini->len + n + 1, 1)) == NULL)
+		if (ini_grow(&t, &cap, ini->len + n + 1, 1) != 0)
 			return (ini_oom(ini));
 		if (ini->text != NULL) {
 			memcpy(t, ini->text, ini->len);
@@ -117,8 +117,8 @@ endline(struct ini *ini, const struct ini_rec *r)
 {
 	if (puts_(ini, "\n"))
 		return (-1);
-	if ((ini->map = ini_grow(ini->map, &ini->mapcap, ini->nmap + 1,
-	    sizeof(*ini->map))) == NULL)
+	if (ini_grow(&ini->map, &ini->mapcap, ini->nmap + 1,
+	    sizeof(*ini->map)) != 0)
 		return (ini_oom(ini));
 	ini->map[ini->nmap].file = r ? r->file : -1;
 	ini->map[ini->nmap].line = r ? r->line : 0;
@@ -153,8 +153,8 @@ out_add(struct ini_tx *tx, const char *name, char *val, char *why)
 {
 	struct ini_out *o;
 
-	if ((tx->outs = ini_grow(tx->outs, &tx->outscap, tx->nouts + 1,
-	    sizeof(*tx->outs))) == NULL) {
+	if (ini_grow(&tx->outs, &tx->outscap, tx->nouts + 1,
+	    sizeof(*tx->outs)) != 0) {
 		free(val);
 		free(why);
 		return (ini_oom(tx->ini));
@@ -256,21 +256,32 @@ outs_override(struct ini_tx *tx)
 	return (0);
 }
 
-/* All of a section's connect values as one list, at the first one. */
+static int
+is_connect(const struct ini_out *o)
+{
+
+	return (o->name != NULL && !o->dead && strcmp(o->name, "connect") == 0);
+}
+
+/*
+ * All of a section's connect values as one list, at the first one; as in
+ * stunnel, a section's targets come after the global section's.
+ */
 static int
 put_connects(struct ini *ini, struct ini_tx *tx, size_t first,
     const char *indent)
 {
-	size_t i, n = 0, k = 0;
+	const struct ini_tx *g = tx->sect > 0 ? tx->g : NULL;
+	const struct ini_out *o;
+	size_t i, n = 0, k = 0, ng = g != NULL ? g->nouts : 0;
 
+	for (i = 0; i < ng; i++)
+		n += is_connect(&g->outs[i]);
 	for (i = first; i < tx->nouts; i++)
-		if (tx->outs[i].name && strcmp(tx->outs[i].name,
-		    "connect") == 0)
-			n++;
-	for (i = first; i < tx->nouts; i++) {
-		struct ini_out *o = &tx->outs[i];
-
-		if (o->name == NULL || strcmp(o->name, "connect") != 0)
+		n += is_connect(&tx->outs[i]);
+	for (i = 0; i < ng + tx->nouts; i++) {
+		o = i < ng ? &g->outs[i] : &tx->outs[i - ng];
+		if ((i >= ng && i - ng < first) || !is_connect(o))
 			continue;
 		k++;
 		if (puts_(ini, indent) ||
@@ -319,9 +330,13 @@ put_outs(struct ini *ini, struct ini_tx *tx, const char *indent)
 	return (0);
 }
 
-/* Translate and write section ${s} (0: the global settings). */
+/*
+ * Translate and write section ${s} (0: the global settings).  The global
+ * section's translation is kept in ${g} (freed by the caller) for the
+ * sections after it.
+ */
 static int
-put_section(struct ini *ini, size_t s, size_t *next)
+put_section(struct ini *ini, size_t s, size_t *next, struct ini_tx *g)
 {
 	struct ini_tx tx;
 	struct ini_sect *sc = &ini->sects[s];
@@ -334,6 +349,7 @@ put_section(struct ini *ini, size_t s, size_t *next)
 	tx.sect = s;
 	tx.st = &sc->st;
 	tx.gst = &ini->sects[0].st;
+	tx.g = g;
 	if (s > 0) {
 		tx.r = &ini->recs[sc->rec];
 		if (puts_(ini, "  ") || puts_(ini, sc->name) ||
@@ -362,6 +378,10 @@ put_section(struct ini *ini, size_t s, size_t *next)
 		goto err;
 	*next = i;
 	rc = 0;
+	if (s == 0) {
+		*g = tx;
+		return (0);
+	}
 err:
 	outs_free(&tx);
 	return (rc);
@@ -371,7 +391,9 @@ err:
 int
 ini_emit(struct ini *ini, const char *path)
 {
+	struct ini_tx g;
 	size_t i, next = 0;
+	int rc = -1;
 
 	if (puts_(ini, "# redtun configuration converted from stunnel's ") ||
 	    put_escaped(ini, path) || puts_(ini, " by redtun --convert") ||
@@ -379,14 +401,18 @@ ini_emit(struct ini *ini, const char *path)
 	    puts_(ini, "# (each setting is followed by the stunnel line it "
 	    "came from)") || endline(ini, NULL))
 		return (-1);
-	if (put_section(ini, 0, &next))
+	memset(&g, 0, sizeof(g));
+	if (put_section(ini, 0, &next, &g))
 		return (-1);
 	if (puts_(ini, "services = {") || endline(ini, NULL))
-		return (-1);
+		goto err;
 	for (i = 1; i < ini->nsects; i++)
-		if (put_section(ini, i, &next))
-			return (-1);
+		if (put_section(ini, i, &next, &g))
+			goto err;
 	if (puts_(ini, "};") || endline(ini, NULL))
-		return (-1);
-	return (0);
+		goto err;
+	rc = 0;
+err:
+	outs_free(&g);
+	return (rc);
 }

@@ -92,13 +92,29 @@ note(struct ini_tx *tx, const struct opt *o, const char *why)
 	return (ini_out_note(tx, o->name, why));
 }
 
-/* The section's effective client mode (stunnel's default: server). */
+/*
+ * The section's effective client mode (stunnel's default: server).  In
+ * the global section, where a default applies to every later section:
+ * whether every section is a client.
+ */
 static int
 is_client(const struct ini_tx *tx)
 {
+	size_t i;
+
 	if (tx->st->client >= 0)
 		return (tx->st->client);
-	return (tx->gst->client > 0);
+	if (tx->sect > 0 || tx->ini->nsects < 2)
+		return (tx->gst->client > 0);
+	for (i = 1; i < tx->ini->nsects; i++) {
+		int c = tx->ini->sects[i].st.client;
+
+		if (c < 0)
+			c = tx->gst->client > 0;
+		if (!c)
+			return (0);
+	}
+	return (1);
 }
 
 /* 1 when verifyChain or verify >= 2 holds here (section, else global). */
@@ -153,7 +169,8 @@ h_addr(struct ini_tx *tx, const struct opt *o)
 static int
 h_check(struct ini_tx *tx, const struct opt *o)
 {
-	if (tx->nchecks++ > 0)
+	/* stunnel adds a section's names to the global ones: "any of". */
+	if (tx->nchecks++ > 0 || (tx->sect > 0 && tx->gst->check != NULL))
 		return (refuse(tx, o, "redtun checks one name or address per "
 		    "service; stunnel's 'any of several' is not supported"));
 	return (set_str(tx, o->name, val(tx)));
@@ -341,11 +358,11 @@ h_workers(struct ini_tx *tx, const struct opt *o)
 
 	if (strcasecmp(val(tx), "auto") == 0)
 		return (set_str(tx, o->name, "auto"));
-	if (!all_digits(val(tx)) || strlen(val(tx)) > 10)
-		return (bad_value(tx, o, "a number or auto"));
 	v = val(tx);
 	while (v[0] == '0' && v[1] != '\0')
 		v++;
+	if (!all_digits(v) || strlen(v) > 9)
+		return (bad_value(tx, o, "a number or auto"));
 	return (ini_out_set(tx, o->name, strdup(v)));
 }
 
@@ -510,10 +527,11 @@ ini_opt_translate(struct ini_tx *tx)
 	case K_STR:
 		return (set_str(tx, o->name, v));
 	case K_INT:
-		if (!all_digits(v) || strlen(v) > 10)
-			return (bad_value(tx, o, "a number"));
 		while (v[0] == '0' && v[1] != '\0')
 			v++;	/* libconfig might read 0123 as octal */
+		/* Nine digits stay below 2^31: libconfig keeps 32 bits. */
+		if (!all_digits(v) || strlen(v) > 9)
+			return (bad_value(tx, o, "a number up to 999999999"));
 		return (ini_out_set(tx, o->name, strdup(v)));
 	case K_NOTE:
 		return (note(tx, o, o->why));

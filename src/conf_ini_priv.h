@@ -80,6 +80,7 @@ struct ini_tx {
 	struct ini_out *outs;
 	size_t nouts, outscap;
 	int nchecks;				/* checkHost/checkIP seen */
+	const struct ini_tx *g;			/* the global section's */
 };
 
 /* Option table (conf_ini_opts.c). */
@@ -119,8 +120,12 @@ int ini_emit(struct ini *ini, const char *path);
 
 /* Helpers (conf_ini.c). */
 
-/* ini_grow(p, cap, need, size): ${p} with room for ${need} elements. */
-void *ini_grow(void *p, size_t *cap, size_t need, size_t size);
+/*
+ * ini_grow(pp, cap, need, size): make the array *${pp} (a T **, of
+ * ${size}-byte elements, *${cap} of them) hold ${need}.  Returns 0, or -1
+ * with the array unchanged when out of memory.
+ */
+int ini_grow(void *pp, size_t *cap, size_t need, size_t size);
 
 /* ini_oom(ini): "out of memory" into ini->why; -1. */
 int ini_oom(struct ini *ini);

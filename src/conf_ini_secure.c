@@ -38,10 +38,12 @@ ini_state_note(struct ini_state *st, const struct ini_rec *r)
 		st->vlast = 'v';
 	} else if (strcasecmp(n, "verifyPeer") == 0 && b >= 0)
 		st->peer = b;
-	else if (strcasecmp(n, "sslVersion") == 0 ||
-	    strcasecmp(n, "sslVersionMin") == 0 ||
+	else if (((strcasecmp(n, "sslVersion") == 0 ||
+	    strcasecmp(n, "sslVersionMin") == 0) &&
+	    (strcasecmp(v, "TLSv1.2") == 0 || strcasecmp(v, "TLSv1.3") == 0)) ||
 	    (strcasecmp(n, "options") == 0 &&
-	    (strcmp(v, "NO_TLSv1_2") == 0 || strcmp(v, "NO_TLSv1.2") == 0)))
+	    (strcasecmp(v, "NO_TLSv1_2") == 0 ||
+	    strcasecmp(v, "NO_TLSv1.2") == 0)))
 		st->version = 1;
 	else if (strcasecmp(n, "key") == 0)
 		st->key = 1;

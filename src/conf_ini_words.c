@@ -45,7 +45,7 @@ ini_h_ciphers(struct ini_tx *tx)
 static int
 prefix(const char *v, const char *p)
 {
-	return (strncmp(v, p, strlen(p)) == 0);
+	return (strncasecmp(v, p, strlen(p)) == 0);
 }
 
 int
@@ -65,35 +65,35 @@ ini_h_options(struct ini_tx *tx)
 	if (v[0] == '-')
 		why = "redtun's defaults cannot be loosened";
 	for (i = 0; !why && i < sizeof(weak) / sizeof(weak[0]); i++)
-		if (strcmp(v, weak[i]) == 0)
+		if (strcasecmp(v, weak[i]) == 0)
 			why = "redtun never enables SSLv2, SSLv3, TLS 1.0, "
 			    "TLS 1.1 or compression";
 	for (i = 0; !why && i < sizeof(compat) / sizeof(compat[0]); i++)
-		if (strcmp(v, compat[i]) == 0 || (compat[i][strlen(compat[i])
+		if (strcasecmp(v, compat[i]) == 0 || (compat[i][strlen(compat[i])
 		    - 1] == '_' && prefix(v, compat[i])))
 			why = "a workaround for old TLS peers, which redtun "
 			    "never talks to";
 	if (why != NULL)
 		return (ini_out_note(tx, what, why));
-	if (strcmp(v, "NO_TLSv1_2") == 0 || strcmp(v, "NO_TLSv1.2") == 0)
+	if (strcasecmp(v, "NO_TLSv1_2") == 0 || strcasecmp(v, "NO_TLSv1.2") == 0)
 		return (ini_out_set(tx, "sslVersionMin", ini_quote("TLSv1.3")));
-	if (strcmp(v, "NO_TLSv1_3") == 0 || strcmp(v, "NO_TLSv1.3") == 0)
+	if (strcasecmp(v, "NO_TLSv1_3") == 0 || strcasecmp(v, "NO_TLSv1.3") == 0)
 		return (ini_out_set(tx, "sslVersionMax", ini_quote("TLSv1.2")));
-	if (strcmp(v, "CIPHER_SERVER_PREFERENCE") == 0)
+	if (strcasecmp(v, "CIPHER_SERVER_PREFERENCE") == 0)
 		return (ini_out_note(tx, what, "redtun keeps its own suite "
 		    "order"));
-	if (strcmp(v, "SINGLE_DH_USE") == 0 ||
-	    strcmp(v, "SINGLE_ECDH_USE") == 0)
+	if (strcasecmp(v, "SINGLE_DH_USE") == 0 ||
+	    strcasecmp(v, "SINGLE_ECDH_USE") == 0)
 		return (ini_out_note(tx, what, "redtun uses a fresh ECDHE key "
 		    "for every handshake"));
-	if (strcmp(v, "NO_TICKET") == 0)
+	if (strcasecmp(v, "NO_TICKET") == 0)
 		return (ini_out_note(tx, what, "redtun's server side never "
 		    "resumes; sessionResume sets its client side"));
-	if (strcmp(v, "NO_RENEGOTIATION") == 0 ||
-	    strcmp(v, "NO_SESSION_RESUMPTION_ON_RENEGOTIATION") == 0)
+	if (strcasecmp(v, "NO_RENEGOTIATION") == 0 ||
+	    strcasecmp(v, "NO_SESSION_RESUMPTION_ON_RENEGOTIATION") == 0)
 		return (ini_out_note(tx, what, "redtun never renegotiates"));
-	if (strcmp(v, "LEGACY_SERVER_CONNECT") == 0 ||
-	    strcmp(v, "ALLOW_UNSAFE_LEGACY_RENEGOTIATION") == 0)
+	if (strcasecmp(v, "LEGACY_SERVER_CONNECT") == 0 ||
+	    strcasecmp(v, "ALLOW_UNSAFE_LEGACY_RENEGOTIATION") == 0)
 		return (ini_err(tx->ini, tx->r, "%s: unsafe legacy "
 		    "renegotiation is never allowed", what));
 	return (ini_err(tx->ini, tx->r, "options: unknown option name \"%s\"",

@@ -246,13 +246,14 @@ log_level_parse(const char *text, int *level)
 	size_t i;
 
 	for (i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
-		if (strcmp(text, level_names[i]) == 0) {
+		if (strcasecmp(text, level_names[i]) == 0) {
 			*level = (int)i;
 			return (0);
 		}
 	}
-	if (strcmp(text, "error") == 0 || strcmp(text, "warn") == 0) {
-		*level = text[0] == 'e' ? LOG_LVL_ERR : LOG_LVL_WARNING;
+	if (strcasecmp(text, "error") == 0 || strcasecmp(text, "warn") == 0) {
+		*level = (text[0] | 0x20) == 'e' ? LOG_LVL_ERR :
+		    LOG_LVL_WARNING;
 		return (0);
 	}
 	errno = 0;

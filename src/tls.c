@@ -123,9 +123,11 @@ load_trust(WOLFSSL_CTX *ctx, const struct svc_conf *sc, char *why,
 		ret = wolfSSL_CTX_load_verify_locations_ex(ctx, sc->cafile,
 		    sc->capath, WOLFSSL_LOAD_FLAG_DATE_ERR_OKAY);
 		if (ret != WOLFSSL_SUCCESS) {
+			struct conf_loc at = conf_where(NULL, sc, sc->cafile ?
+			    "CAfile" : "CApath");
+
 			snprintf(why, whylen, "%s:%d: %s: cannot load trust "
-			    "anchors from \"%s\": %s%s", sc->file,
-			    sc->cafile ? sc->cafile_line : sc->capath_line,
+			    "anchors from \"%s\": %s%s", at.file, at.line,
 			    sc->cafile ? "CAfile" : "CApath",
 			    sc->cafile ? sc->cafile : sc->capath,
 			    tls_error_text(ret), ret == ASN_AFTER_DATE_E ?
@@ -156,29 +158,35 @@ load_identity(WOLFSSL_CTX *ctx, const struct svc_conf *sc, char *why,
     size_t whylen)
 {
 	char detail[160] = "its public key differs from the certificate's";
+	struct conf_loc cert_at, key_at;
 	int ret;
 
 	if (sc->cert == NULL)
 		return (0);
+	cert_at = conf_where(NULL, sc, "cert");
+	key_at = conf_where(NULL, sc, "key");
 	ret = wolfSSL_CTX_use_certificate_chain_file(ctx, sc->cert);
 	if (ret != WOLFSSL_SUCCESS) {
 		snprintf(why, whylen, "%s:%d: cert: cannot load certificate "
-		    "chain from \"%s\": %s", sc->file, sc->cert_line, sc->cert,
-		    tls_error_text(ret));
+		    "chain from \"%s\": %s", cert_at.file, cert_at.line,
+		    sc->cert, tls_error_text(ret));
 		return (-1);
 	}
 	ret = wolfSSL_CTX_use_PrivateKey_file(ctx, sc->key,
 	    WOLFSSL_FILETYPE_PEM);
 	if (ret != WOLFSSL_SUCCESS) {
+		/* stunnel's key defaults to cert: say so when that is why. */
 		snprintf(why, whylen, "%s:%d: key: cannot load private key from"
-		    " \"%s\": %s", sc->file, sc->key_line, sc->key,
-		    tls_error_text(ret));
+		    " \"%s\": %s", key_at.file, key_at.line, sc->key,
+		    strcmp(sc->key, sc->cert) == 0 ? "the file holds no "
+		    "usable private key (write key = FILE if the key is "
+		    "elsewhere)" : tls_error_text(ret));
 		return (-1);
 	}
 	if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS ||
 	    tls_keypair_matches(sc->cert, sc->key, detail, sizeof(detail))) {
 		snprintf(why, whylen, "%s:%d: key: \"%s\" does not match the "
-		    "certificate in \"%s\" (%s)", sc->file, sc->key_line,
+		    "certificate in \"%s\" (%s)", key_at.file, key_at.line,
 		    sc->key, sc->cert, detail);
 		return (-1);
 	}
@@ -212,10 +220,12 @@ set_verification(WOLFSSL_CTX *ctx, const struct svc_conf *sc,
 	}
 	if ((*trust = tls_trust_load(sc->cafile, sc->capath, detail,
 	    sizeof(detail))) == NULL) {
-		snprintf(why, whylen, "%s:%d: %s: %s", sc->file,
-		    sc->cafile ? sc->cafile_line : sc->capath ?
-		    sc->capath_line : sc->line, sc->cafile ? "CAfile" :
-		    sc->capath ? "CApath" : "CAfile", detail);
+		struct conf_loc at = conf_where(NULL, sc, sc->capath &&
+		    !sc->cafile ? "CApath" : "CAfile");
+
+		snprintf(why, whylen, "%s:%d: %s: %s", at.file, at.line,
+		    sc->cafile ? "CAfile" : sc->capath ? "CApath" : "CAfile",
+		    detail);
 		return (-1);
 	}
 	return (0);

@@ -179,6 +179,50 @@ test_detect(void)
 	CHECK(ini_resembles(AWS, strlen(AWS)) == 1);
 	CHECK(ini_resembles(LIBCONFIG, strlen(LIBCONFIG)) == 0);
 	CHECK(ini_resembles("pid = \"/x\";\nservices = {\n[a]\n", 29) == 1);
+	/* libconfig without braces: a quoted value, @include. */
+	CHECK(ini_detect("pid = \"/x\"\ndebug = 7\n", 20) == 0);
+	CHECK(ini_detect("debug = 7\n@include \"/s.lc\"\n", 27) == 0);
+}
+
+/* What the reviewers found: each would fail without its fix. */
+static void
+test_review(void)
+{
+	char why[512];
+	struct ini *ini;
+
+	/* A section's connect targets follow the global ones (stunnel). */
+	if ((ini = tr("client = yes\nconnect = g.example:1\n[a]\n"
+	    "accept = 127.0.0.1:7000\nconnect = s.example:2\n", why,
+	    sizeof(why))) == NULL) {
+		fprintf(stderr, "global connect: %s\n", why);
+		failures++;
+	} else {
+		maps(ini, "connect = [ \"g.example:1\",", 2);
+		maps(ini, "  \"s.example:2\" ];", 5);
+		ini_free(ini);
+	}
+	/* Option names and levels in any case, as stunnel takes them. */
+	if ((ini = tr("options = no_sslv3\n[a]\nclient = yes\n"
+	    "accept = 127.0.0.1:7000\nconnect = s.example:2\n", why,
+	    sizeof(why))) == NULL) {
+		fprintf(stderr, "options case: %s\n", why);
+		failures++;
+	}
+	ini_free(ini);
+	/* A global verify = 1 is a client-mode check when all are clients. */
+	if ((ini = tr("verify = 1\n[a]\nclient = yes\n"
+	    "accept = 127.0.0.1:7000\nconnect = s.example:2\n", why,
+	    sizeof(why))) == NULL) {
+		fprintf(stderr, "global verify = 1: %s\n", why);
+		failures++;
+	}
+	ini_free(ini);
+	refused("verify = 1\n[a]\naccept = 7000\nconnect = 6379\n",
+	    "optional client certificates", 0);
+	/* A global checkHost plus a section's is stunnel's "any of". */
+	refused("checkHost = a.example\n[a]\ncheckHost = b.example\n",
+	    "one name or address", 0);
 }
 
 static void
@@ -252,8 +296,10 @@ test_lines(void)
 	refused("[a]\nclient = maybe\n", "t.conf:2: client: expected yes or "
 	    "no, got \"maybe\"", 1);
 	refused("[a]\nTIMEOUTidle = -1\n", "t.conf:2: TIMEOUTidle: expected a "
-	    "number, got \"-1\"", 1);
+	    "number up to 999999999, got \"-1\"", 1);
 	refused("[a]\nTIMEOUTidle = 12345678901\n", "expected a number", 0);
+	/* libconfig keeps 32 bits: 4294967296 would be read as 0. */
+	refused("[a]\nTIMEOUTidle = 4294967296\n", "up to 999999999", 0);
 	refused("[a]\ninclude = /tmp\n", "t.conf:2: include: is not allowed "
 	    "here", 1);
 	if (ini_translate("t.conf", "[a]\nx = \0\n", 9, 0, why,
@@ -773,6 +819,7 @@ main(void)
 {
 	test_conf_accepts();
 	test_detect();
+	test_review();
 	test_aws();
 	test_lines();
 	test_values();
