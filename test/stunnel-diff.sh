@@ -19,6 +19,9 @@
 #     refuses both, the client reads why and the log says it.
 #  2. The same services with verifyChain = yes and checkHost: both tools
 #     carry [good] and both refuse the impostors.
+#  3. verifyChain = yes alone: stunnel4 refuses [untrusted] but carries
+#     [wrongname] (no name check); redtun refuses both (the name from
+#     connect) and says so in its notice.
 #
 # Names come from a private /etc/hosts in a private mount + network
 # namespace (unshare -mn); ports are the namespace's own.
@@ -242,4 +245,27 @@ refused_by_redtun wrongname $P_WRONG "hostname mismatch: expected wrong\.diff\.t
 stop_tool redtun
 # Verification written out: nothing to tell about stunnel.
 assert_file_no_match "$T/redtun.stderr" "stunnel would" "no security notice when the file verifies"
+
+# ---------------------------------------------------------------------------
+step "3. verifyChain = yes without checkHost: stunnel4"
+# stunnel then takes any certificate the CA vouches for, whatever its name.
+conf "$T/chain.conf" "verifyChain = yes"
+run_tool stunnel "$STUNNEL" "$T/chain.conf"
+assert_eq good "$(timeout 10 redis-cli -p $P_GOOD GET whoami 2>&1)" "stunnel4 [good] (chain only)"
+out=$(timeout 10 redis-cli -p $P_UNTRUSTED GET whoami 2>&1) || true
+assert_not_contains "$out" untrusted "stunnel4 (chain only) must refuse [untrusted]"
+assert_eq wrongname "$(timeout 10 redis-cli -p $P_WRONG GET whoami 2>&1)" \
+	"stunnel4 (chain only) carries traffic to a certificate for another name"
+stop_tool stunnel
+assert_file_match "$T/stunnel.log" 'Service \[wrongname\] uses "verifyChain" without subject checks' \
+	"stunnel4 warns (and runs anyway)"
+
+step "3. the same file: redtun checks the name from connect"
+run_tool redtun "$REDTUN" "$T/chain.conf"
+assert_eq good "$(timeout 10 redis-cli -p $P_GOOD GET whoami 2>&1)" "redtun [good] (chain only)"
+refused_by_redtun untrusted $P_UNTRUSTED ".*not signed by a trusted CA"
+refused_by_redtun wrongname $P_WRONG "hostname mismatch: expected wrong\.diff\.test, certificate has DNS:wrong\.example"
+stop_tool redtun
+assert_file_match "$T/redtun.stderr" "notice: \[wrongname\] stunnel would accept any certificate CAfile $(re_quote "$T/ca.crt") vouches for; redtun also checks the host name wrong\.diff\.test from connect" \
+	"redtun says it checks the name stunnel would not"
 say "PASS"
