@@ -469,7 +469,8 @@ err:
 }
 
 int
-conf_convert(const char *path, FILE *out, char *why, size_t whylen)
+conf_convert(const char *path, int format, FILE *out, char *why,
+    size_t whylen)
 {
 	char *text = NULL;
 	const char *lc;
@@ -485,6 +486,11 @@ conf_convert(const char *path, FILE *out, char *why, size_t whylen)
 	}
 	if (slurp(f, path, &text, &len, why, whylen))
 		goto done;
+	if (!stunnel_format(format, text, len)) {
+		snprintf(why, whylen, "%s: already redtun's libconfig format, "
+		    "not stunnel's: nothing to convert", path);
+		goto done;
+	}
 	if ((ini = ini_translate(path, text, len, 1, why, whylen)) == NULL)
 		goto done;
 	lc = ini_text(ini, &lclen);

@@ -115,12 +115,14 @@ struct conf *conf_read(FILE *f, const char *path, int format, char *why,
     size_t whylen);
 
 /**
- * conf_convert(path, out, why, whylen):
+ * conf_convert(path, format, out, why, whylen):
  * Write the libconfig translation of the stunnel file ${path} to ${out},
- * each stunnel line as a comment beside its translation.  Returns 0, or
- * -1 with the problem in ${why}.
+ * each stunnel line as a comment beside its translation; a file that is
+ * libconfig (by content, or ${format}) is an error.  Returns 0, or -1
+ * with the problem in ${why}.
  */
-int conf_convert(const char *path, FILE *out, char *why, size_t whylen);
+int conf_convert(const char *path, int format, FILE *out, char *why,
+    size_t whylen);
 
 /* conf_format_parse(name, format): "stunnel", "libconfig" or "auto". */
 int conf_format_parse(const char *name, int *format);

@@ -197,7 +197,8 @@ main(int argc, char *argv[])
 		return (EXIT_CONFIG);
 	}
 	if (convert) {
-		if (conf_convert(argv[optind], stdout, why, sizeof(why))) {
+		if (conf_convert(argv[optind], format, stdout, why,
+		    sizeof(why))) {
 			fprintf(stderr, "redtun: %s\n", why);
 			return (EXIT_CONFIG);
 		}

@@ -549,6 +549,16 @@ else
 	fi
 fi
 
+step "etc/stunnel-redis-cli.conf: the AWS recipe, read as stunnel's"
+EXAMPLE=$top_srcdir/etc/stunnel-redis-cli.conf
+sed -E '/^[[:space:]]*(setuid|setgid|pid)[[:space:]]*=/d' "$EXAMPLE" >"$T/stunnel-example.conf"
+out=$(timeout 10 "$REDTUN" -t --print-effective "$T/stunnel-example.conf" 2>&1) ||
+	fail "redtun -t $EXAMPLE (without setuid, setgid, pid) failed: $out"
+for svc in redis-cli redis-cli-replica; do
+	assert_contains "$out" "[$svc] verifyChain = true" "$EXAMPLE: [$svc] verified"
+	assert_contains "$out" "notice: [$svc] stunnel would not verify this server" "$EXAMPLE: [$svc] notice"
+done
+
 if [ ${#FAILED[@]} -gt 0 ]; then
 	fail "${#FAILED[@]} of $NCASES bad-config cases failed: ${FAILED[*]}"
 fi
