@@ -116,7 +116,8 @@ security(struct ini *ini, const struct ini_sect *sc, const struct ini_state *g)
 	if (v == 0)
 		return (0);
 	check = st->check ? st->check : g->check;
-	conn = st->connect ? st->connect : g->connect;
+	/* A section's targets come after the global ones: the first. */
+	conn = g->connect ? g->connect : st->connect;
 	if (check != NULL)
 		ini_escape(host, sizeof(host), check, 100);
 	else if (conn != NULL) {
