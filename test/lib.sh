@@ -371,6 +371,43 @@ gen_certs() { # [DIR=$T]
 	"$GEN_CERTS" "${1:-$T}" || hard_error "gen-test-certs failed"
 }
 
+# gen_wildcard NAME CA DOMAIN: $T/NAME.key and $T/NAME.crt, an EC server
+# certificate for *.DOMAIN issued by $T/CA.crt (and CA.key).
+gen_wildcard() {
+	printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+		"keyUsage=critical,digitalSignature,keyAgreement" \
+		"extendedKeyUsage=serverAuth,clientAuth" \
+		"subjectAltName=DNS:*.$3" >"$T/$1.ext"
+	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$1.key" 2>/dev/null &&
+		openssl req -new -key "$T/$1.key" -subj "/CN=*.$3" -out "$T/$1.csr" 2>/dev/null &&
+		openssl x509 -req -days 2 -in "$T/$1.csr" -CA "$T/$2.crt" -CAkey "$T/$2.key" \
+			-set_serial "0x$(openssl rand -hex 8)" -extfile "$T/$1.ext" \
+			-out "$T/$1.crt" 2>/dev/null; }; then
+		hard_error "cannot make the $1 certificate"
+	fi
+	chmod 600 "$T/$1.key"
+}
+
+# stunnel_corpus DIR: test/data/stunnel's corpus (and the AWS file) copied
+# into DIR, with the files its configurations name: certificates in
+# DIR/pki (combined.pem, combined2.pem, capath/, password), DIR/run and a
+# jail.  @DIR@ is left for the caller to replace.
+stunnel_corpus() {
+	local w=$1
+	mkdir -p "$w"
+	cp -a "$top_srcdir/test/data/stunnel/corpus/." "$w/"
+	cp "$top_srcdir/test/data/stunnel/aws-redis-cli.conf" "$w/"
+	gen_certs "$w/pki"
+	cat "$w/pki/server.crt" "$w/pki/server.key" >"$w/pki/combined.pem"
+	cat "$w/pki/untrusted.crt" "$w/pki/untrusted.key" >"$w/pki/combined2.pem"
+	chmod 600 "$w/pki/combined.pem" "$w/pki/combined2.pem"
+	mkdir -p "$w/pki/capath" "$w/run" "$w/jail/dev"
+	cp "$w/pki/ca.crt" "$w/pki/capath/"
+	openssl rehash "$w/pki/capath" 2>/dev/null || hard_error "openssl rehash failed"
+	: >"$w/jail/dev/urandom" # -t looks for the jail's urandom (a file will do)
+	(umask 077 && printf 'file-Pa55word\n' >"$w/pki/password")
+}
+
 # ---------------------------------------------------------------------------
 # Redis and other upstream servers
 

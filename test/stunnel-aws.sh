@@ -61,22 +61,8 @@ mount -t tmpfs -o mode=0755 tmpfs /run || hard_error "cannot mount a tmpfs over 
 gen_certs
 # The cache nodes' certificate: a wildcard for the replication group, from
 # the test CA; the impostor's: the same name from another CA.
-wildcard() { # NAME CA
-	printf '%s\n' "basicConstraints=critical,CA:FALSE" \
-		"keyUsage=critical,digitalSignature,keyAgreement" \
-		"extendedKeyUsage=serverAuth,clientAuth" \
-		"subjectAltName=DNS:*.$DOMAIN" >"$T/$1.ext"
-	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$1.key" 2>/dev/null &&
-		openssl req -new -key "$T/$1.key" -subj "/CN=*.$DOMAIN" -out "$T/$1.csr" 2>/dev/null &&
-		openssl x509 -req -days 2 -in "$T/$1.csr" -CA "$T/$2.crt" -CAkey "$T/$2.key" \
-			-set_serial "0x$(openssl rand -hex 8)" -extfile "$T/$1.ext" \
-			-out "$T/$1.crt" 2>/dev/null; }; then
-		hard_error "cannot make the $1 certificate"
-	fi
-	chmod 600 "$T/$1.key"
-}
-wildcard wild ca
-wildcard impostor other-ca
+gen_wildcard wild ca "$DOMAIN"
+gen_wildcard impostor other-ca "$DOMAIN"
 
 [ -d /etc/ssl/certs ] || hard_error "no /etc/ssl/certs to bind-mount over"
 mkdir -p "$T/certs"

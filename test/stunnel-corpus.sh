@@ -34,20 +34,9 @@ need_redtun
 
 DATA=$top_srcdir/test/data/stunnel
 W=$T/c
-mkdir -p "$W"
-cp -a "$DATA/corpus/." "$W/"
-cp "$DATA/aws-redis-cli.conf" "$W/"
 
 step "certificates and files the configurations name"
-gen_certs "$W/pki"
-cat "$W/pki/server.crt" "$W/pki/server.key" >"$W/pki/combined.pem"
-cat "$W/pki/untrusted.crt" "$W/pki/untrusted.key" >"$W/pki/combined2.pem"
-chmod 600 "$W/pki/combined.pem" "$W/pki/combined2.pem"
-mkdir -p "$W/pki/capath" "$W/run" "$W/jail/dev"
-cp "$W/pki/ca.crt" "$W/pki/capath/"
-openssl rehash "$W/pki/capath" 2>/dev/null || hard_error "openssl rehash failed"
-: >"$W/jail/dev/urandom"   # -t looks for the jail's urandom (a file will do)
-(umask 077 && printf 'file-Pa55word\n' >"$W/pki/password")
+stunnel_corpus "$W"
 
 # The refused rows, as configurations with their expectations.
 LONG=$(head -c 17000 /dev/zero | tr '\0' a)

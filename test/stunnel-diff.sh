@@ -48,22 +48,8 @@ mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf ||
 assert_eq 127.0.0.3 "$(getent hosts evil.diff.test | awk '{print $1}')" "private /etc/hosts"
 
 gen_certs
-wildcard() { # NAME CA
-	printf '%s\n' "basicConstraints=critical,CA:FALSE" \
-		"keyUsage=critical,digitalSignature,keyAgreement" \
-		"extendedKeyUsage=serverAuth,clientAuth" \
-		"subjectAltName=DNS:*.diff.test" >"$T/$1.ext"
-	if ! { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/$1.key" 2>/dev/null &&
-		openssl req -new -key "$T/$1.key" -subj "/CN=*.diff.test" -out "$T/$1.csr" 2>/dev/null &&
-		openssl x509 -req -days 2 -in "$T/$1.csr" -CA "$T/$2.crt" -CAkey "$T/$2.key" \
-			-set_serial "0x$(openssl rand -hex 8)" -extfile "$T/$1.ext" \
-			-out "$T/$1.crt" 2>/dev/null; }; then
-		hard_error "cannot make the $1 certificate"
-	fi
-	chmod 600 "$T/$1.key"
-}
-wildcard wild ca
-wildcard evil other-ca
+gen_wildcard wild ca diff.test
+gen_wildcard evil other-ca diff.test
 
 step "servers: the real one and two impostors"
 # start_node NAME IP CERT KEY: TLS-only redis on IP:6379.

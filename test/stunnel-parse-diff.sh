@@ -25,20 +25,8 @@ need_cmd stunnel4 openssl timeout pkill ip
 need_redtun
 ip link set lo up
 
-DATA=$top_srcdir/test/data/stunnel
 W=$T/c
-mkdir -p "$W"
-cp -a "$DATA/corpus/." "$W/"
-cp "$DATA/aws-redis-cli.conf" "$W/"
-gen_certs "$W/pki"
-cat "$W/pki/server.crt" "$W/pki/server.key" >"$W/pki/combined.pem"
-cat "$W/pki/untrusted.crt" "$W/pki/untrusted.key" >"$W/pki/combined2.pem"
-chmod 600 "$W/pki/combined.pem" "$W/pki/combined2.pem"
-mkdir -p "$W/pki/capath" "$W/run" "$W/jail/dev"
-cp "$W/pki/ca.crt" "$W/pki/capath/"
-openssl rehash "$W/pki/capath" 2>/dev/null || hard_error "openssl rehash failed"
-: >"$W/jail/dev/urandom"
-(umask 077 && printf 'file-Pa55word\n' >"$W/pki/password")
+stunnel_corpus "$W"
 grep -rlZ --exclude-dir=pki '@DIR@' "$W" | xargs -0 -r sed -i "s|@DIR@|$W|g"
 # stunnel's pid files and syslog stay in here.
 mount -t tmpfs tmpfs /run
