@@ -117,17 +117,6 @@ is_client(const struct ini_tx *tx)
 	return (1);
 }
 
-/* 1 when verifyChain or verify >= 2 holds here (section, else global). */
-static int
-chain_on(const struct ini_state *st)
-{
-	if (st->vlast == 'c')
-		return (st->chain == 1);
-	if (st->vlast == 'v')
-		return (st->verify >= 2);
-	return (-1);
-}
-
 /* ---- the handlers ----------------------------------------------------------- */
 
 /*
@@ -228,8 +217,9 @@ h_require_cert(struct ini_tx *tx, const struct opt *o)
 	if (is_client(tx))
 		return (note(tx, o, "redtun always requires the server's "
 		    "certificate"));
-	if ((on = chain_on(tx->st)) < 0)
-		on = chain_on(tx->gst);
+	/* verify = 2 or more, or verifyChain, here or globally. */
+	if ((on = ini_state_verifies(tx->st, 2)) < 0)
+		on = ini_state_verifies(tx->gst, 2);
 	if (on == 1)
 		return (note(tx, o, "implied by verifyChain"));
 	return (refuse(tx, o, "a client certificate required but not "

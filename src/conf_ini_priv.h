@@ -110,6 +110,12 @@ int ini_h_debug(struct ini_tx *tx);
 /* ini_state_note(st, r): what ${r} tells about its section. */
 void ini_state_note(struct ini_state *st, const struct ini_rec *r);
 
+/*
+ * ini_state_verifies(st, level): verification as ${st} writes it: -1 not
+ * written, 1 when verifyChain (or verify >= ${level}) came last, else 0.
+ */
+int ini_state_verifies(const struct ini_state *st, int level);
+
 /* ini_opt_security(ini): the per-service "[NAME] ..." notices. */
 int ini_opt_security(struct ini *ini);
 

@@ -89,14 +89,13 @@ is_ip(const char *h)
 	    1);
 }
 
-/* Verification as written: -1 not at all, 0 off, 1 on. */
-static int
-vstate(const struct ini_state *st)
+int
+ini_state_verifies(const struct ini_state *st, int level)
 {
 	if (st->vlast == 'c')
 		return (st->chain == 1);
 	if (st->vlast == 'v')
-		return (st->verify >= 1);
+		return (st->verify >= level);
 	return (-1);
 }
 
@@ -111,8 +110,8 @@ security(struct ini *ini, const struct ini_sect *sc, const struct ini_state *g)
 	client = st->client >= 0 ? st->client : g->client > 0;
 	if (!client)
 		return (0);
-	if ((v = vstate(st)) < 0)
-		v = vstate(g);
+	if ((v = ini_state_verifies(st, 1)) < 0)
+		v = ini_state_verifies(g, 1);
 	if (v == 0)
 		return (0);
 	check = st->check ? st->check : g->check;
