@@ -47,15 +47,6 @@ bad_value(struct ini_tx *tx, const struct opt *o, const char *expected)
 	    o->name, expected, esc));
 }
 
-static int
-parse_bool(const char *v)
-{
-	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0)
-		return (1);
-	if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0)
-		return (0);
-	return (-1);
-}
 
 static int
 all_digits(const char *v)
@@ -196,7 +187,7 @@ h_verify(struct ini_tx *tx, const struct opt *o)
 static int
 h_verify_peer(struct ini_tx *tx, const struct opt *o)
 {
-	int b = parse_bool(val(tx));
+	int b = ini_parse_bool(val(tx));
 
 	if (b < 0)
 		return (bad_value(tx, o, "yes or no"));
@@ -208,7 +199,7 @@ h_verify_peer(struct ini_tx *tx, const struct opt *o)
 static int
 h_require_cert(struct ini_tx *tx, const struct opt *o)
 {
-	int b = parse_bool(val(tx)), on;
+	int b = ini_parse_bool(val(tx)), on;
 
 	if (b < 0)
 		return (bad_value(tx, o, "yes or no"));
@@ -288,7 +279,7 @@ static int
 h_foreground(struct ini_tx *tx, const struct opt *o)
 {
 	const char *v = val(tx);
-	int b = parse_bool(v);
+	int b = ini_parse_bool(v);
 
 	if (strcasecmp(v, "quiet") == 0) {
 		if (set_bool(tx, o->name, 1))
@@ -511,7 +502,7 @@ ini_opt_translate(struct ini_tx *tx)
 		    o->name));
 	switch (o->kind) {
 	case K_BOOL:
-		if ((b = parse_bool(v)) < 0)
+		if ((b = ini_parse_bool(v)) < 0)
 			return (bad_value(tx, o, "yes or no"));
 		return (set_bool(tx, o->name, b));
 	case K_STR:

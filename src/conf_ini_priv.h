@@ -107,6 +107,9 @@ int ini_h_debug(struct ini_tx *tx);
 
 /* Read-ahead and security notices (conf_ini_secure.c). */
 
+/* ini_parse_bool(v): stunnel's yes/no (or true/false, any case): 1, 0, -1. */
+int ini_parse_bool(const char *v);
+
 /* ini_state_note(st, r): what ${r} tells about its section. */
 void ini_state_note(struct ini_state *st, const struct ini_rec *r);
 

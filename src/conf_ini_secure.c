@@ -11,8 +11,8 @@
 
 #include "conf_ini_priv.h"
 
-static int
-parse_bool(const char *v)
+int
+ini_parse_bool(const char *v)
 {
 	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0)
 		return (1);
@@ -25,7 +25,7 @@ void
 ini_state_note(struct ini_state *st, const struct ini_rec *r)
 {
 	const char *n = r->name, *v = r->value;
-	int b = parse_bool(v);
+	int b = ini_parse_bool(v);
 
 	if (strcasecmp(n, "client") == 0 && b >= 0)
 		st->client = b;
