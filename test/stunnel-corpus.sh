@@ -287,4 +287,20 @@ say "$out"
 [ "$rc" -ne 0 ] || fail "redtun -fd 3 exited 0"
 assert_contains "$out" "-fd" "the message names -fd"
 assert_not_contains "$out" "Segmentation" "-fd"
+
+step "stunnel's other words: Windows service options and OpenSSL lists refused, -version works"
+for w in -install -uninstall -start -stop -reload -reopen -exit -quiet; do
+	rc=0
+	out=$(timeout 20 "$REDTUN" "$w" 2>&1) || rc=$?
+	assert_eq 1 "$rc" "redtun $w: exit status"
+	assert_contains "$out" "redtun: $w is a Windows service option of stunnel" "redtun $w"
+done
+for w in -sockets -options; do
+	rc=0
+	out=$(timeout 20 "$REDTUN" "$w" 2>&1) || rc=$?
+	assert_eq 1 "$rc" "redtun $w: exit status"
+	assert_contains "$out" "redtun: $w lists stunnel's OpenSSL settings" "redtun $w"
+done
+out=$(timeout 20 "$REDTUN" -version) || fail "redtun -version failed"
+assert_match "$out" "^redtun [0-9]" "redtun -version"
 say "PASS"
