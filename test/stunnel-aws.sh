@@ -82,32 +82,13 @@ fi
 cmp -s "$FIXTURE" "$CONF" || hard_error "$CONF differs from the fixture"
 
 step "two TLS redis-servers: primary on 127.0.0.2, replica on 127.0.0.3"
-# start_node NAME IP [ARGS...]: TLS only on IP:6379, the wildcard certificate.
-start_node() {
-	local name=$1 ip=$2 i
-	shift 2
-	mkdir -p "$T/$name"
-	spawn "$T/$name.out" redis-server --port 0 --tls-port 6379 --bind "$ip" \
-		--tls-cert-file "$T/wild.crt" --tls-key-file "$T/wild.key" \
-		--tls-ca-cert-file "$T/ca.crt" --tls-auth-clients no \
-		--save "" --appendonly no --daemonize no \
-		--dir "$T/$name" --logfile "$T/$name.log" "$@"
-	for ((i = 0; i < 100; i++)); do
-		# --insecure: the impostor's certificate is from another CA.
-		[ "$(timeout 5 redis-cli --tls --insecure -h "$ip" -p 6379 PING 2>/dev/null)" = PONG ] &&
-			return 0
-		pid_alive "$LAST_PID" || break
-		sleep 0.1
-	done
-	hard_error "redis $name on $ip:6379 did not start"
-}
-start_node primary 127.0.0.2 --repl-diskless-sync-delay 0
-start_node replica 127.0.0.3 --replicaof 127.0.0.2 6379 --tls-replication yes
+start_tls_node primary 127.0.0.2 "$T/wild.crt" "$T/wild.key" --repl-diskless-sync-delay 0
+start_tls_node replica 127.0.0.3 "$T/wild.crt" "$T/wild.key" --replicaof 127.0.0.2 6379 --tls-replication yes
 wait_until 15 sh -c "timeout 5 redis-cli --tls --cacert '$T/ca.crt' -h 127.0.0.3 -p 6379 \
 	INFO replication | grep -q '^master_link_status:up'" ||
 	hard_error "the replica did not link to the primary in 15 s"
 # The impostor: right name, certificate from a CA nobody trusts here.
-start_node impostor 127.0.0.4 --tls-cert-file "$T/impostor.crt" --tls-key-file "$T/impostor.key" \
+start_tls_node impostor 127.0.0.4 "$T/impostor.crt" "$T/impostor.key" \
 	--tls-ca-cert-file "$T/other-ca.crt"
 
 # local_listening PORT: a listener on 127.0.0.1:PORT (the redis-servers

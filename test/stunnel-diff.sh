@@ -52,26 +52,9 @@ gen_wildcard wild ca diff.test
 gen_wildcard evil other-ca diff.test
 
 step "servers: the real one and two impostors"
-# start_node NAME IP CERT KEY: TLS-only redis on IP:6379.
-start_node() {
-	local name=$1 ip=$2 i
-	mkdir -p "$T/$name"
-	spawn "$T/$name.out" redis-server --port 0 --tls-port 6379 --bind "$ip" \
-		--tls-cert-file "$3" --tls-key-file "$4" \
-		--tls-ca-cert-file "$T/ca.crt" --tls-auth-clients no \
-		--save "" --appendonly no --daemonize no \
-		--dir "$T/$name" --logfile "$T/$name.log"
-	for ((i = 0; i < 100; i++)); do
-		[ "$(timeout 5 redis-cli --tls --insecure -h "$ip" -p 6379 PING 2>/dev/null)" = PONG ] &&
-			return 0
-		pid_alive "$LAST_PID" || break
-		sleep 0.1
-	done
-	hard_error "redis $name on $ip:6379 did not start"
-}
-start_node good 127.0.0.2 "$T/wild.crt" "$T/wild.key"
-start_node untrusted 127.0.0.3 "$T/evil.crt" "$T/evil.key"
-start_node wrongname 127.0.0.4 "$T/wronghost.crt" "$T/wronghost.key"
+start_tls_node good 127.0.0.2 "$T/wild.crt" "$T/wild.key"
+start_tls_node untrusted 127.0.0.3 "$T/evil.crt" "$T/evil.key"
+start_tls_node wrongname 127.0.0.4 "$T/wronghost.crt" "$T/wronghost.key"
 # Each server knows who it is: a reply through a tunnel says where it went.
 for n in good:127.0.0.2 untrusted:127.0.0.3 wrongname:127.0.0.4; do
 	timeout 5 redis-cli --tls --insecure -h "${n#*:}" -p 6379 SET whoami "${n%%:*}" >/dev/null ||
