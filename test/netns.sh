@@ -21,3 +21,27 @@ netns_reexec() { # NAME ARGS...
 	fi
 	REDTUN_IN_NETNS=1 exec unshare "$ns" bash "$0" "$@"
 }
+
+# start_tls_node NAME IP CERT KEY [ARGS...]: a TLS-only redis-server on
+# IP:6379 (inside netns_reexec only: that 6379 is the namespace's own)
+# with CERT and KEY, its files in $T/NAME*; waits for PING (not verifying:
+# impostors use it too).
+start_tls_node() {
+	local name=$1 ip=$2 cert=$3 key=$4 i
+	shift 4
+	[ -n "${REDTUN_IN_NETNS:-}" ] ||
+		hard_error "start_tls_node outside a private network namespace"
+	mkdir -p "$T/$name"
+	spawn "$T/$name.out" redis-server --port 0 --tls-port 6379 --bind "$ip" \
+		--tls-cert-file "$cert" --tls-key-file "$key" \
+		--tls-ca-cert-file "$T/ca.crt" --tls-auth-clients no \
+		--save "" --appendonly no --daemonize no \
+		--dir "$T/$name" --logfile "$T/$name.log" "$@"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(timeout 5 redis-cli --tls --insecure -h "$ip" -p 6379 PING 2>/dev/null)" = PONG ] &&
+			return 0
+		pid_alive "$LAST_PID" || break
+		sleep 0.1
+	done
+	hard_error "redis $name on $ip:6379 did not start"
+}
