@@ -566,6 +566,7 @@ conf_free(struct conf *cf)
 	free(cf->notices);
 	free(cf->file);
 	free(cf->pid);
+	free(cf->status);
 	free(cf->setuid);
 	free(cf->setgid);
 	free(cf->chroot);

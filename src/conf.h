@@ -89,6 +89,9 @@ struct conf {
 	int syslog;		/* 0: a daemon without output logs nowhere */
 	unsigned int max_connections;	/* all services; 0: from the fd limit */
 	unsigned int workers;		/* event-loop threads; 0: one per CPU */
+	char *status;		/* status endpoint "host:port" (a bare port
+				   is 127.0.0.1's); NULL: off */
+	int log_json;		/* logFormat = "json": one object a line */
 	struct svc_conf **svcs;
 	size_t nsvcs;
 	struct conf_locs *locs;		/* see conf_where */

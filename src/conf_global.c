@@ -9,6 +9,7 @@
 
 #include <libconfig.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "conf_priv.h"
 #include "log.h"
@@ -35,6 +36,38 @@ read_debug(struct conf_ctx *c, const config_setting_t *s, const char *text,
 		return (conf_bad(c, s, "expected 0..7 or emerg, alert, crit, "
 		    "err, warning, notice, info, debug, optionally after a "
 		    "facility (\"daemon.notice\"); got \"%s\"", text));
+	return (0);
+}
+
+/*
+ * status = "host:port" | "port" | port: where the status endpoint listens.
+ * A bare port is loopback's: metrics are not for the network unless the
+ * address says so.  Stored as "host:port" ("[v6]:port").
+ */
+static int
+read_status(struct conf_ctx *c, const config_setting_t *s, struct conf *cf)
+{
+	struct addr_spec spec;
+	char text[300], why[200];
+	size_t len;
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		snprintf(text, sizeof(text), "%d", config_setting_get_int(s));
+	else if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		snprintf(text, sizeof(text), "%s", config_setting_get_string(s));
+	else
+		return (conf_bad(c, s, "expected \"host:port\" or a port, got "
+		    "%s", conf_type_name(s)));
+	if (addr_parse(text, "127.0.0.1", &spec, why, sizeof(why)))
+		return (conf_bad(c, s, "%s", why));
+	len = strlen(spec.host) + 16;
+	if ((cf->status = malloc(len)) == NULL) {
+		addr_spec_free(&spec);
+		return (conf_bad(c, s, "out of memory"));
+	}
+	snprintf(cf->status, len, strchr(spec.host, ':') ? "[%s]:%d" : "%s:%d",
+	    spec.host, spec.port);
+	addr_spec_free(&spec);
 	return (0);
 }
 
@@ -137,6 +170,22 @@ conf_read_globals(struct conf_ctx *c, const config_setting_t *root,
 	if ((s = config_setting_get_member(root, "maxConnections")) &&
 	    conf_get_count(c, s, &cf->max_connections))
 		return (-1);
+	if ((s = config_setting_get_member(root, "status")) != NULL &&
+	    read_status(c, s, cf))
+		return (-1);
+	if ((s = config_setting_get_member(root, "logFormat")) != NULL) {
+		const char *v;
+
+		if (config_setting_type(s) != CONFIG_TYPE_STRING)
+			return (conf_bad(c, s, "expected \"text\" or \"json\", "
+			    "got %s", conf_type_name(s)));
+		v = config_setting_get_string(s);
+		if (strcmp(v, "json") == 0)
+			cf->log_json = 1;
+		else if (strcmp(v, "text") != 0)
+			return (conf_bad(c, s, "expected \"text\" or \"json\", "
+			    "got \"%s\"", v));
+	}
 	if ((s = config_setting_get_member(root, "fips")) != NULL) {
 		if (conf_get_bool(c, s, &fips))
 			return (-1);

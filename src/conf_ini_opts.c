@@ -390,7 +390,8 @@ static const struct opt opts[] = {
 	{ "setgid", K_STR, 2, NULL, NULL }, GMAP("chroot", K_STR),
 	GMAP("output", K_STR), GFN("foreground", h_foreground),
 	GMAP("syslog", K_BOOL), GMAP("fips", K_BOOL), GFN("log", h_log),
-	GFN("workers", h_workers),
+	GFN("workers", h_workers), GMAP("status", K_STR),
+	GMAP("logFormat", K_STR),
 	/* Accepted without effect. */
 	NOTE("curves", "redtun uses wolfSSL's default key-exchange groups "
 	    "(X25519, P-256, P-384...)"),

@@ -183,6 +183,8 @@ conf_print(FILE *f, const struct conf *cf, const struct svc_conf *const *scs,
 	else
 		line_num(f, NULL, "workers", cf->workers);
 	line_num(f, NULL, "maxConnections", cf->max_connections);
+	line_str(f, NULL, "status", cf->status);
+	line_str(f, NULL, "logFormat", cf->log_json ? "json" : "text");
 	for (i = 0; i < n; i++)
 		print_service(f, scs[i]);
 }

@@ -347,7 +347,8 @@ static const struct conf_setting svc_settings[] = {
 
 static const char *const global_only[] = {
 	"pid", "setuid", "setgid", "chroot", "debug", "output", "options",
-	"fips", "services", "workers", "foreground", "syslog",
+	"fips", "services", "workers", "foreground", "syslog", "status",
+	"logFormat",
 };
 
 int
