@@ -63,8 +63,8 @@ struct stats_cell {
 	uint64_t conn_total;			/* accepted (and pre-warmed) */
 	int64_t conn_active;			/* gauge */
 	uint64_t bytes[ST_DIR_N];
-	/* [ok=0 / failed=1][tls version][resumed] */
-	uint64_t handshakes[2][ST_TLSV_N][2];
+	uint64_t handshakes[ST_TLSV_N][2];	/* ok: [version][resumed] */
+	uint64_t handshakes_failed;		/* the TLS handshake failed */
 	uint64_t fail[ST_FAIL_N];
 	uint64_t connect_bucket[ST_CONNECT_BUCKETS + 1];	/* last: +Inf */
 	uint64_t connect_usec_sum;
@@ -72,8 +72,8 @@ struct stats_cell {
 	int64_t pool[ST_POOL_N];		/* gauges */
 	uint64_t reuse[ST_REUSE_N];
 	uint64_t redirects_rewritten;		/* cluster MOVED/ASK/topology */
-	uint64_t fd_exhaustion;			/* episodes */
-	uint64_t limit_rejections;		/* over maxConnections */
+	uint64_t fd_exhaustion;			/* episodes (the "" entry) */
+	uint64_t limit_rejections;		/* shed: maxConnections, fds */
 	int64_t listening;			/* 1 while this worker listens */
 } __attribute__((aligned(64)));
 
@@ -114,6 +114,8 @@ void stats_free(struct stats *st);
  * skipped for it).  The entry lives as long as ${st}.
  */
 struct stats_svc *stats_service(struct stats *st, const char *name);
+/* The entry named "" holds daemon-wide counters (fd_exhaustion): per
+ * worker, not per service; renderers skip it as a service. */
 
 /* stats_cell(e, worker): worker ${worker}'s cell of ${e}; NULL if ${e} is
  * NULL or ${worker} is out of range. */

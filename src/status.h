@@ -55,6 +55,7 @@ struct status_snap {
 	int reloading;		/* a reload is being prepared */
 	struct status_service *svcs;
 	size_t nsvcs;
+	struct stats_cell global;	/* the "" entry: fd_exhaustion */
 };
 
 /* status_snap_free(s): free ${s} and everything in it; NULL-safe. */
