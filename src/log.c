@@ -232,6 +232,9 @@ format_line(log_formatter *fn, int level, const struct timespec *ts,
 	    peer ? pr : NULL, ev, reason ? why : NULL, msg));
 }
 
+static void vlog(int, const char *, const char *, const char *,
+    const char *, const char *, va_list) __attribute__((format(printf, 6, 0)));
+
 static void
 vlog(int level, const char *service, const char *peer, const char *event,
     const char *reason, const char *fmt, va_list ap)

@@ -102,7 +102,11 @@ notify_init(void)
 	return (0);
 }
 
-/* Send one message; drop it if the manager cannot take it right now. */
+/*
+ * Send one message.  Ours drops it if the manager cannot take it right
+ * now; sd_notify's socket is blocking, but the manager reads its queue
+ * (512 datagrams) at once, and we send a few a minute.
+ */
 static void
 send_msg(const char *msg)
 {
