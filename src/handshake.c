@@ -201,8 +201,8 @@ handshake_done(struct tunnel *t)
 		int reused = wolfSSL_session_reused(e->ssl);
 
 		n = svc_count_handshake(t->svc, reused, &resumed);
-		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: connected to "
-		    "%s:%d (%s) %s %s%s%s", t->peer, t->uphost, t->upport,
+		log_ev(LOG_LVL_INFO, svc_name(t->svc), t->peer, "connected",
+		    NULL, "%s: connected to %s:%d (%s) %s %s%s%s", t->peer, t->uphost, t->upport,
 		    t->upaddr, wolfSSL_get_version(e->ssl),
 		    wolfSSL_get_cipher_name(e->ssl), !t->sc->verify_chain ?
 		    ", certificate NOT verified" : reused ? "" :

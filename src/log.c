@@ -29,6 +29,8 @@ static struct {
 	int facility;
 } out = { NULL, NULL, 0, LOG_LVL_NOTICE, LOG_DAEMON };
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+/* logFormat = "json": set on the main thread, read by every writer. */
+static log_formatter *formatter;
 
 int
 log_open(const char *path, int use_stderr, int level)
@@ -204,38 +206,98 @@ log_escape(char *dst, size_t dstlen, const void *src, size_t srclen)
 }
 
 void
-log_msg(int level, const char *service, const char *fmt, ...)
+log_set_formatter(log_formatter *fn)
+{
+
+	__atomic_store_n(&formatter, fn, __ATOMIC_RELEASE);
+}
+
+/* ${fn}'s line for one event, its strings escaped first; NULL: text. */
+static char *
+format_line(log_formatter *fn, int level, const struct timespec *ts,
+    const char *service, const char *peer, const char *event,
+    const char *reason, const char *msg)
+{
+	char svc[128], pr[96], ev[64], why[1400];
+
+	if (service != NULL)
+		escape(svc, sizeof(svc), service, strlen(service), 0);
+	if (peer != NULL)
+		escape(pr, sizeof(pr), peer, strlen(peer), 0);
+	escape(ev, sizeof(ev), event, strlen(event), 0);
+	if (reason != NULL)
+		escape(why, sizeof(why), reason, strlen(reason), 0);
+	return (fn(level_names[level], (long long)ts->tv_sec,
+	    (int)(ts->tv_nsec / 1000000), service ? svc : NULL,
+	    peer ? pr : NULL, ev, reason ? why : NULL, msg));
+}
+
+static void vlog(int, const char *, const char *, const char *,
+    const char *, const char *, va_list) __attribute__((format(printf, 6, 0)));
+
+static void
+vlog(int level, const char *service, const char *peer, const char *event,
+    const char *reason, const char *fmt, va_list ap)
 {
 	char raw[1024], msg[1400];
-	char stamp[32];
+	char stamp[32], *line = NULL;
+	log_formatter *fn;
+	struct timespec ts;
 	struct tm tm;
-	time_t now;
-	va_list ap;
 
 	if (level > __atomic_load_n(&out.level, __ATOMIC_RELAXED))
 		return;
-	va_start(ap, fmt);
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	va_end(ap);
 	/* One choke point: whatever a caller passed on from a peer. */
 	escape(msg, sizeof(msg), raw, strlen(raw), 0);
 
-	now = time(NULL);
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if ((fn = __atomic_load_n(&formatter, __ATOMIC_ACQUIRE)) != NULL)
+		line = format_line(fn, level, &ts, service, peer, event,
+		    reason, msg);
+	if (line == NULL) {
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+	}
 	pthread_mutex_lock(&out_lock);
 	if (out.use_syslog) {
-		if (service != NULL)
+		if (line != NULL)
+			syslog(level, "%s", line);
+		else if (service != NULL)
 			syslog(level, "[%s] %s", service, msg);
 		else
 			syslog(level, "%s", msg);
-		pthread_mutex_unlock(&out_lock);
-		return;
+	} else if (line != NULL) {
+		fprintf(out.file != NULL ? out.file : stderr, "%s\n", line);
+	} else {
+		fprintf(out.file != NULL ? out.file : stderr,
+		    "%s %s %s%s%s%s\n", stamp, level_names[level],
+		    service ? "[" : "", service ? service : "",
+		    service ? "] " : "", msg);
 	}
-	fprintf(out.file != NULL ? out.file : stderr, "%s %s %s%s%s%s\n",
-	    stamp, level_names[level], service ? "[" : "",
-	    service ? service : "", service ? "] " : "", msg);
 	pthread_mutex_unlock(&out_lock);
+	free(line);
+}
+
+void
+log_msg(int level, const char *service, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, service, NULL, "log", NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_ev(int level, const char *service, const char *peer, const char *event,
+    const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, service, peer, event, reason, fmt, ap);
+	va_end(ap);
 }
 
 int

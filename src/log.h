@@ -57,6 +57,39 @@ void log_msg(int level, const char *service, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /**
+ * log_ev(level, service, peer, event, reason, fmt, ...):
+ * log_msg() with the fields a machine reads: ${peer} ("ADDR:PORT" of the
+ * client, or NULL), ${event} (a fixed word: "accepted", "failed",
+ * "closed", "reload", "reload_failed", "start", "stop", "exit"...) and
+ * ${reason} (why it failed, or NULL).  In text format the line is exactly
+ * log_msg(level, service, fmt, ...)'s; in JSON format (log_set_formatter)
+ * they become fields of the object.  Every string is escaped as the
+ * message is.
+ */
+void log_ev(int level, const char *service, const char *peer,
+    const char *event, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/*
+ * log_formatter(level, time, service, peer, event, reason, msg):
+ * One log line (without its newline) as a string the log frees (free()),
+ * or NULL to write the text line instead.  ${level} is a name ("info");
+ * ${time} is seconds and milliseconds since the epoch; ${service},
+ * ${peer} and ${reason} may be NULL; every string is already escaped
+ * (printable ASCII only).  Called by any thread, outside the log's lock.
+ */
+typedef char *log_formatter(const char *level, long long sec, int msec,
+    const char *service, const char *peer, const char *event,
+    const char *reason, const char *msg);
+
+/*
+ * log_set_formatter(fn): format every later line with ${fn} (logFormat =
+ * "json": log_json_line), or as text with NULL.  Applied at start and on
+ * reload, like the level.
+ */
+void log_set_formatter(log_formatter *fn);
+
+/**
  * log_escape(dst, dstlen, src, srclen):
  * Copy the ${srclen} bytes at ${src} (which may hold NULs) into ${dst} as
  * a NUL-terminated string with every control byte, non-ASCII byte, DEL

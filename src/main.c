@@ -19,6 +19,8 @@
 #include "conf_print.h"
 #include "daemon.h"
 #include "log.h"
+#include "log_json.h"
+#include "notify.h"
 #include "runtime.h"
 #include "service.h"
 #include "tls.h"
@@ -223,6 +225,7 @@ main(int argc, char *argv[])
 		return (EXIT_CONFIG);
 	}
 	log_set_level(debug >= 0 ? debug : cf->debug);
+	log_set_formatter(cf->log_json ? log_json_line : NULL);
 	log_set_facility(cf->facility);
 	foreground |= cf->foreground;
 	/* Printed before the log is open; a daemon also logs them below. */
@@ -306,7 +309,12 @@ main(int argc, char *argv[])
 		}
 	}
 	notices(cf, 1);
+	/* Before chroot hides the socket's path. */
+	if (notify_init() != 0)
+		log_msg(LOG_LVL_WARNING, NULL, "NOTIFY_SOCKET is neither an "
+		    "absolute path nor @abstract: not notifying");
 	status = runtime_run(path, cf, svcs, foreground, debug);
+	notify_close();
 	free(svcs);
 	free(path);
 	log_close();

@@ -23,6 +23,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "notify.h"
 #include "reload.h"
 #include "service.h"
 
@@ -146,8 +147,10 @@ done(uv_work_t *req, int status)
 		log_msg(LOG_LVL_WARNING, NULL, "cluster refresh failed, "
 		    "keeping the node listeners in force: %s", j->why);
 	} else if (j->prepared == NULL) {
-		log_msg(LOG_LVL_ERR, NULL, "reload failed, keeping the old "
-		    "configuration: %s", j->why);
+		log_ev(LOG_LVL_ERR, NULL, NULL, "reload_failed", j->why,
+		    "reload failed, keeping the old configuration: %s",
+		    j->why);
+		notify_ready(j->why);
 	} else {
 		r->ops->commit(r->arg, j->cf, j->svcs, j->n, j->prepared);
 		j->cf = NULL;
@@ -222,7 +225,9 @@ reloader_request(struct reloader *r)
 		r->again = 1;
 		return;
 	}
-	log_msg(LOG_LVL_NOTICE, NULL, "SIGHUP: reloading %s", r->path);
+	log_ev(LOG_LVL_NOTICE, NULL, NULL, "reloading", NULL, "SIGHUP: "
+	    "reloading %s", r->path);
+	notify_reloading();
 	(void)start_job(r, 0);
 }
 
@@ -245,9 +250,12 @@ start_job(struct reloader *r, int refresh)
 	return (0);
 err:
 	free(j);
-	log_msg(LOG_LVL_ERR, NULL, "%s: %s", refresh ? "cluster refresh "
-	    "failed" : "reload failed, keeping the old configuration",
+	log_ev(LOG_LVL_ERR, NULL, NULL, refresh ? "refresh_failed" :
+	    "reload_failed", uv_strerror(rc), "%s: %s", refresh ? "cluster "
+	    "refresh failed" : "reload failed, keeping the old configuration",
 	    uv_strerror(rc));
+	if (!refresh)
+		notify_ready(uv_strerror(rc));
 	return (-1);
 }
 

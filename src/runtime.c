@@ -23,6 +23,8 @@
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
+#include "log_json.h"
+#include "notify.h"
 #include "reload.h"
 #include "runtime.h"
 #include "runtime_priv.h"
@@ -110,13 +112,25 @@ reload_commit(void *arg, struct conf *cf, struct svc **svcs, size_t n,
 	}
 	if (rt->debug_override < 0)
 		log_set_level(cf->debug);
+	log_set_formatter(cf->log_json ? log_json_line : NULL);
 	/* The pidfile stays where this process wrote it. */
 	swap_str(&cf->pid, &rt->cf->pid);
 	cf->workers = rt->cf->workers;
 	conf_free(rt->cf);
 	rt->cf = cf;
-	log_msg(LOG_LVL_NOTICE, NULL, "configuration reloaded: %zu services",
-	    n);
+	log_ev(LOG_LVL_NOTICE, NULL, NULL, "reload", NULL, "configuration "
+	    "reloaded: %zu services", n);
+	notify_ready(NULL);
+}
+
+/* STATUS= for the service manager (notify.c), on the main thread. */
+static void
+notify_state(void *arg, char *buf, size_t len)
+{
+	const struct runtime *rt = arg;
+
+	snprintf(buf, len, "%zu service%s", rt->ncfg, rt->ncfg == 1 ? "" :
+	    "s");
 }
 
 static void reload_idle(void *);
@@ -138,6 +152,7 @@ close_signals(struct runtime *rt)
 	uv_close((uv_handle_t *)&rt->sig_int, NULL);
 	uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
 	rt->signals = 0;
+	notify_watchdog_stop();
 	if (rt->refresh_init) {
 		__atomic_store_n(&rt->refresh_closed, 1, __ATOMIC_RELEASE);
 		uv_close((uv_handle_t *)&rt->refresh_timer, NULL);
@@ -212,7 +227,9 @@ on_signal(uv_signal_t *h, int signum)
 			    " still writing to the old one");
 		break;
 	default:
-		log_msg(LOG_LVL_NOTICE, NULL, "%s%s: %s",
+		if (!rt->stopping)
+			notify_stopping();
+		log_ev(LOG_LVL_NOTICE, NULL, NULL, "stop", NULL, "%s%s: %s",
 		    signum == SIGTERM ? "SIGTERM" : "SIGINT",
 		    rt->stopping ? " again" : "", rt->stopping ?
 		    "closing all connections now" : "shutting down");
@@ -375,11 +392,15 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	    "%zu worker%s", rt_limit(cf), cf->max_connections ?
 	    "maxConnections" : "from the open-file limit", rt.nworkers,
 	    rt.nworkers == 1 ? "" : "s");
-	log_msg(LOG_LVL_NOTICE, NULL, "redtun %s started: %zu services, pid "
-	    "%ld%s", PACKAGE_VERSION, n, (long)getpid(),
+	log_ev(LOG_LVL_NOTICE, NULL, NULL, "start", NULL, "redtun %s started: "
+	    "%zu services, pid %ld%s", PACKAGE_VERSION, n, (long)getpid(),
 	    foreground ? ", foreground" : "");
 	daemon_ready();
+	notify_set_status_cb(notify_state, &rt);
+	notify_ready(NULL);
+	(void)notify_watchdog_start(&rt.loop);
 	uv_run(&rt.loop, UV_RUN_DEFAULT);
+	notify_set_status_cb(NULL, NULL);
 	tunnel_buffers_release();
 	status = 0;
 out:
@@ -405,7 +426,7 @@ out:
 	/* The loop has run to its end: no reload job is out. */
 	reloader_free(rt.reloader);
 	if (status == 0)
-		log_msg(LOG_LVL_NOTICE, NULL, "exiting");
+		log_ev(LOG_LVL_NOTICE, NULL, NULL, "exit", NULL, "exiting");
 	for (i = 0; svcs != NULL && i < n; i++)
 		svc_unref(svcs[i]);
 	for (i = 0; i < rt.ncur; i++)

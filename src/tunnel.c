@@ -117,7 +117,8 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(why, sizeof(why), fmt, ap);
 		va_end(ap);
-		log_msg(level, svc_name(t->svc), "%s: %s", t->peer, why);
+		log_ev(level, svc_name(t->svc), t->peer, "failed", why,
+		    "%s: %s", t->peer, why);
 	}
 	was = t->state;
 	t->state = T_DEAD;
@@ -132,8 +133,9 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 	up = relay_bytes_out(t->relay, RELAY_UP);
 	down = relay_bytes_out(t->relay, RELAY_DOWN);
 	/* A refused over-limit client: the listener's line says it. */
-	log_msg(t->quiet ? LOG_LVL_DEBUG : up + down > 0 || t->cli.open ?
-	    LOG_LVL_NOTICE : LOG_LVL_INFO, svc_name(t->svc), "%s: closed: "
+	log_ev(t->quiet ? LOG_LVL_DEBUG : up + down > 0 || t->cli.open ?
+	    LOG_LVL_NOTICE : LOG_LVL_INFO, svc_name(t->svc), t->peer,
+	    "closed", NULL, "%s: closed: "
 	    "%llu bytes to server, %llu bytes to client, %.3f s", t->peer,
 	    (unsigned long long)up, (unsigned long long)down,
 	    (double)(uv_now(t->loop) - t->t_start) / 1000.0);
@@ -641,8 +643,9 @@ tunnel_attach_client(struct tunnel *t, uv_stream_t *listener)
 	uv_tcp_keepalive(&t->cli.tcp, 1, 60);
 	/* Over a limit (quiet): refused, never "accepted". */
 	if (!t->quiet)
-		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: accepted by "
-		    "worker %d", t->peer, tunnels_worker(t->set));
+		log_ev(LOG_LVL_INFO, svc_name(t->svc), t->peer, "accepted",
+		    NULL, "%s: accepted by worker %d", t->peer,
+		    tunnels_worker(t->set));
 	return (0);
 }
 

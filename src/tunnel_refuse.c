@@ -139,7 +139,8 @@ tunnel_refuse(struct tunnel *t, int level, const char *fmt, ...)
 		tunnel_finish(t, level, "%s", why);
 		return;
 	}
-	log_msg(level, svc_name(t->svc), "%s: %s", t->peer, why);
+	log_ev(level, svc_name(t->svc), t->peer, "failed", why, "%s: %s",
+	    t->peer, why);
 	refuse(t, why);
 }
 
