@@ -402,8 +402,7 @@ bind_addr(const char *addr, char *why, size_t whylen)
 	snprintf(port, sizeof(port), "%d", spec.port);
 	if ((rc = getaddrinfo(spec.host, port, net_hints(&hints, AI_PASSIVE),
 	    &res)) != 0) {
-		snprintf(why, whylen, "status = \"%s\": %s", addr,
-		    gai_strerror(rc));
+		snprintf(why, whylen, "%s", gai_strerror(rc));
 		addr_spec_free(&spec);
 		return (-1);
 	}
@@ -426,14 +425,16 @@ bind_addr(const char *addr, char *why, size_t whylen)
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		snprintf(why, whylen, "status = \"%s\": cannot listen: %s",
-		    addr, strerror(err != 0 ? err : EADDRNOTAVAIL));
+		snprintf(why, whylen, "%s",
+		    strerror(err != 0 ? err : EADDRNOTAVAIL));
 	return (fd);
 }
 
 /**
  * status_server_start(loop, addr, snap, arg, why, whylen):
- * See status.h.  On a failure after the libuv handle exists, the memory
+ * See status.h; ${why} gets the bare reason ("Address already in use"),
+ * the caller names the setting.  On a failure after the libuv handle
+ * exists, the memory
  * goes in its close callback (the loop must run once more).
  */
 struct status_server *
@@ -469,7 +470,7 @@ status_server_start(uv_loop_t *loop, const char *addr, status_snap_fn *snap,
 	return (srv);
 
 err:
-	snprintf(why, whylen, "status = \"%s\": %s", addr, uv_strerror(rc));
+	snprintf(why, whylen, "%s", uv_strerror(rc));
 	srv->stopping = 1;
 	uv_close((uv_handle_t *)&srv->tcp, listener_closed);
 	return (NULL);
