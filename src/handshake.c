@@ -52,6 +52,7 @@ session_failed(struct tunnel *t)
 
 	if (net_out_of_fds(errno)) {
 		tunnels_fd_exhausted(t->set, t->loop);
+		tunnel_fail(t, ST_FAIL_LIMIT);
 		tunnel_finish(t, LOG_LVL_DEBUG, "no descriptor for a TLS "
 		    "session");
 		return;
@@ -120,6 +121,7 @@ handshake_sniff(struct tunnel *t)
 		return;
 	}
 	if (t->sc->encryption != ENCRYPTION_PREFERRED) {
+		tunnel_fail(t, ST_FAIL_OTHER);
 		tunnel_finish(t, LOG_LVL_ERR, "refused a plaintext connection "
 		    "(first byte 0x%02x is not a TLS handshake; encryption = "
 		    "\"required\")", (unsigned char)e->in[e->in_off]);
@@ -169,6 +171,7 @@ peer_ok(struct tunnel *t, struct end *e)
 		return (0);
 	}
 	if (t->sc->verify_chain && t->vi.verdict < 0) {
+		tunnel_fail(t, tunnel_fail_tls(t, e->ssl, 0));
 		tunnel_refuse(t, LOG_LVL_ERR, "%scertificate verify failed: %s",
 		    t->sc->client ? "" : "client ", t->vi.reason);
 		return (0);
@@ -180,6 +183,7 @@ peer_ok(struct tunnel *t, struct end *e)
 	 */
 	if (t->sc->verify_chain ? t->vi.verdict != 1 : (t->sc->client &&
 	    !has_cert)) {
+		tunnel_fail(t, ST_FAIL_VERIFY_CHAIN);
 		tunnel_refuse(t, LOG_LVL_ERR, "%s: the %s sent no certificate",
 		    t->sc->client ? "upstream" : "client TLS handshake failed",
 		    t->sc->client ? "server" : "client");
@@ -196,6 +200,7 @@ handshake_done(struct tunnel *t)
 	handshake_probe_close(t);	/* the server speaks TLS */
 	if (!peer_ok(t, e))
 		return;
+	tunnel_stats_handshake(t, e->ssl);
 	if (t->sc->client) {
 		unsigned long n, resumed;
 		int reused = wolfSSL_session_reused(e->ssl);
@@ -438,6 +443,7 @@ handshake_step(struct tunnel *t)
 			break;
 		}
 		tls_describe_failure(e->ssl, err, &t->vi, why, sizeof(why));
+		tunnel_fail(t, tunnel_fail_tls(t, e->ssl, err));
 		break;
 	}
 	if (t->sc->client)

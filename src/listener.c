@@ -16,6 +16,7 @@
 #include "log.h"
 #include "net.h"
 #include "service.h"
+#include "stats.h"
 #include "tunnel.h"
 
 struct listener {
@@ -27,6 +28,8 @@ struct listener {
 	size_t npool, pool_cap;
 	struct tunnels *set;
 	struct svc *svc;
+	struct stats_cell *st;	/* svc's counters on this worker */
+	int listening;		/* counted in st->listening */
 	size_t global_max;
 	int accept_failing;	/* log a failing accept once, not per try */
 	int reserve_fd;		/* spent to shed connections on EMFILE */
@@ -35,6 +38,31 @@ struct listener {
 };
 
 static void pool_schedule(struct listener *, uint64_t);
+
+/* One connection turned away by a limit (or for want of descriptors). */
+static void
+count_rejection(struct listener *l)
+{
+
+	STATS_INC(l->st, limit_rejections);
+	STATS_INC(l->st, fail[ST_FAIL_LIMIT]);
+}
+
+/* Count ${l} as listening for ${svc}'s entry (a reload may rename it). */
+static void
+count_listening(struct listener *l, int on)
+{
+
+	if (l->listening) {
+		STATS_DEC(l->st, listening);
+		l->listening = 0;
+	}
+	l->st = stats_cell(svc_stats(l->svc), (size_t)tunnels_worker(l->set));
+	if (on) {
+		STATS_INC(l->st, listening);
+		l->listening = 1;
+	}
+}
 
 static void
 free_handle(uv_handle_t *h)
@@ -81,6 +109,7 @@ refuse(struct listener *l, uv_stream_t *server, unsigned int limit,
 	if (!svc_conf(l->svc)->client || tunnel_accept_refused(l->set, server,
 	    l->svc, why, peer, sizeof(peer)) != 0)
 		snprintf(peer, sizeof(peer), "%s", shed(server));
+	count_rejection(l);
 	l->refused++;
 	if (l->refused_logged_at != 0 && now - l->refused_logged_at < 1000)
 		return;
@@ -246,8 +275,10 @@ shed_without_fds(struct listener *l)
 		close(l->reserve_fd);
 		l->reserve_fd = -1;
 	}
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
 		close(fd);
+		count_rejection(l);
+	}
 	l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	tunnels_fd_exhausted(l->set, l->tcp.loop);
 	tunnels_note_shed(l->set);
@@ -265,6 +296,7 @@ on_connection(uv_stream_t *server, int status)
 		return;
 	if (status == 0 && tunnels_out_of_fds(l->set)) {
 		shed(server);
+		count_rejection(l);
 		tunnels_note_shed(l->set);
 		return;
 	}
@@ -479,6 +511,7 @@ listener_open(uv_loop_t *loop, struct tunnels *set, struct svc *svc, int fd,
 		listener_close(l);
 		return (NULL);
 	}
+	count_listening(l, 1);
 	pool_schedule(l, 0);
 	if (!announce)
 		return (l);
@@ -530,6 +563,7 @@ listener_set_svc(struct listener *l, struct svc *svc)
 	svc_inherit(svc, l->svc);
 	svc_unref(l->svc);
 	l->svc = svc;
+	count_listening(l, l->listening);
 	/* Pooled connections belong to the old settings: start afresh. */
 	pool_drain(l, "pre-warmed connection replaced after a reload");
 	if (pool_size(l) == 0)
@@ -541,6 +575,7 @@ listener_close(struct listener *l)
 {
 
 	l->closing = 1;
+	count_listening(l, 0);
 	pool_drain(l, "pre-warmed connection closed: service stopped");
 	uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
 	uv_close((uv_handle_t *)&l->refill, on_listener_closed);

@@ -148,6 +148,8 @@ done(uv_work_t *req, int status)
 	} else if (j->prepared == NULL) {
 		log_msg(LOG_LVL_ERR, NULL, "reload failed, keeping the old "
 		    "configuration: %s", j->why);
+		if (r->ops->failed != NULL)
+			r->ops->failed(r->arg, j->why);
 	} else {
 		r->ops->commit(r->arg, j->cf, j->svcs, j->n, j->prepared);
 		j->cf = NULL;
@@ -248,6 +250,8 @@ err:
 	log_msg(LOG_LVL_ERR, NULL, "%s: %s", refresh ? "cluster refresh "
 	    "failed" : "reload failed, keeping the old configuration",
 	    uv_strerror(rc));
+	if (!refresh && r->ops->failed != NULL)
+		r->ops->failed(r->arg, uv_strerror(rc));
 	return (-1);
 }
 
@@ -262,6 +266,13 @@ reloader_stop(struct reloader *r)
 	__atomic_store_n(&r->job->cancel, 1, __ATOMIC_RELAXED);
 	/* Fails (EBUSY) once the job runs; done() then comes after it. */
 	(void)uv_cancel((uv_req_t *)&r->job->req);
+}
+
+int
+reloader_reloading(const struct reloader *r)
+{
+
+	return (r->job != NULL && !r->job->refresh);
 }
 
 void

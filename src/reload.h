@@ -35,6 +35,9 @@ struct reloader_ops {
 	void (*discard)(void *arg, void *prepared);
 	/* On the loop, after reloader_stop(): the last job is gone. */
 	void (*idle)(void *arg);
+	/* On the loop: a reload (not a refresh) failed because of ${why}
+	 * (valid during the call).  May be NULL. */
+	void (*failed)(void *arg, const char *why);
 };
 
 /**
@@ -71,6 +74,9 @@ void reloader_refresh(struct reloader *r);
  * on the loop (whose run it keeps alive until then) without a commit.
  */
 void reloader_stop(struct reloader *r);
+
+/* reloader_reloading(r): a reload (not a refresh) is being prepared. */
+int reloader_reloading(const struct reloader *r);
 
 /* reloader_busy(r): a job is out (its pool thread may still be running). */
 int reloader_busy(const struct reloader *r);

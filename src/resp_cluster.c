@@ -36,6 +36,7 @@ struct rcl {
 	struct relay *r;
 	const struct cmap *(*map)(void *);
 	void (*miss)(void *, const char *, unsigned int);
+	void (*rewritten)(void *);	/* counts rewrites; may be NULL */
 	void *arg;
 	int (*feed)(void *, const char *, size_t);
 	void *fst;
@@ -120,6 +121,13 @@ rcl_new(const char *name, struct relay *r, const struct cmap *(*map)(void *),
 	c->feed = feed;
 	c->fst = fst;
 	return (c);
+}
+
+void
+rcl_on_rewrite(struct rcl *c, void (*rewritten)(void *))
+{
+
+	c->rewritten = rewritten;
 }
 
 /* Out of memory: the tunnel ends (-1). */
@@ -439,6 +447,8 @@ settle(struct rcl *c, int give_up, int first)
 		}
 		return (1);
 	}
+	if (res == CRW_DONE && c->rewritten != NULL)
+		c->rewritten(c->arg);
 	if (res == CRW_DONE)
 		rc = relay_emit(c->r, RELAY_DOWN, out, outlen);
 	else if (res == CRW_UNKNOWN && c->how == H_REDIRECT)

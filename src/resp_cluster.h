@@ -84,6 +84,10 @@ int rcl_feed(struct rcl *c, const char *p, size_t n);
  */
 int rcl_release(struct rcl *c);
 
+/* rcl_on_rewrite(c, fn): ${fn}(arg) (rcl_new's ${arg}) each time a frame
+ * is sent on rewritten (the counters); ${fn} may be NULL. */
+void rcl_on_rewrite(struct rcl *c, void (*rewritten)(void *));
+
 /* rcl_drop(c): the held frame is not for the client: forget it. */
 void rcl_drop(struct rcl *c);
 

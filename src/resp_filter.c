@@ -512,6 +512,7 @@ resp_filter_attach(struct relay *r, const struct svc_conf *sc,
 			free(f);
 			return (NULL);
 		}
+		rcl_on_rewrite(f->cl, hooks->cluster_rewritten);
 		f->m.cluster = 1;
 	}
 	relay_set_filter(r, &rf_ops, f);

@@ -72,6 +72,8 @@ struct rf_hooks {
 	 * until it returns 0.  Once per held reply.  May be NULL.
 	 */
 	void (*cluster_miss)(void *arg, const char *host, unsigned int port);
+	/* A cluster reply was sent on rewritten (counters).  May be NULL. */
+	void (*cluster_rewritten)(void *arg);
 };
 
 /**

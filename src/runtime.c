@@ -27,6 +27,8 @@
 #include "runtime.h"
 #include "runtime_priv.h"
 #include "service.h"
+#include "stats.h"
+#include "status.h"
 #include "tunnel.h"
 #include "worker.h"
 
@@ -46,6 +48,78 @@ swap_str(char **a, char **b)
 
 	*a = *b;
 	*b = tmp;
+}
+
+/* ---- the status endpoint ----------------------------------------------- */
+
+/* Listen on ${addr} for status requests; -1 with the reason in ${why}. */
+static int
+status_start(struct runtime *rt, const char *addr, char *why, size_t whylen)
+{
+	char reason[256] = "";
+	char *copy;
+
+	if ((copy = strdup(addr)) == NULL) {
+		snprintf(why, whylen, "status: out of memory");
+		return (-1);
+	}
+	if ((rt->status = status_server_start(&rt->loop, addr, rt_status_snap,
+	    rt, reason, sizeof(reason))) == NULL) {
+		snprintf(why, whylen, "status: cannot listen on %s: %s", addr,
+		    reason);
+		free(copy);
+		return (-1);
+	}
+	free(rt->status_addr);
+	rt->status_addr = copy;
+	return (0);
+}
+
+static void
+status_stop(struct runtime *rt)
+{
+
+	status_server_stop(rt->status);
+	rt->status = NULL;
+	free(rt->status_addr);
+	rt->status_addr = NULL;
+}
+
+/*
+ * After a reload: follow the status setting.  A new address that cannot
+ * be had is logged and the old endpoint kept (the reload itself stands).
+ */
+static void
+status_follow(struct runtime *rt)
+{
+	const char *want = rt->cf->status;
+	struct status_server *old = rt->status;
+	char *old_addr = rt->status_addr;
+	char why[512];
+
+	if (want == NULL || want[0] == '\0') {
+		if (old != NULL) {
+			log_msg(LOG_LVL_NOTICE, NULL, "status endpoint on %s "
+			    "closed", old_addr);
+			status_stop(rt);
+		}
+		return;
+	}
+	if (old != NULL && strcmp(old_addr, want) == 0)
+		return;
+	/* Start the new one first: a failure keeps the old one serving. */
+	rt->status = NULL;
+	rt->status_addr = NULL;
+	if (status_start(rt, want, why, sizeof(why)) != 0) {
+		rt->status = old;
+		rt->status_addr = old_addr;
+		log_msg(LOG_LVL_ERR, NULL, "%s%s%s", why, old != NULL ?
+		    "; still serving on " : "", old != NULL ? old_addr : "");
+		return;
+	}
+	status_server_stop(old);
+	free(old_addr);
+	log_msg(LOG_LVL_NOTICE, NULL, "status endpoint on %s", want);
 }
 
 /*
@@ -84,6 +158,12 @@ reload_commit(void *arg, struct conf *cf, struct svc **svcs, size_t n,
 		return;
 	}
 	rt_commit(rt, plans, n, 1);
+	rt->generation++;
+	rt->reloads_ok++;
+	rt->last_reload_time = rt_now();
+	rt->last_reload_ok = 1;
+	free(rt->last_reload_error);
+	rt->last_reload_error = NULL;
 	/* rt->cur holds its own references. */
 	for (i = 0; i < n; i++)
 		svc_unref(svcs[i]);
@@ -115,14 +195,29 @@ reload_commit(void *arg, struct conf *cf, struct svc **svcs, size_t n,
 	cf->workers = rt->cf->workers;
 	conf_free(rt->cf);
 	rt->cf = cf;
+	status_follow(rt);
 	log_msg(LOG_LVL_NOTICE, NULL, "configuration reloaded: %zu services",
 	    n);
+}
+
+/* reload.c, on the main loop: a reload failed; the old one stays. */
+static void
+reload_failed(void *arg, const char *why)
+{
+	struct runtime *rt = arg;
+
+	rt->reloads_failed++;
+	rt->last_reload_time = rt_now();
+	rt->last_reload_ok = 0;
+	free(rt->last_reload_error);
+	rt->last_reload_error = strdup(why);
 }
 
 static void reload_idle(void *);
 
 static const struct reloader_ops reload_ops = {
-	reload_prepare, reload_commit, reload_discard, reload_idle
+	reload_prepare, reload_commit, reload_discard, reload_idle,
+	reload_failed
 };
 
 /* ---- signals ------------------------------------------------------------ */
@@ -218,6 +313,7 @@ on_signal(uv_signal_t *h, int signum)
 		    "closing all connections now" : "shutting down");
 		rt->stopping = 1;
 		__atomic_store_n(&rt->cancel, 1, __ATOMIC_RELAXED);
+		status_stop(rt);
 		reloader_stop(rt->reloader);
 		for (k = 0; k < rt->nworkers; k++)
 			worker_stop(rt->workers[k]);
@@ -288,11 +384,13 @@ start_workers(struct runtime *rt, size_t n)
 		return (-1);
 	if ((w = worker_new(0, &rt->loop)) == NULL)
 		return (-1);
+	worker_set_stats(w, stats_cell(rt->global, 0));
 	rt->workers[rt->nworkers++] = w;
 	worker_on_done(w, on_worker_done, rt);
 	while (rt->nworkers < n) {
 		if ((w = worker_new((int)rt->nworkers, NULL)) == NULL)
 			return (-1);
+		worker_set_stats(w, stats_cell(rt->global, rt->nworkers));
 		rt->workers[rt->nworkers++] = w;
 		worker_on_done(w, on_worker_done, rt);
 	}
@@ -306,7 +404,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	struct runtime rt;
 	struct rt_prep *pp = NULL;
 	char why[512];
-	size_t i, k, n = cf->nsvcs;
+	size_t i, k, n = cf->nsvcs, nw;
 	int status = 2, pid_written = 0;
 
 	memset(&rt, 0, sizeof(rt));
@@ -322,10 +420,19 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	}
 	rt.drained.data = &rt;
 	rt.drained_init = 1;
+	rt.generation = 1;
+	rt.start_time = rt_now();
+	nw = worker_count(cf);
+	/* Counters outlive every reload: made once, before any worker. */
+	if ((rt.stats = stats_new(nw)) == NULL ||
+	    (rt.global = stats_service(rt.stats, "")) == NULL) {
+		startup_error("out of memory");
+		goto out;
+	}
 	if ((rt.reloader = reloader_new(&rt.loop, path, cf->format,
 	    &reload_ops, &rt)) == NULL || (rt.clusters = clusters_new(rt_refresh_want,
 	    &rt, &rt.cancel)) == NULL ||
-	    start_workers(&rt, worker_count(cf)) != 0) {
+	    start_workers(&rt, nw) != 0) {
 		startup_error("cannot create the event loops");
 		goto out;
 	}
@@ -339,6 +446,12 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	rt.refresh_init = 1;
 	if ((pp = rt_prepare(&rt, svcs, n, 1, rt_limit(cf), why,
 	    sizeof(why))) == NULL) {
+		startup_error(why);
+		goto out;
+	}
+	/* Bound with the listeners: before privileges are dropped. */
+	if (cf->status != NULL && cf->status[0] != '\0' &&
+	    status_start(&rt, cf->status, why, sizeof(why)) != 0) {
 		startup_error(why);
 		goto out;
 	}
@@ -385,6 +498,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 out:
 	rt_prep_free(&rt, pp);
 	if (status != 0) {
+		status_stop(&rt);
 		/* Startup failed: stop what started and let it settle. */
 		for (k = 0; k < rt.nworkers; k++)
 			worker_stop(rt.workers[k]);
@@ -413,6 +527,10 @@ out:
 	free(rt.cur);
 	clusters_free(rt.clusters);
 	free(rt.workers);
+	/* Every worker has stopped: no cell is written any more. */
+	stats_free(rt.stats);
+	free(rt.status_addr);
+	free(rt.last_reload_error);
 	if (pid_written)
 		daemon_pidfile_remove(rt.cf->pid);
 	if (uv_loop_close(&rt.loop) != 0 && status == 0)

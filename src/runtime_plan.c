@@ -18,6 +18,7 @@
 #include "reload.h"
 #include "runtime_priv.h"
 #include "service.h"
+#include "stats.h"
 #include "worker.h"
 
 static void
@@ -170,6 +171,7 @@ rt_prepare(struct runtime *rt, struct svc **svcs, size_t n, int fresh,
     size_t max_total, char *why, size_t whylen)
 {
 	struct rt_prep *pp;
+	size_t i;
 
 	if ((pp = calloc(1, sizeof(*pp))) == NULL) {
 		snprintf(why, whylen, "out of memory");
@@ -182,6 +184,11 @@ rt_prepare(struct runtime *rt, struct svc **svcs, size_t n, int fresh,
 		rt_prep_free(rt, pp);
 		return (NULL);
 	}
+	/* New generations find their name's counters (set before shared). */
+	for (i = 0; i < pp->nall; i++)
+		if (svc_stats(pp->all[i]) == NULL)
+			svc_set_stats(pp->all[i], stats_service(rt->stats,
+			    svc_name(pp->all[i])));
 	return (pp);
 }
 

@@ -15,6 +15,10 @@ struct svc;
 struct clusters;
 struct cluster_prep;
 struct reloader;
+struct stats;
+struct stats_svc;
+struct status_server;
+struct status_snap;
 struct worker;
 struct worker_plan;
 
@@ -46,6 +50,17 @@ struct runtime {
 	int all_drained;		/* on_drained() has run */
 	size_t nrunning;		/* workers whose loop runs (atomic) */
 	size_t ndone;			/* of those, stopped (atomic) */
+	/* Counters and what the status endpoint reports (main thread). */
+	struct stats *stats;		/* for the life of the process */
+	struct stats_svc *global;	/* its "" entry */
+	struct status_server *status;	/* the endpoint, or NULL */
+	char *status_addr;		/* where it listens */
+	uint64_t generation;		/* 1 at start, +1 per reload */
+	double start_time;		/* unix seconds */
+	uint64_t reloads_ok, reloads_failed;
+	double last_reload_time;	/* unix seconds; 0: never */
+	int last_reload_ok;
+	char *last_reload_error;	/* the last failure, if it failed */
 };
 
 /* What a start, reload or refresh has made ready for commit(). */
@@ -55,6 +70,19 @@ struct rt_prep {
 	size_t nall;
 	struct cluster_prep *cprep;
 };
+
+/**
+ * rt_status_snap(rt):
+ * The status endpoint's snapshot (a status_snap_fn; main thread only):
+ * the runtime's state, one status_service per generation in force
+ * (configured first, then cluster nodes) and one per counter entry of a
+ * service no longer configured; counters summed over the workers.  NULL
+ * on allocation failure; free with status_snap_free().
+ */
+struct status_snap *rt_status_snap(void *rt);
+
+/* rt_now(): the wall clock, unix seconds. */
+double rt_now(void);
 
 /* rt_limit(cf): connections at once over all services; 0: no limit. */
 size_t rt_limit(const struct conf *cf);

@@ -22,6 +22,7 @@ struct target_state {
 	char why[64];
 	WOLFSSL_SESSION *session;	/* to resume; NULL: none yet */
 	int flags;			/* SVC_T_*, atomic */
+	int state;			/* SVC_UP/DOWN, 0: unknown; locked */
 };
 
 /*
@@ -44,6 +45,7 @@ struct svc {
 	uint64_t trust_hash;	/* contents of the files sessions rest on */
 	struct svc *parent;	/* a cluster node's: owns ctx and trust */
 	struct cluster *cluster;	/* cluster = true: its node map */
+	struct stats_svc *stats;	/* its name's counters, or NULL */
 };
 
 /* FNV-1a over a file's bytes (or its absence), folded into ${h}. */
@@ -194,6 +196,20 @@ svc_cluster(const struct svc *svc)
 	return (svc->cluster);
 }
 
+void
+svc_set_stats(struct svc *svc, struct stats_svc *e)
+{
+
+	svc->stats = e;
+}
+
+struct stats_svc *
+svc_stats(const struct svc *svc)
+{
+
+	return (svc->stats);
+}
+
 struct svc *
 svc_ref(struct svc *svc)
 {
@@ -331,6 +347,12 @@ svc_inherit(struct svc *svc, struct svc *old)
 		__atomic_add_fetch(&svc->plaintext_count, __atomic_load_n(
 		    &old->plaintext_count, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
 	}
+	/* What is known of a target stays known (status), if not newer. */
+	for (i = 0; i < b->nconnect; i++)
+		for (j = 0; j < a->nconnect && svc->targets[i].state == 0; j++)
+			if (a->connect[j].port == b->connect[i].port &&
+			    strcmp(a->connect[j].host, b->connect[i].host) == 0)
+				svc->targets[i].state = old->targets[j].state;
 	carry = same_trust(a, b) && svc->trust_hash == old->trust_hash;
 	for (i = 0; carry && i < b->nconnect; i++) {
 		for (j = 0; j < a->nconnect; j++) {
@@ -395,6 +417,7 @@ svc_target_failed(struct svc *svc, size_t i, uint64_t now, const char *why)
 
 	uv_mutex_lock(&svc->lock);
 	svc->targets[i].failed_at = now > 0 ? now : 1;
+	svc->targets[i].state = SVC_DOWN;
 	snprintf(svc->targets[i].why, sizeof(svc->targets[i].why), "%s", why);
 	uv_mutex_unlock(&svc->lock);
 }
@@ -405,7 +428,19 @@ svc_target_ok(struct svc *svc, size_t i)
 
 	uv_mutex_lock(&svc->lock);
 	svc->targets[i].failed_at = 0;
+	svc->targets[i].state = SVC_UP;
 	uv_mutex_unlock(&svc->lock);
+}
+
+int
+svc_target_state(struct svc *svc, size_t i)
+{
+	int s;
+
+	uv_mutex_lock(&svc->lock);
+	s = svc->targets[i].state;
+	uv_mutex_unlock(&svc->lock);
+	return (s == SVC_UP ? 1 : s == SVC_DOWN ? 0 : -1);
 }
 
 unsigned int

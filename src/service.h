@@ -50,6 +50,15 @@ struct cluster;
 void svc_set_cluster(struct svc *svc, struct cluster *cl);
 struct cluster *svc_cluster(const struct svc *svc);
 
+/*
+ * svc_set_stats(svc, e): ${svc}'s counters are the entry ${e} of its name
+ * (stats.h); set before the generation is shared.  svc_stats(svc): that,
+ * or NULL (nothing counted).
+ */
+struct stats_svc;
+void svc_set_stats(struct svc *svc, struct stats_svc *e);
+struct stats_svc *svc_stats(const struct svc *svc);
+
 /* svc_ref(svc): take a reference; returns ${svc}. */
 struct svc *svc_ref(struct svc *svc);
 
@@ -104,6 +113,15 @@ int svc_target_set_flag(struct svc *svc, size_t i, int flag);
 
 /* svc_target_ok(svc, i): target ${i} works again; stop skipping it. */
 void svc_target_ok(struct svc *svc, size_t i);
+
+/*
+ * svc_target_state(svc, i): how the last connect to target ${i} of this
+ * generation went: 1 up (svc_target_ok), 0 down (svc_target_failed), -1
+ * unknown (none yet).  Any thread.
+ */
+#define SVC_UP		1
+#define SVC_DOWN	2
+int svc_target_state(struct svc *svc, size_t i);
 
 /**
  * svc_target_backoff(svc, i, now, why, whylen):

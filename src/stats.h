@@ -66,7 +66,8 @@ struct stats_cell {
 	uint64_t handshakes[ST_TLSV_N][2];	/* ok: [version][resumed] */
 	uint64_t handshakes_failed;		/* the TLS handshake failed */
 	uint64_t fail[ST_FAIL_N];
-	uint64_t connect_bucket[ST_CONNECT_BUCKETS + 1];	/* last: +Inf */
+	uint64_t connect_bucket[ST_CONNECT_BUCKETS + 1];	/* last: +Inf;
+					   per bucket, not cumulative */
 	uint64_t connect_usec_sum;
 	uint64_t connect_count;
 	int64_t pool[ST_POOL_N];		/* gauges */

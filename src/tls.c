@@ -373,7 +373,8 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	if ((r = tls_verify_chain(vi->trust, der, len, (size_t)n,
 	    vi->purpose, vi->host, vi->reason, sizeof(vi->reason))) != 0) {
 		/* The library drops what is beyond its depth: say so. */
-		if (r == -2 && n >= LIB_CHAIN_DEPTH)
+		vi->cause = r;
+		if (r == TLS_VERIFY_NO_PATH && n >= LIB_CHAIN_DEPTH)
 			snprintf(vi->reason, sizeof(vi->reason), "the chain "
 			    "is longer than the TLS library keeps (at most %d "
 			    "certificates)", LIB_CHAIN_DEPTH);

@@ -31,6 +31,8 @@ struct tls_verify_info {
 	int purpose;			/* enum tls_purpose */
 	int verdict;			/* 0 not made, 1 verified, -1 refused */
 	int error;			/* wolfSSL's first error, 0 if none */
+	int cause;			/* tls_verify_chain's refusal, 0 if
+					   none (TLS_VERIFY_*, -1) */
 	char reason[320];		/* why it was refused */
 };
 

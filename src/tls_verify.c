@@ -241,11 +241,11 @@ date_ok(const DecodedCert *c, time_t now, const char *who, char *why,
 	}
 	if (now < nb) {
 		snprintf(why, whylen, "certificate %s is not yet valid", who);
-		return (-1);
+		return (TLS_VERIFY_DATES);
 	}
 	if (now > na) {
 		snprintf(why, whylen, "certificate %s has expired", who);
-		return (-1);
+		return (TLS_VERIFY_DATES);
 	}
 	return (0);
 }
@@ -387,8 +387,9 @@ path_ok(struct path *pa, int purpose, char *why, size_t whylen)
 		else
 			snprintf(who, sizeof(who), "%s %s", k == pa->n - 1 ?
 			    "CA" : "intermediate", name);
-		if (date_ok(c, now, who, why, whylen) ||
-		    key_ok(c, who, why, whylen))
+		if ((r = date_ok(c, now, who, why, whylen)) != 0)
+			return (r);
+		if (key_ok(c, who, why, whylen))
 			return (-1);
 		if (k + 1 < pa->n && (alg = weak_sig(c))) {
 			snprintf(why, whylen, "signature algorithm %s not "
@@ -461,9 +462,9 @@ tls_verify_chain(const struct tls_trust *trust,
 		goto done;
 	if ((ret = build_path(trust, rc, n, &pa, why, whylen)) != 0)
 		goto done;
-	ret = -1;
-	if (path_ok(&pa, eku, why, whylen))
+	if ((ret = path_ok(&pa, eku, why, whylen)) != 0)
 		goto done;
+	ret = TLS_VERIFY_IDENTITY;
 	if (host != NULL && tls_identity_match(host, sans,
 	    sans_of(&rc[0], sans, MAX_SANS), why, whylen))
 		goto done;

@@ -25,10 +25,16 @@ struct tls_trust;
  * constraints of every CA over everything below it, extended key usage
  * for ${purpose} on the leaf and intermediates, digitalSignature on the
  * leaf.  If ${host} is not NULL, the leaf must be for it
- * (tls_identity_match).  Returns 0, -2 when no path to an anchor was
- * found, or -1 for any other refusal, with one sentence naming the cause
- * and the certificate in ${why}.
+ * (tls_identity_match).  Returns 0, or with one sentence naming the
+ * cause and the certificate in ${why}: TLS_VERIFY_NO_PATH when no path to
+ * an anchor was found, TLS_VERIFY_DATES when a certificate of the path has
+ * expired or is not yet valid, TLS_VERIFY_IDENTITY when the path is good
+ * but the leaf is not for ${host}, or -1 for any other refusal (the
+ * counters' handshake failure reasons).
  */
+#define TLS_VERIFY_NO_PATH	(-2)
+#define TLS_VERIFY_IDENTITY	(-3)
+#define TLS_VERIFY_DATES	(-4)
 int tls_verify_chain(const struct tls_trust *trust,
     const unsigned char *const *der, const size_t *len, size_t n,
     enum tls_purpose purpose, const char *host, char *why, size_t whylen);

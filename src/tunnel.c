@@ -25,9 +25,6 @@
 #include "tunnel.h"
 #include "tunnel_priv.h"
 
-/* A pre-warmed connection older than this is replaced. */
-#define PREWARM_MAX_IDLE_MS (60 * 1000)
-
 /* ---- teardown ----------------------------------------------------------- */
 
 static void
@@ -121,6 +118,7 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 	}
 	was = t->state;
 	t->state = T_DEAD;
+	tunnel_stats_phase(t, was, T_DEAD);
 	if (was == T_REFUSE)
 		tunnels_note_refusing(t->set, -1);
 	if (t->pool_cb != NULL) {
@@ -154,14 +152,6 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 enum phase_clock { PH_NONE, PH_CONNECT, PH_POOL, PH_IDLE, PH_CLOSE,
 	PH_RECYCLE, PH_REFUSE };
 
-static void expire_sniff(struct tunnel *);
-static void expire_handshake(struct tunnel *);
-static void expire_prepare(struct tunnel *);
-static void expire_pooled(struct tunnel *);
-static void expire_relay(struct tunnel *);
-static void expire_drain(struct tunnel *);
-static void expire_recycle(struct tunnel *);
-
 static const struct phase {
 	const char *name;
 	enum phase_clock clock;
@@ -169,14 +159,14 @@ static const struct phase {
 	void (*expire)(struct tunnel *);
 } phases[] = {
 	[T_NEW] =	{ "new", PH_NONE, 0, NULL },
-	[T_SNIFF] =	{ "sniff", PH_CONNECT, 0, expire_sniff },
+	[T_SNIFF] =	{ "sniff", PH_CONNECT, 0, tunnel_expire_sniff },
 	[T_CONNECT] =	{ "connect", PH_CONNECT, 0, upstream_timeout },
-	[T_HANDSHAKE] =	{ "handshake", PH_CONNECT, 0, expire_handshake },
-	[T_PREPARE] =	{ "prepare", PH_CONNECT, 0, expire_prepare },
-	[T_POOLED] =	{ "pooled", PH_POOL, 0, expire_pooled },
-	[T_RELAY] =	{ "relay", PH_IDLE, 1, expire_relay },
-	[T_DRAIN] =	{ "drain", PH_CLOSE, 1, expire_drain },
-	[T_RECYCLE] =	{ "recycle", PH_RECYCLE, 0, expire_recycle },
+	[T_HANDSHAKE] =	{ "handshake", PH_CONNECT, 0, tunnel_expire_handshake },
+	[T_PREPARE] =	{ "prepare", PH_CONNECT, 0, tunnel_expire_prepare },
+	[T_POOLED] =	{ "pooled", PH_POOL, 0, tunnel_expire_pooled },
+	[T_RELAY] =	{ "relay", PH_IDLE, 1, tunnel_expire_relay },
+	[T_DRAIN] =	{ "drain", PH_CLOSE, 1, tunnel_expire_drain },
+	[T_RECYCLE] =	{ "recycle", PH_RECYCLE, 0, tunnel_expire_recycle },
 	[T_REFUSE] =	{ "refuse", PH_REFUSE, 0, refuse_expire },
 	[T_DEAD] =	{ "closed", PH_NONE, 0, NULL },
 };
@@ -258,77 +248,6 @@ on_timer(uv_timer_t *timer)
 	phases[t->state].expire(t);
 }
 
-static void
-expire_sniff(struct tunnel *t)
-{
-
-	tunnel_finish(t, LOG_LVL_ERR, "client sent nothing for %u s",
-	    t->sc->timeout_connect);
-}
-
-static void
-expire_handshake(struct tunnel *t)
-{
-
-	if (t->sc->client)
-		tunnel_refuse(t, LOG_LVL_ERR, "upstream %s:%d: handshake timed "
-		    "out after %u s", t->uphost, t->upport,
-		    t->sc->timeout_connect);
-	else
-		tunnel_finish(t, LOG_LVL_ERR, "client TLS handshake timed out "
-		    "after %u s", t->sc->timeout_connect);
-}
-
-static void
-expire_prepare(struct tunnel *t)
-{
-
-	tunnel_refuse(t, LOG_LVL_ERR, "upstream %s:%d: preparing the "
-	    "connection timed out after %u s", t->uphost, t->upport,
-	    t->sc->timeout_connect);
-}
-
-static void
-expire_pooled(struct tunnel *t)
-{
-
-	if (t->reused)
-		tunnel_finish(t, LOG_LVL_INFO, "kept connection closed after "
-		    "%u s idle (reuseIdle)", t->sc->reuse_idle);
-	else
-		tunnel_finish(t, LOG_LVL_INFO, "pre-warmed connection recycled "
-		    "after %d s idle", PREWARM_MAX_IDLE_MS / 1000);
-}
-
-static void
-expire_recycle(struct tunnel *t)
-{
-
-	if (t->released == 0)
-		tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTclose exceeded after %u "
-		    "s while the client was owed replies; connection not "
-		    "reused", t->sc->timeout_close);
-	else
-		tunnel_finish(t, LOG_LVL_INFO, "RESET not answered within %d "
-		    "ms: connection not reused", RECYCLE_MAX_MS);
-}
-
-static void
-expire_relay(struct tunnel *t)
-{
-
-	tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTidle exceeded after %u s",
-	    t->sc->timeout_idle);
-}
-
-static void
-expire_drain(struct tunnel *t)
-{
-
-	tunnel_finish(t, LOG_LVL_INFO, "TIMEOUTclose exceeded after %u s",
-	    t->sc->timeout_close);
-}
-
 void
 tunnel_arm_timer(struct tunnel *t)
 {
@@ -366,6 +285,7 @@ enter(struct tunnel *t, int phase)
 		return;
 	log_msg(LOG_LVL_DEBUG, svc_name(t->svc), "%s: phase %s -> %s",
 	    t->peer, phases[t->state].name, phases[phase].name);
+	tunnel_stats_phase(t, t->state, phase);
 	t->state = phase;
 	t->t_phase = t->t_active = uv_now(t->loop);
 	tunnel_arm_timer(t);
@@ -491,6 +411,7 @@ tunnel_detach_client(struct tunnel *t)
 	struct end *e = &t->cli;
 
 	t->cli_closing = 1;
+	tunnel_stats_client(t, 0);
 	end_read_stop(e);
 	close_end(e);
 	end_forget(e);
@@ -608,6 +529,7 @@ tunnel_new(struct tunnels *set, uv_loop_t *loop, struct svc *svc)
 	t->set = set;
 	t->svc = svc_ref(svc);
 	t->sc = svc_conf(svc);
+	tunnel_stats_init(t);
 	tunnels_add(set, t);
 	t->timer.data = t;
 	t->t_start = t->t_active = uv_now(loop);
@@ -639,6 +561,7 @@ tunnel_attach_client(struct tunnel *t, uv_stream_t *listener)
 		snprintf(t->peer, sizeof(t->peer), "unknown peer");
 	uv_tcp_nodelay(&t->cli.tcp, 1);
 	uv_tcp_keepalive(&t->cli.tcp, 1, 60);
+	tunnel_stats_client(t, 1);
 	/* Over a limit (quiet): refused, never "accepted". */
 	if (!t->quiet)
 		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: accepted by "

@@ -22,6 +22,17 @@ struct tunnels *tunnels_new(int worker);
  */
 void tunnels_free(struct tunnels *set);
 
+/*
+ * tunnels_set_stats(set, global): count the out-of-descriptors episodes
+ * of ${set} in ${global} (this worker's cell of the "" entry; NULL: not
+ * counted).  Set before the loop runs.
+ */
+struct stats_cell;
+void tunnels_set_stats(struct tunnels *set, struct stats_cell *global);
+
+/* tunnels_worker(set): the worker index given to tunnels_new(). */
+int tunnels_worker(const struct tunnels *set);
+
 /* tunnels_count(set): the number of tunnels not yet fully freed. */
 size_t tunnels_count(const struct tunnels *set);
 

@@ -275,6 +275,8 @@ deliver(void *arg, const char *data, size_t len)
 	if (!alive(dst))
 		return (-1);
 	t->t_active = uv_now(t->loop);
+	STATS_ADD(t->st, bytes[dst == &t->srv ? ST_TO_SERVER : ST_TO_CLIENT],
+	    len);
 	if (dst->ssl == NULL) {
 		if ((r = raw_write(dst, data, len)) < 0) {
 			tunnel_finish(t, LOG_LVL_ERR, "write to %s failed: %s",

@@ -11,6 +11,7 @@
 
 #include <uv.h>
 
+#include "stats.h"
 #include "tls.h"
 #include "tunnel.h"
 
@@ -39,6 +40,8 @@ enum tunnel_state {
 
 /* RECYCLE (RESET after the client left) is bounded by this. */
 #define RECYCLE_MAX_MS	1000
+/* A pre-warmed connection older than this is replaced. */
+#define PREWARM_MAX_IDLE_MS (60 * 1000)
 
 struct refusal;
 
@@ -111,6 +114,12 @@ struct tunnel {
 	int gai_active;
 	uint64_t t_start, t_phase, t_active;	/* uv_now() stamps, ms */
 	struct tls_verify_info vi;
+	struct stats_cell *st;		/* this worker's counters of svc */
+	uint64_t connect_ns;		/* uv_hrtime(): this connect began */
+	int fail;			/* enum stats_fail + 1 of the last
+					   failure of this attempt; 0: none */
+	unsigned int st_client:1;	/* counted in conn_active */
+	unsigned int st_pool:2;		/* counted in pool[st_pool - 1] */
 	char peer[64];
 	char upaddr[64];
 	char last_err[160];
@@ -167,6 +176,37 @@ void tunnel_arm_timer(struct tunnel *t);
 void tunnel_phase_restart(struct tunnel *t);
 void tunnel_unpend(struct tunnel *t);
 
+/* tunnel_timeout.c: a missed deadline of a phase (tunnel.c's table). */
+void tunnel_expire_sniff(struct tunnel *t);
+void tunnel_expire_handshake(struct tunnel *t);
+void tunnel_expire_prepare(struct tunnel *t);
+void tunnel_expire_pooled(struct tunnel *t);
+void tunnel_expire_relay(struct tunnel *t);
+void tunnel_expire_drain(struct tunnel *t);
+void tunnel_expire_recycle(struct tunnel *t);
+
+/*
+ * tunnel_stats.c: the counters of ${t}'s service on its worker (t->st),
+ * on the tunnel's loop only.  tunnel_stats_init() finds the cell (at
+ * creation); tunnel_stats_client() counts a client attached (1: once
+ * per client, not for over-limit ones) or gone (0); tunnel_stats_phase()
+ * is told every phase change (pools, reuse, and the failure of an attempt
+ * that ends before RELAY, counted once with the reason given last by
+ * tunnel_fail(), else "other"); tunnel_stats_handshake() counts a TLS
+ * handshake that succeeded, tunnel_stats_connected() an upstream connect
+ * (from t->connect_ns).  tunnel_fail_uv() and tunnel_fail_tls() classify
+ * a libuv error or a failed handshake (wolfSSL error ${err}, with redtun's
+ * verdict in t->vi) as an enum stats_fail reason.
+ */
+void tunnel_stats_init(struct tunnel *t);
+void tunnel_stats_client(struct tunnel *t, int attached);
+void tunnel_stats_phase(struct tunnel *t, int from, int to);
+void tunnel_stats_handshake(struct tunnel *t, WOLFSSL *ssl);
+void tunnel_stats_connected(struct tunnel *t);
+void tunnel_fail(struct tunnel *t, int reason);
+int tunnel_fail_uv(int status);
+int tunnel_fail_tls(const struct tunnel *t, WOLFSSL *ssl, int err);
+
 /* tunnels.c: the registry.  tunnels_remove() may run the on_empty
  * callback; tunnels_note_relay() ends an out-of-descriptors episode once
  * a tunnel gets going. */
@@ -174,7 +214,6 @@ void tunnels_add(struct tunnels *set, struct tunnel *t);
 void tunnels_remove(struct tunnels *set, struct tunnel *t);
 void tunnels_note_relay(struct tunnels *set);
 void tunnels_note_refusing(struct tunnels *set, int delta);
-int tunnels_worker(const struct tunnels *set);
 
 /* tunnel_io.c: the ends' reads, writes and wolfSSL callbacks; the relay's
  * sinks.  tunnel_relay_new() gives ${t} its relay (-1: no memory). */

@@ -116,18 +116,29 @@ cluster_retry(struct tunnel *t)
 	}
 }
 
+static void
+on_cluster_rewritten(void *arg)
+{
+	struct tunnel *t = arg;
+
+	STATS_INC(t->st, redirects_rewritten);
+}
+
 /* The client sent its last command: clean the connection for reuse? */
 static int
 on_client_eof(void *arg)
 {
 	struct tunnel *t = arg;
 
-	if (!t->sc->reuse || (t->state != T_RELAY && t->state != T_DRAIN) ||
-	    t->cluster_wait != 0 ||
+	if (!t->sc->reuse || (t->state != T_RELAY && t->state != T_DRAIN))
+		return (0);
+	if (t->cluster_wait != 0 ||
 	    svc_target_flag(t->svc, t->target, SVC_T_NO_RESET) ||
 	    t->close_after || !t->srv.open || t->srv.read_done ||
-	    t->srv.write_done || !resp_filter_reusable(t->rf))
+	    t->srv.write_done || !resp_filter_reusable(t->rf)) {
+		STATS_INC(t->st, reuse[ST_REUSE_DISCARDED]);
 		return (0);
+	}
 	resp_filter_recycle(t->rf);
 	tunnel_enter_recycle(t);
 	return (1);
@@ -137,11 +148,12 @@ void
 tunnel_redis_prepare(struct tunnel *t)
 {
 	struct rf_hooks h = { on_prepared, on_client_done, on_recycled,
-	    on_readonly, on_client_eof, t, NULL, NULL };
+	    on_readonly, on_client_eof, t, NULL, NULL, NULL };
 
 	if (t->sc->cluster) {
 		h.cluster_map = on_cluster_map;
 		h.cluster_miss = on_cluster_miss;
+		h.cluster_rewritten = on_cluster_rewritten;
 	}
 
 	if (t->rf == NULL &&

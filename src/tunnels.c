@@ -23,6 +23,7 @@ struct tunnels {
 	unsigned long shed;	/* connections shed meanwhile */
 	void (*on_empty)(void *);
 	void *on_empty_arg;
+	struct stats_cell *global;	/* the "" entry: fd_exhaustion */
 	tunnels_keep_fn *keep;		/* where reusable connections go */
 	void *keep_arg;
 };
@@ -65,6 +66,7 @@ tunnels_fd_exhausted(struct tunnels *set, uv_loop_t *loop)
 		return;
 	set->exhaustion_logged = 1;
 	set->exhaustion_at = now;
+	STATS_INC(set->global, fd_exhaustion);
 	set->shed = 0;
 	log_msg(LOG_LVL_ERR, NULL, "out of file descriptors (too many open "
 	    "files) with %zu connections open: shedding new connections "
@@ -195,6 +197,13 @@ tunnels_worker(const struct tunnels *set)
 {
 
 	return (set->worker);
+}
+
+void
+tunnels_set_stats(struct tunnels *set, struct stats_cell *global)
+{
+
+	set->global = global;
 }
 
 void

@@ -59,11 +59,13 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	t->pending--;
 	if (net_out_of_fds(status) || (status < 0 && short_of_fds())) {
 		tunnels_fd_exhausted(t->set, t->loop);
+		tunnel_fail(t, ST_FAIL_LIMIT);
 		tunnel_finish(t, LOG_LVL_DEBUG, "upstream %s:%d: no descriptor "
 		    "to resolve the name", t->uphost, t->upport);
 		return;
 	}
 	if (status < 0) {
+		tunnel_fail(t, ST_FAIL_DNS);
 		snprintf(t->last_err, sizeof(t->last_err), "cannot resolve "
 		    "%s: %s", t->uphost, uv_strerror(status));
 		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: %s", t->peer,
@@ -157,6 +159,7 @@ try_next_target(struct tunnel *t)
 	r = uv_getaddrinfo(t->loop, &t->gai, on_resolved, a->host, port,
 	    &hints);
 	if (r < 0) {
+		tunnel_fail(t, ST_FAIL_DNS);
 		snprintf(t->last_err, sizeof(t->last_err), "cannot resolve "
 		    "%s: %s", a->host, uv_strerror(r));
 		t->tried++;
@@ -201,6 +204,7 @@ on_connected(uv_connect_t *req, int status)
 	if (status == UV_ECANCELED || TUNNEL_UPSTREAM_GONE(t))
 		return;
 	if (status < 0) {
+		tunnel_fail(t, tunnel_fail_uv(status));
 		snprintf(t->last_err, sizeof(t->last_err), "%s",
 		    status == UV_ECONNREFUSED ? "connection refused" :
 		    uv_strerror(status));
@@ -212,6 +216,7 @@ on_connected(uv_connect_t *req, int status)
 		return;
 	}
 	svc_target_ok(t->svc, t->target);
+	tunnel_stats_connected(t);
 	uv_tcp_nodelay(&t->srv.tcp, 1);
 	uv_tcp_keepalive(&t->srv.tcp, 1, 60);
 	tunnel_connected(t);
@@ -243,15 +248,18 @@ try_next_address(struct tunnel *t)
 	t->creq.data = t;
 	t->resolving = 0;
 	tunnel_phase_restart(t);
+	t->connect_ns = uv_hrtime();
 	if ((r = uv_tcp_connect(&t->creq, &t->srv.tcp, ai->ai_addr,
 	    on_connected)) < 0) {
 		if (net_out_of_fds(r)) {
 			/* Logged once for all tunnels, not per connection. */
 			tunnels_fd_exhausted(t->set, t->loop);
+			tunnel_fail(t, ST_FAIL_LIMIT);
 			tunnel_finish(t, LOG_LVL_DEBUG, "upstream %s:%d: no "
 			    "descriptor for the socket", t->uphost, t->upport);
 			return;
 		}
+		tunnel_fail(t, tunnel_fail_uv(r));
 		snprintf(t->last_err, sizeof(t->last_err), "%s",
 		    uv_strerror(r));
 		retry(t);
@@ -273,6 +281,7 @@ void
 upstream_timeout(struct tunnel *t)
 {
 
+	tunnel_fail(t, ST_FAIL_TIMEOUT);
 	if (t->resolving) {
 		tunnel_refuse(t, LOG_LVL_ERR, "upstream %s:%d: name resolution "
 		    "timed out", t->uphost, t->upport);

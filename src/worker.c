@@ -312,6 +312,13 @@ run_thread(void *arg)
 #endif
 }
 
+void
+worker_set_stats(struct worker *w, struct stats_cell *global)
+{
+
+	tunnels_set_stats(w->tunnels, global);
+}
+
 int
 worker_start_thread(struct worker *w)
 {

@@ -42,6 +42,13 @@ void worker_plan_free(struct worker_plan *p);
  */
 struct worker *worker_new(int id, uv_loop_t *loop);
 
+/*
+ * worker_set_stats(w, global): ${w}'s daemon-wide counters (its cell of
+ * the "" entry: fd_exhaustion); before its loop runs.
+ */
+struct stats_cell;
+void worker_set_stats(struct worker *w, struct stats_cell *global);
+
 /* worker_start_thread(w): run ${w}'s loop on a new thread; 0 or -1. */
 int worker_start_thread(struct worker *w);
 
