@@ -131,7 +131,7 @@ row_cells(json_t *svc, long long workers, char cells[NCOL][CELL])
 {
 	json_t *conns = json_object_get(svc, "connections");
 	json_t *ts = json_object_get(svc, "targets"), *t;
-	size_t i, up = 0;
+	size_t i, up = 0, untried = 0;
 
 	cell(cells[C_NAME], svc, "name");
 	cell(cells[C_MODE], svc, "mode");
@@ -146,8 +146,16 @@ row_cells(json_t *svc, long long workers, char cells[NCOL][CELL])
 
 		if (st != NULL && strcmp(st, "up") == 0)
 			up++;
+		else if (st != NULL && strcmp(st, "unknown") == 0)
+			untried++;
 	}
-	snprintf(cells[C_TARGETS], CELL, "%zu/%zu up", up, json_array_size(ts));
+	/* Unknown: not tried since start (or the reload that added it). */
+	if (untried > 0)
+		snprintf(cells[C_TARGETS], CELL, "%zu/%zu up, %zu untried", up,
+		    json_array_size(ts), untried);
+	else
+		snprintf(cells[C_TARGETS], CELL, "%zu/%zu up", up,
+		    json_array_size(ts));
 }
 
 /* "  down: host:port (back-off 12 s: refused)" for each down target. */

@@ -125,7 +125,7 @@ test_table(void)
 	CHECK_HAS(t, "\nredis                       client  127.0.0.1:6379"
 	    "  2/2          3    120       3  1/2 up\n");
 	CHECK_HAS(t, "\na-much-longer-service-name  server  0.0.0.0:16379 "
-	    "  2/2          0      7       0  0/1 up\n");
+	    "  2/2          0      7       0  0/1 up, 1 untried\n");
 	CHECK_HAS(t, "\n  down: primary.example:6380 (back-off 12 s: "
 	    "connection refused)\n");
 	CHECK_LACKS(t, "replica.example");
