@@ -23,6 +23,7 @@
 #include "notify.h"
 #include "runtime.h"
 #include "service.h"
+#include "status_cli.h"
 #include "tls.h"
 
 #define EXIT_CONFIG	1
@@ -39,6 +40,7 @@ usage(FILE *f)
 	    "       redtun [-t] -p|--probe CONFIG\n"
 	    "       redtun -t --print-effective CONFIG\n"
 	    "       redtun --convert STUNNEL-CONFIG\n"
+	    "       redtun status [--json] [--format FORMAT] [CONFIG]\n"
 	    "       redtun -V|--version\n"
 	    "       redtun -h|--help\n"
 	    "\n"
@@ -60,6 +62,12 @@ usage(FILE *f)
 	    "run\n"
 	    "  --convert FILE     print a stunnel file as redtun's libconfig "
 	    "format\n"
+	    "  status             ask the daemon of CONFIG (default "
+	    STATUS_CLI_DEFAULT_CONFIG ")\n"
+	    "                     at its 'status' address; exit 0 healthy, "
+	    "1 unhealthy,\n"
+	    "                     2 unreachable, 3 no usable CONFIG\n"
+	    "  --json             with status: print the daemon's JSON\n"
 	    "  -V, --version      print versions and exit\n"
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
@@ -128,6 +136,36 @@ stunnel_words(int argc, char *argv[])
 	return (-1);
 }
 
+/*
+ * The subcommand "status": the first operand, found as getopt would (the
+ * options -d and --format take the next argument), so that options may
+ * stand before or after it.  Returns its index, or 0.  A configuration
+ * file named "status" is read as "./status".
+ */
+static int
+status_word(int argc, char *argv[])
+{
+	const char *d;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			i++;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			if (argv[i][1] == '-') {
+				if (strcmp(argv[i], "--debug") == 0 ||
+				    strcmp(argv[i], "--format") == 0)
+					i++;
+			} else if ((d = strchr(argv[i], 'd')) != NULL &&
+			    d[1] == '\0')
+				i++;	/* "-d LEVEL", "-fd LEVEL" */
+			continue;
+		}
+		return (i < argc && strcmp(argv[i], "status") == 0 ? i : 0);
+	}
+	return (0);
+}
+
 /* Notices about a stunnel file, to stderr, or the log when that is it. */
 static void
 notices(const struct conf *cf, int to_log)
@@ -156,6 +194,7 @@ main(int argc, char *argv[])
 		{ "format", required_argument, NULL, 'F' },
 		{ "convert", no_argument, NULL, 'C' },
 		{ "print-effective", no_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char why[512], *path;
@@ -163,10 +202,17 @@ main(int argc, char *argv[])
 	struct svc **svcs;
 	int c, foreground = 0, test = 0, probe = 0, debug = -1, status;
 	int format = CONF_FORMAT_AUTO, convert = 0, print = 0;
+	int cmd_status, json = 0;
 	size_t i;
 
 	if ((status = stunnel_words(argc, argv)) >= 0)
 		return (status);
+	/* "redtun status ...": the word out of getopt's way. */
+	if ((cmd_status = status_word(argc, argv)) > 0) {
+		memmove(&argv[cmd_status], &argv[cmd_status + 1],
+		    (size_t)(argc - cmd_status) * sizeof(argv[0]));
+		argc--;
+	}
 	while ((c = getopt_long(argc, argv, "ftpd:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': foreground = 1; break;
@@ -189,10 +235,29 @@ main(int argc, char *argv[])
 			break;
 		case 'C': convert = 1; break;
 		case 'P': print = test = 1; break;
+		case 'J': json = 1; break;
 		case 'V': version(); return (0);
 		case 'h': usage(stdout); return (0);
-		default: usage(stderr); return (EXIT_CONFIG);
+		default:
+			usage(stderr);
+			return (cmd_status ? STATUS_CLI_CONFIG : EXIT_CONFIG);
 		}
+	}
+	if (cmd_status) {
+		if (foreground || test || convert || debug >= 0 ||
+		    optind + 1 < argc) {
+			fprintf(stderr, "redtun: status takes --json, --format "
+			    "and one CONFIG\n");
+			return (STATUS_CLI_CONFIG);
+		}
+		/* A peer that vanishes must be an error code, not a signal. */
+		signal(SIGPIPE, SIG_IGN);
+		return (status_cli(optind < argc ? argv[optind] :
+		    STATUS_CLI_DEFAULT_CONFIG, json, format));
+	}
+	if (json) {
+		fprintf(stderr, "redtun: --json goes with redtun status\n");
+		return (EXIT_CONFIG);
 	}
 	if (optind != argc - 1) {
 		usage(stderr);
