@@ -60,7 +60,7 @@ EOF
 # from line FROM on show WHAT (see each case); else exit with why.  Run
 # once for all cases at the end (verify); the waits before use grep.
 cat >"$T/check.py" <<'EOF'
-import json, sys
+import json, re, sys
 def check(path, frm, what, *arg):
   recs = [json.loads(l) for l in open(path)][int(frm):]
   def fields(r):
@@ -81,7 +81,7 @@ def check(path, frm, what, *arg):
       if i < 0: return ("no READY=1")
       if not recs[i].get("port_ok"): return ("READY=1 before the port accepted connections")
       st = fs[i].get("STATUS", "")
-      if "1 service" not in st: return ("STATUS=%r lacks the service count" % st)
+      if not re.match(r"1 service, 0 connections$", st): return ("STATUS=%r: not \"1 service, 0 connections\"" % st)
       if any("RELOADING" in f or "STOPPING" in f for f in fs[:i]): return ("RELOADING/STOPPING before READY")
   elif what == "watchdog":       # N pings at least, spaced about right
       n = int(arg[0])
