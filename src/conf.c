@@ -386,7 +386,8 @@ conf_parse(const char *text, size_t len, const char *path, int format,
     char *why, size_t whylen)
 {
 	config_t lc;
-	struct conf_ctx c = { path, why, whylen, NULL };
+	struct conf_ctx c = { path, why, whylen, NULL,
+	    (format & CONF_NO_FILES) != 0 };
 	struct ini *ini = NULL;
 	struct conf *cf;
 	const config_setting_t *root, *services, *s;

@@ -18,6 +18,9 @@ enum conf_format {
 };
 #define CONF_FORMAT_MASK	0x0f
 #define CONF_NO_INCLUDE		0x10	/* or'ed in: refuse include = DIR */
+#define CONF_NO_FILES		0x20	/* or'ed in: do not open or check the
+					   files it names (CAfile, key,
+					   passwordFile): "redtun status" */
 
 struct conf_locs;
 

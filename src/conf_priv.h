@@ -19,6 +19,7 @@ struct conf_ctx {
 	char *why;
 	size_t whylen;
 	const struct ini *ini;	/* a stunnel file's translation, or NULL */
+	int no_files;		/* CONF_NO_FILES: names only, nothing read */
 };
 
 /**

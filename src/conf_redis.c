@@ -129,6 +129,12 @@ set_password_file(struct conf_ctx *c, const config_setting_t *s,
 		return (conf_bad(c, s, "expected a path, got %s",
 		    conf_type_name(s)));
 	path = config_setting_get_string(s);
+	if (c->no_files) {
+		/* Only the names are wanted: a placeholder, never sent. */
+		if ((sc->password = strdup("-")) == NULL)
+			return (conf_bad(c, s, "out of memory"));
+		return (0);
+	}
 	if ((f = fopen(path, "re")) == NULL)
 		return (conf_bad(c, s, "cannot read \"%s\": %s", path,
 		    strerror(errno)));

@@ -23,7 +23,7 @@ get_path(struct conf_ctx *c, const config_setting_t *s, char **out, int *line,
 		return (-1);
 	if ((*out)[0] == '\0')
 		return (conf_bad(c, s, "empty path"));
-	if (access(*out, want_dir ? (R_OK | X_OK) : R_OK) != 0)
+	if (!c->no_files && access(*out, want_dir ? (R_OK | X_OK) : R_OK) != 0)
 		return (conf_bad(c, s, "cannot read \"%s\": %s", *out,
 		    strerror(errno)));
 	*line = conf_line(c, s);

@@ -225,7 +225,9 @@ status_cli(const char *config, int json, int format)
 	char why[1024];
 	int rc;
 
-	if ((cf = conf_load(config, format, why, sizeof(why))) == NULL) {
+	/* Names only: an operator who cannot read the key may still ask. */
+	if ((cf = conf_load(config, format | CONF_NO_FILES, why,
+	    sizeof(why))) == NULL) {
 		fprintf(stderr, "redtun: %s\n", why);
 		return (STATUS_CLI_CONFIG);
 	}

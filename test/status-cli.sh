@@ -65,6 +65,19 @@ EOF
 # The re-indented JSON: one member a line.
 assert_file_match "$T/status.json" '^  "services": \[$' "--json is indented"
 
+step "files the caller cannot read do not matter (names only)"
+# The operator asking may not be allowed to read the CA file or key: the
+# command reads the configuration for the address and opens nothing else.
+grep -q 'CAfile' "$T/redtun.conf" || hard_error "the configuration names no CAfile"
+sed 's|CAfile = "[^"]*"|CAfile = "'"$T"'/no-such-ca.crt"|' "$T/redtun.conf" >"$T/nofiles.conf"
+rc=0
+timeout 10 "$REDTUN" status "$T/nofiles.conf" >"$T/nofiles.out" 2>&1 || rc=$?
+assert_eq 0 "$rc" "a missing CAfile: exit status ($(cat "$T/nofiles.out"))"
+assert_file_match "$T/nofiles.out" '^health: ok$' "a missing CAfile: the table"
+rc=0
+"$REDTUN" -t "$T/nofiles.conf" >/dev/null 2>&1 || rc=$?
+assert_eq 1 "$rc" "the same file fails -t (the check is real)"
+
 step "an answer that is not /status's: exit 2"
 BP=$(free_port)
 spawn "$T/bogus.log" timeout 10 python3 -c '
