@@ -52,77 +52,6 @@ swap_str(char **a, char **b)
 	*b = tmp;
 }
 
-/* ---- the status endpoint ----------------------------------------------- */
-
-/* Listen on ${addr} for status requests; -1 with the reason in ${why}. */
-static int
-status_start(struct runtime *rt, const char *addr, char *why, size_t whylen)
-{
-	char reason[256] = "";
-	char *copy;
-
-	if ((copy = strdup(addr)) == NULL) {
-		snprintf(why, whylen, "status: out of memory");
-		return (-1);
-	}
-	if ((rt->status = status_server_start(&rt->loop, addr, rt_status_snap,
-	    rt, reason, sizeof(reason))) == NULL) {
-		snprintf(why, whylen, "status: cannot listen on %s: %s", addr,
-		    reason);
-		free(copy);
-		return (-1);
-	}
-	free(rt->status_addr);
-	rt->status_addr = copy;
-	return (0);
-}
-
-static void
-status_stop(struct runtime *rt)
-{
-
-	status_server_stop(rt->status);
-	rt->status = NULL;
-	free(rt->status_addr);
-	rt->status_addr = NULL;
-}
-
-/*
- * After a reload: follow the status setting.  A new address that cannot
- * be had is logged and the old endpoint kept (the reload itself stands).
- */
-static void
-status_follow(struct runtime *rt)
-{
-	const char *want = rt->cf->status;
-	struct status_server *old = rt->status;
-	char *old_addr = rt->status_addr;
-	char why[512];
-
-	if (want == NULL || want[0] == '\0') {
-		if (old != NULL) {
-			log_msg(LOG_LVL_NOTICE, NULL, "status endpoint on %s "
-			    "closed", old_addr);
-			status_stop(rt);
-		}
-		return;
-	}
-	if (old != NULL && strcmp(old_addr, want) == 0)
-		return;
-	/* Start the new one first: a failure keeps the old one serving. */
-	rt->status = NULL;
-	rt->status_addr = NULL;
-	if (status_start(rt, want, why, sizeof(why)) != 0) {
-		rt->status = old;
-		rt->status_addr = old_addr;
-		log_msg(LOG_LVL_ERR, NULL, "%s%s%s", why, old != NULL ?
-		    "; still serving on " : "", old != NULL ? old_addr : "");
-		return;
-	}
-	status_server_stop(old);
-	free(old_addr);
-	log_msg(LOG_LVL_NOTICE, NULL, "status endpoint on %s", want);
-}
 
 /*
  * reload.c, on a pool thread: discover the clusters and bind what the
@@ -198,7 +127,7 @@ reload_commit(void *arg, struct conf *cf, struct svc **svcs, size_t n,
 	cf->workers = rt->cf->workers;
 	conf_free(rt->cf);
 	rt->cf = cf;
-	status_follow(rt);
+	rt_status_follow(rt);
 	log_ev(LOG_LVL_NOTICE, NULL, NULL, "reload", NULL, "configuration "
 	    "reloaded: %zu services", n);
 	notify_ready(NULL);
@@ -346,7 +275,7 @@ on_signal(uv_signal_t *h, int signum)
 		    "closing all connections now" : "shutting down");
 		rt->stopping = 1;
 		__atomic_store_n(&rt->cancel, 1, __ATOMIC_RELAXED);
-		status_stop(rt);
+		rt_status_stop(rt);
 		reloader_stop(rt->reloader);
 		for (k = 0; k < rt->nworkers; k++)
 			worker_stop(rt->workers[k]);
@@ -484,7 +413,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	}
 	/* Bound with the listeners: before privileges are dropped. */
 	if (cf->status != NULL && cf->status[0] != '\0' &&
-	    status_start(&rt, cf->status, why, sizeof(why)) != 0) {
+	    rt_status_start(&rt, cf->status, why, sizeof(why)) != 0) {
 		startup_error(why);
 		goto out;
 	}
@@ -535,7 +464,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 out:
 	rt_prep_free(&rt, pp);
 	if (status != 0) {
-		status_stop(&rt);
+		rt_status_stop(&rt);
 		/* Startup failed: stop what started and let it settle. */
 		for (k = 0; k < rt.nworkers; k++)
 			worker_stop(rt.workers[k]);

@@ -184,11 +184,23 @@ rt_prepare(struct runtime *rt, struct svc **svcs, size_t n, int fresh,
 		rt_prep_free(rt, pp);
 		return (NULL);
 	}
-	/* New generations find their name's counters (set before shared). */
-	for (i = 0; i < pp->nall; i++)
-		if (svc_stats(pp->all[i]) == NULL)
-			svc_set_stats(pp->all[i], stats_service(rt->stats,
-			    svc_name(pp->all[i])));
+	/*
+	 * New generations find their name's counters (set before shared).
+	 * A cluster node ("svc@host:port") counts into its service's entry:
+	 * one series per configured service, and no entry left behind by
+	 * every node a cluster ever replaced.
+	 */
+	for (i = 0; i < pp->nall; i++) {
+		char name[256];
+		const char *at;
+
+		if (svc_stats(pp->all[i]) != NULL)
+			continue;
+		snprintf(name, sizeof(name), "%s", svc_name(pp->all[i]));
+		if ((at = strchr(name, '@')) != NULL)
+			name[at - name] = '\0';
+		svc_set_stats(pp->all[i], stats_service(rt->stats, name));
+	}
 	return (pp);
 }
 

@@ -119,4 +119,19 @@ void rt_refresh_timer_cb(uv_timer_t *h);
 void rt_refresh_async_cb(uv_async_t *a);
 void rt_refresh_want(void *arg);
 
+/*
+ * The status endpoint (runtime_status.c), main loop only:
+ * rt_status_start(rt, addr, why, whylen): listen on ${addr} (the start's
+ * bind, before privileges go); -1 with the reason in ${why}.
+ * rt_status_stop(rt): close it (NULL-safe state).
+ * rt_status_follow(rt): after a reload, follow rt->cf->status: a new IP
+ * address binds at once (failure: logged, the old endpoint kept; the
+ * reload stands); a host name waits for a restart (no lookup on the
+ * loop); no setting closes it.
+ */
+int rt_status_start(struct runtime *rt, const char *addr, char *why,
+    size_t whylen);
+void rt_status_stop(struct runtime *rt);
+void rt_status_follow(struct runtime *rt);
+
 #endif

@@ -15,9 +15,11 @@
 
 #include "config.h"
 
+#include "addr.h"
 #include "cluster.h"
 #include "cluster_map.h"
 #include "conf.h"
+#include "log.h"
 #include "reload.h"
 #include "runtime_priv.h"
 #include "service.h"
@@ -82,22 +84,27 @@ dup_or_null(const char *s)
 	return (s != NULL ? strdup(s) : NULL);
 }
 
-/* The connect targets of ${svc}, as its generation last saw them. */
+/* Append the connect targets of ${svc}, as its generation last saw
+ * them, to ${v}'s (a cluster's nodes go after its seeds). */
 static int
-fill_targets(struct status_service *v, struct svc *svc)
+add_targets(struct status_service *v, struct svc *svc)
 {
 	const struct svc_conf *sc = svc_conf(svc);
 	uint64_t now = uv_hrtime() / 1000000;	/* uv_now()'s clock */
+	struct status_target *t;
 	char why[80];
 	size_t i;
 
 	if (sc->nconnect == 0)
 		return (0);
-	if ((v->targets = calloc(sc->nconnect, sizeof(*v->targets))) == NULL)
+	if ((t = realloc(v->targets, (v->ntargets + sc->nconnect) *
+	    sizeof(*t))) == NULL)
 		return (-1);
+	v->targets = t;
 	for (i = 0; i < sc->nconnect; i++) {
 		struct status_target *tg = &v->targets[v->ntargets++];
 
+		memset(tg, 0, sizeof(*tg));
 		if ((tg->name = host_port(sc->connect[i].host,
 		    sc->connect[i].port)) == NULL)
 			return (-1);
@@ -120,7 +127,6 @@ fill_service(struct runtime *rt, struct status_service *v, struct svc *svc,
 
 	(void)rt;
 	v->configured = configured;
-	v->node = !configured;
 	v->client = sc->client;
 	if ((v->name = strdup(svc_name(svc))) == NULL ||
 	    (v->accept = host_port(sc->accept.host, sc->accept.port)) == NULL)
@@ -132,7 +138,49 @@ fill_service(struct runtime *rt, struct status_service *v, struct svc *svc,
 	if (configured && sc->cluster && svc_cluster(svc) != NULL &&
 	    (m = cluster_map(svc_cluster(svc))) != NULL)
 		v->cluster_nodes = cmap_count(m);
-	return (fill_targets(v, svc));
+	return (add_targets(v, svc));
+}
+
+/*
+ * Cluster nodes (the generations after the configured ones, named
+ * "svc@host:port") are folded into their service: their targets after
+ * the seeds; their counters are already in its entry (rt_prepare), and so
+ * are their listeners, so "workers listening" is the share of the
+ * service's 1 + nodes listeners that are open (a node port missing on
+ * one worker makes the service short of a full set).
+ */
+static int
+add_nodes(struct runtime *rt, struct status_snap *s)
+{
+	size_t i, k, len, *nodes;
+	const char *name, *at;
+
+	if (rt->ncur <= rt->ncfg)
+		return (0);
+	if ((nodes = calloc(rt->ncfg + 1, sizeof(*nodes))) == NULL)
+		return (-1);
+	for (i = rt->ncfg; i < rt->ncur; i++) {
+		name = svc_name(rt->cur[i]);
+		if ((at = strchr(name, '@')) == NULL)
+			continue;
+		len = (size_t)(at - name);
+		for (k = 0; k < rt->ncfg && k < s->nsvcs; k++)
+			if (strlen(s->svcs[k].name) == len &&
+			    strncmp(s->svcs[k].name, name, len) == 0)
+				break;
+		if (k == rt->ncfg || k == s->nsvcs)
+			continue;
+		if (add_targets(&s->svcs[k], rt->cur[i]) != 0) {
+			free(nodes);
+			return (-1);
+		}
+		nodes[k]++;
+	}
+	for (k = 0; k < rt->ncfg && k < s->nsvcs; k++)
+		if (nodes[k] > 0)
+			s->svcs[k].listening /= 1 + nodes[k];
+	free(nodes);
+	return (0);
 }
 
 struct gone {
@@ -220,11 +268,11 @@ rt_status_snap(void *arg)
 	if ((s->svcs = calloc(rt->ncur + nentries + 1,
 	    sizeof(*s->svcs))) == NULL)
 		goto err;
-	for (i = 0; i < rt->ncur; i++) {
-		if (fill_service(rt, &s->svcs[s->nsvcs++], rt->cur[i],
-		    i < rt->ncfg) != 0)
+	for (i = 0; i < rt->ncur && i < rt->ncfg; i++)
+		if (fill_service(rt, &s->svcs[s->nsvcs++], rt->cur[i], 1) != 0)
 			goto err;
-	}
+	if (add_nodes(rt, s) != 0)
+		goto err;
 	g.rt = rt;
 	g.s = s;
 	g.cap = rt->ncur + nentries + 1;
@@ -236,4 +284,98 @@ rt_status_snap(void *arg)
 err:
 	status_snap_free(s);
 	return (NULL);
+}
+
+/* ---- the endpoint's life (runtime_priv.h) ---- */
+
+int
+rt_status_start(struct runtime *rt, const char *addr, char *why, size_t whylen)
+{
+	char reason[256] = "";
+	char *copy;
+
+	if ((copy = strdup(addr)) == NULL) {
+		snprintf(why, whylen, "status: out of memory");
+		return (-1);
+	}
+	if ((rt->status = status_server_start(&rt->loop, addr, rt_status_snap,
+	    rt, reason, sizeof(reason))) == NULL) {
+		snprintf(why, whylen, "status: cannot listen on %s: %s", addr,
+		    reason);
+		free(copy);
+		return (-1);
+	}
+	free(rt->status_addr);
+	rt->status_addr = copy;
+	return (0);
+}
+
+void
+rt_status_stop(struct runtime *rt)
+{
+
+	status_server_stop(rt->status);
+	rt->status = NULL;
+	free(rt->status_addr);
+	rt->status_addr = NULL;
+}
+
+/* status_addr_numeric(addr): "host:port" with an IP literal host. */
+static int
+status_addr_numeric(const char *addr)
+{
+	struct addr_spec spec;
+	char why[128];
+	int ip;
+
+	if (addr_parse(addr, NULL, &spec, why, sizeof(why)) != 0)
+		return (0);
+	ip = spec.is_ip;
+	addr_spec_free(&spec);
+	return (ip);
+}
+
+void
+rt_status_follow(struct runtime *rt)
+{
+	const char *want = rt->cf->status;
+	struct status_server *old = rt->status;
+	char *old_addr = rt->status_addr;
+	char why[512];
+
+	if (want == NULL || want[0] == '\0') {
+		if (old != NULL) {
+			log_msg(LOG_LVL_NOTICE, NULL, "status endpoint on %s "
+			    "closed", old_addr);
+			rt_status_stop(rt);
+		}
+		return;
+	}
+	if (old != NULL && strcmp(old_addr, want) == 0)
+		return;
+	/*
+	 * This runs on the main loop, which carries worker 0's tunnels: a
+	 * host name would be a blocking lookup here.  An IP literal binds at
+	 * once; a name applies at the next start.
+	 */
+	if (!status_addr_numeric(want)) {
+		log_msg(LOG_LVL_WARNING, NULL, "status = \"%s\": a host name "
+		    "takes effect at restart, not on reload%s%s", want,
+		    old != NULL ? "; still serving on " : "",
+		    old != NULL ? old_addr : "");
+		return;
+	}
+	/* Start the new one first: a failure keeps the old one serving. */
+	rt->status = NULL;
+	rt->status_addr = NULL;
+	if (rt_status_start(rt, want, why, sizeof(why)) != 0) {
+		rt->status = old;
+		rt->status_addr = old_addr;
+		log_msg(LOG_LVL_ERR, NULL, "%s%s%s", why, old != NULL ?
+		    "; still serving on " : "", old != NULL ? old_addr : "");
+		return;
+	}
+	status_server_stop(old);
+	free(old_addr);
+	log_msg(LOG_LVL_NOTICE, NULL, "status endpoint on %s", want);
 }

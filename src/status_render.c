@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "stats.h"
+#include "log.h"
 #include "status.h"
 
 /* ---- /metrics ------------------------------------------------------------ */
@@ -384,8 +385,15 @@ jint(uint64_t v)
 static json_t *
 jstr(const char *v)
 {
+	char buf[1024];
+	json_t *j;
 
-	return (v != NULL ? json_string(v) : json_null());
+	if (v == NULL)
+		return (json_null());
+	/* Not UTF-8 (a Latin-1 path in an error, say): escaped, not a 500. */
+	if ((j = json_string(v)) == NULL)
+		j = json_string(log_escape(buf, sizeof(buf), v, strlen(v)));
+	return (j);
 }
 
 static json_t *

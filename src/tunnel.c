@@ -114,8 +114,11 @@ tunnel_finish(struct tunnel *t, int level, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(why, sizeof(why), fmt, ap);
 		va_end(ap);
-		log_ev(level, svc_name(t->svc), t->peer, "failed", why,
-		    "%s: %s", t->peer, why);
+		/* Errors and warnings are failures; the rest (idle
+		 * timeouts, pool recycling, a peer's close) end normally. */
+		log_ev(level, svc_name(t->svc), t->peer, level <=
+		    LOG_LVL_WARNING ? "failed" : "ended", why, "%s: %s",
+		    t->peer, why);
 	}
 	was = t->state;
 	t->state = T_DEAD;

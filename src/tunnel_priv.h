@@ -120,6 +120,7 @@ struct tunnel {
 					   failure of this attempt; 0: none */
 	unsigned int st_client:1;	/* counted in conn_active */
 	unsigned int st_pool:2;		/* counted in pool[st_pool - 1] */
+	unsigned int st_reuse:1;	/* this client's reuse verdict counted */
 	char peer[64];
 	char upaddr[64];
 	char last_err[160];

@@ -137,8 +137,10 @@ on_client_eof(void *arg)
 	    t->close_after || !t->srv.open || t->srv.read_done ||
 	    t->srv.write_done || !resp_filter_reusable(t->rf)) {
 		STATS_INC(t->st, reuse[ST_REUSE_DISCARDED]);
+		t->st_reuse = 1;
 		return (0);
 	}
+	t->st_reuse = 1;	/* kept or discarded, from RECYCLE on */
 	resp_filter_recycle(t->rf);
 	tunnel_enter_recycle(t);
 	return (1);

@@ -12,6 +12,7 @@
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
 #include "service.h"
+#include "conf.h"
 #include "stats.h"
 #include "tls_verify.h"
 #include "tunnel.h"
@@ -177,12 +178,16 @@ tunnel_stats_phase(struct tunnel *t, int from, int to)
 		if (from == T_POOLED && t->reused)
 			STATS_INC(t->st, reuse[ST_REUSE_REUSED]);
 		t->fail = 0;
+		t->st_reuse = 0;	/* a new client: a new verdict */
 		break;
 	case T_REFUSE:
 		count_failure(t, from);
 		break;
 	case T_DEAD:
-		if (from == T_RECYCLE)
+		/* RECYCLE failed, or the client's connection ended without
+		 * the clean EOF that is judged (reset, error, timeout). */
+		if (from == T_RECYCLE || ((from == T_RELAY ||
+		    from == T_DRAIN) && t->sc->reuse && !t->st_reuse))
 			STATS_INC(t->st, reuse[ST_REUSE_DISCARDED]);
 		count_failure(t, from);
 		tunnel_stats_client(t, 0);

@@ -354,11 +354,38 @@ test_health(void)
 	snap_free(s);
 }
 
+/* A string that is not UTF-8 (a Latin-1 path in an error) is escaped,
+ * not a failed render (a 500 until it changes). */
+static void
+test_json_latin1(void)
+{
+	struct status_snap *s = snap_new();
+	json_t *j, *r;
+	char *txt;
+	size_t len;
+
+	free(s->last_reload_error);
+	s->last_reload_error = strdup("/etc/caf\xe9.conf:1: syntax error");
+	txt = status_render_json(s, &len);
+	CHECK(txt != NULL);
+	if (txt != NULL) {
+		j = json_loads(txt, 0, NULL);
+		CHECK(j != NULL);
+		r = json_object_get(json_object_get(j, "reloads"), "last_error");
+		CHECK(json_is_string(r) && strstr(json_string_value(r),
+		    "caf\\xe9.conf") != NULL);
+		json_decref(j);
+		free(txt);
+	}
+	snap_free(s);
+}
+
 int
 main(void)
 {
 
 	test_requests();
+	test_json_latin1();
 	test_metrics();
 	test_json();
 	test_health();
