@@ -37,6 +37,8 @@ step "redtun with cluster = true"
 # A control: the same node behind a service without cluster = true (its
 # replies are not rewritten, so the checks below must fail on it).
 CLUSTER_EXTRA_SERVICES="  control = { client = true; accept = \"127.0.0.1:6380\"; connect = \"$(cluster_host 1):6379\"; };"
+# The status endpoint (port 9187 is this namespace's own).
+CLUSTER_EXTRA_GLOBALS='status = "127.0.0.1:9187";'
 cluster_conf 'clusterRefresh = 1;' 'clusterGrace = 60;' >"$T/redtun.conf"
 start_redtun "$T/redtun.conf"
 wait_for_log "$LOG" "$CLUSTER_UP_RE" 10
@@ -182,6 +184,32 @@ assert_not_contains "$out" "Error" "redis-benchmark errors"
 assert_not_contains "$out" "$CLUSTER_DOMAIN" "redis-benchmark's view of the primaries"
 assert_not_contains "$out" "127.0.1." "redis-benchmark's view of the primaries"
 say "redis-benchmark --cluster: $((($(date +%s%N) - t1) / 1000000)) ms"
+
+step "the status endpoint: the nodes are the cluster service's"
+# Node listeners count and report under their service (no series per
+# node name), the MOVED rewritten above are counted, every node listens.
+python3 - "${REDTUN_TEST_WORKERS:-1}" <<'EOF' || fail "the status endpoint's view of the cluster: see above"
+import json, re, sys, urllib.request
+workers = int(sys.argv[1])
+get = lambda p: urllib.request.urlopen("http://127.0.0.1:9187" + p, timeout=5).read().decode()
+st = json.loads(get("/status"))
+svcs = {s["name"]: s for s in st["services"]}
+assert set(svcs) == {"cache", "control"}, sorted(svcs)
+c = svcs["cache"]
+assert c["cluster_nodes"] == 6, c["cluster_nodes"]
+assert c["listening_workers"] == workers, (c["listening_workers"], workers)
+assert len(c["targets"]) >= 7, c["targets"]          # the seed + 6 nodes
+assert c["redirects_rewritten"] >= 1, c["redirects_rewritten"]
+assert c["connections"]["total"] >= 10, c["connections"]
+assert st["healthy"] is True, st["health_reason"]
+m = get("/metrics")
+assert re.search(r'^redtun_cluster_nodes\{service="cache"\} 6$', m, re.M), "cluster_nodes"
+r = re.search(r'^redtun_cluster_redirects_rewritten_total\{service="cache"\} (\d+)$', m, re.M)
+assert r and int(r.group(1)) >= 1, "redirects_rewritten_total"
+assert "@" not in "".join(re.findall(r'service="([^"]*)"', m)), "a per-node series"
+print("status: cache has %d targets, %d connections, %d redirects rewritten" %
+      (len(c["targets"]), c["connections"]["total"], c["redirects_rewritten"]))
+EOF
 
 assert_redtun_alive "at the end"
 assert_file_no_match "$LOG" '(crit|alert|emerg)' "no critical log lines"

@@ -336,6 +336,8 @@ cluster_conf() {
 	local l
 	conf_globals
 	conf_workers
+	# More top-level settings, e.g. status = "127.0.0.1:9187";
+	[ -z "${CLUSTER_EXTRA_GLOBALS:-}" ] || printf '%s\n' "$CLUSTER_EXTRA_GLOBALS"
 	echo 'services = {'
 	echo '  cache = {'
 	echo '    client = true;'
