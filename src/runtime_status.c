@@ -16,8 +16,6 @@
 #include "config.h"
 
 #include "addr.h"
-#include "cluster.h"
-#include "cluster_map.h"
 #include "conf.h"
 #include "log.h"
 #include "reload.h"
@@ -122,7 +120,6 @@ fill_service(struct runtime *rt, struct status_service *v, struct svc *svc,
     int configured)
 {
 	const struct svc_conf *sc = svc_conf(svc);
-	const struct cmap *m;
 	struct stats_cell sum;
 
 	(void)rt;
@@ -134,10 +131,6 @@ fill_service(struct runtime *rt, struct status_service *v, struct svc *svc,
 	stats_sum(svc_stats(svc), &sum);
 	v->sum = sum;
 	v->listening = sum.listening > 0 ? (size_t)sum.listening : 0;
-	/* The map in force: the main loop publishes it, so it stays. */
-	if (configured && sc->cluster && svc_cluster(svc) != NULL &&
-	    (m = cluster_map(svc_cluster(svc))) != NULL)
-		v->cluster_nodes = cmap_count(m);
 	return (add_targets(v, svc));
 }
 
@@ -176,9 +169,12 @@ add_nodes(struct runtime *rt, struct status_snap *s)
 		}
 		nodes[k]++;
 	}
+	/* The nodes served: the map may hold a node under several names. */
 	for (k = 0; k < rt->ncfg && k < s->nsvcs; k++)
-		if (nodes[k] > 0)
+		if (nodes[k] > 0) {
 			s->svcs[k].listening /= 1 + nodes[k];
+			s->svcs[k].cluster_nodes = nodes[k];
+		}
 	free(nodes);
 	return (0);
 }
