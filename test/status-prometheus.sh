@@ -2,7 +2,7 @@
 # /metrics scraped by a real Prometheus (issue 14): a Prometheus server on
 # loopback scrapes redtun every second; after N good connections and M to
 # an impostor (a certificate from the same CA for another name), its HTTP
-# API must give the exact counts: redtun_connections_total, an increase of
+# API must give the exact counts: redtun_connections_total, a rate and an increase of
 # redtun_bytes_total, redtun_handshake_failures_total{reason="hostname"}.
 # promtool must accept the exposition.
 set -eu
@@ -102,6 +102,7 @@ wait_value 'sum(redtun_handshakes_total{service="good",result="ok"})' "$N"
 wait_value 'redtun_bytes_total{service="good",direction="to_server"}' "$((N * 14))"
 wait_value 'redtun_bytes_total{service="good",direction="to_client"}' "$((N * 7))"
 wait_value 'increase(redtun_bytes_total{service="good",direction="to_client"}[1m]) > bool 0' 1
+wait_value 'rate(redtun_bytes_total{service="good",direction="to_server"}[1m]) > bool 0' 1
 wait_value 'redtun_upstream_connect_seconds_count{service="good"}' "$N"
 wait_value 'redtun_target_up{service="good",target="localhost:'"$UP"'"}' 1
 assert_redtun_alive
