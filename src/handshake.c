@@ -207,8 +207,8 @@ handshake_done(struct tunnel *t)
 
 		n = svc_count_handshake(t->svc, reused, &resumed);
 		log_ev(LOG_LVL_INFO, svc_name(t->svc), t->peer, "connected",
-		    NULL, "%s: connected to %s:%d (%s) %s %s%s%s", t->peer, t->uphost, t->upport,
-		    t->upaddr, wolfSSL_get_version(e->ssl),
+		    NULL, "%s: connected to %s:%d (%s) %s %s%s%s", t->peer,
+		    t->uphost, t->upport, t->upaddr, wolfSSL_get_version(e->ssl),
 		    wolfSSL_get_cipher_name(e->ssl), !t->sc->verify_chain ?
 		    ", certificate NOT verified" : reused ? "" :
 		    ", certificate verified", reused ? ", session resumed" :

@@ -352,7 +352,7 @@ status_render_metrics(const struct status_snap *s, size_t *outlen)
 	return (buf);
 }
 
-/* ---- /status --------------------------------------------------------------- */
+/* ---- /status -------------------------------------------------------------- */
 
 /*
  * Builders that remember a failure instead of checking every call: a NULL
@@ -547,7 +547,7 @@ status_render_json(const struct status_snap *s, size_t *outlen)
 	return (buf);
 }
 
-/* ---- /healthz -------------------------------------------------------------- */
+/* ---- /healthz ------------------------------------------------------------- */
 
 /**
  * status_healthy(s, why, whylen):
