@@ -76,6 +76,15 @@ struct svc_conf {
 	unsigned int cluster_refresh;	/* s between topology refreshes */
 	unsigned int cluster_grace;	/* s a departed node's port stays */
 	char *cluster_node;		/* node services: "host:port" served */
+	/* ElastiCache IAM (conf_iam.c); iam_user turns the filter on */
+	char *iam_user;			/* AUTH user and the token's User */
+	char *iam_cache;		/* replication group / serverless cache */
+	char *iam_region;		/* e.g. "us-east-1" */
+	int iam_serverless;		/* the token says ResourceType=... */
+	unsigned int iam_reauth;	/* s after an AUTH: AUTH again */
+	unsigned int iam_lifetime;	/* s the server keeps a connection
+					   after its last AUTH (12 h) */
+	unsigned int iam_token_refresh;	/* s a token is used; then a new one */
 	struct conf_locs *locs;		/* see conf_where */
 };
 

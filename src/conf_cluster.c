@@ -245,6 +245,9 @@ svc_conf_node(const struct svc_conf *sc, const char *host, unsigned int port,
 	n->ciphersuites = dup_or_null(sc->ciphersuites, &fail);
 	n->username = dup_or_null(sc->username, &fail);
 	n->password = dup_or_null(sc->password, &fail);
+	n->iam_user = dup_or_null(sc->iam_user, &fail);
+	n->iam_cache = dup_or_null(sc->iam_cache, &fail);
+	n->iam_region = dup_or_null(sc->iam_region, &fail);
 	/* One target, looked up per connection: nodes move. */
 	n->delay = 1;
 	n->failover = FAILOVER_PRIO;

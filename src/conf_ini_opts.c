@@ -462,6 +462,10 @@ static const struct opt opts[] = {
 	MAP("encryption", K_STR), MAP("username", K_STR),
 	MAP("password", K_STR), MAP("passwordFile", K_STR),
 	MAP("role", K_STR), MAP("clusterPorts", K_STR),
+	MAP("iamUser", K_STR), MAP("iamCache", K_STR),
+	MAP("iamRegion", K_STR), MAP("iamServerless", K_BOOL),
+	MAP("iamReauth", K_INT), MAP("iamLifetime", K_INT),
+	MAP("iamTokenRefresh", K_INT),
 };
 
 static const struct opt *

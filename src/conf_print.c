@@ -159,6 +159,15 @@ print_service(FILE *f, const struct svc_conf *sc)
 		line_num(f, n, "clusterRefresh", sc->cluster_refresh);
 		line_num(f, n, "clusterGrace", sc->cluster_grace);
 	}
+	line_str(f, n, "iamUser", sc->iam_user);
+	if (sc->iam_user != NULL) {
+		line_str(f, n, "iamCache", sc->iam_cache);
+		line_str(f, n, "iamRegion", sc->iam_region);
+		line_bool(f, n, "iamServerless", sc->iam_serverless);
+		line_num(f, n, "iamReauth", sc->iam_reauth);
+		line_num(f, n, "iamLifetime", sc->iam_lifetime);
+		line_num(f, n, "iamTokenRefresh", sc->iam_token_refresh);
+	}
 }
 
 void

@@ -184,4 +184,13 @@ int conf_cluster_check_all(struct conf_ctx *c,
     size_t n);
 void conf_cluster_free(struct svc_conf *sc);
 
+/*
+ * conf_iam.c: the ElastiCache IAM settings, as conf_redis_*: setting,
+ * read (after the Redis settings: it checks password and username), free.
+ */
+int conf_iam_setting(const char *name);
+int conf_iam_read(struct conf_ctx *c, const config_setting_t *root,
+    const config_setting_t *g, struct svc_conf *sc);
+void conf_iam_free(struct svc_conf *sc);
+
 #endif

@@ -210,7 +210,7 @@ conf_redis_setting(const char *name)
 {
 
 	return (conf_settings_find(settings, NSETTINGS, name) ||
-	    conf_cluster_setting(name));
+	    conf_cluster_setting(name) || conf_iam_setting(name));
 }
 
 int
@@ -229,6 +229,8 @@ conf_redis_read(struct conf_ctx *c, const config_setting_t *root,
 		return (conf_bad(c, conf_setting_for(g, "reuse"), "applies "
 		    "only to client mode: in server mode the upstream is a "
 		    "plaintext connection, cheap to open"));
+	if (conf_iam_read(c, root, g, sc))
+		return (-1);
 	return (conf_cluster_read(c, root, g, sc));
 }
 
@@ -239,6 +241,7 @@ conf_redis_free(struct svc_conf *sc)
 	free(sc->username);
 	sc->username = NULL;
 	conf_cluster_free(sc);
+	conf_iam_free(sc);
 }
 
 /* libconfig's own copy of a password setting: wiped before it is freed. */
@@ -276,5 +279,5 @@ int
 svc_conf_redis(const struct svc_conf *sc)
 {
 	return (sc->reuse || sc->password != NULL || sc->role != ROLE_ANY ||
-	    sc->cluster);
+	    sc->cluster || sc->iam_user != NULL);
 }
