@@ -162,13 +162,13 @@ conf_iam_read(struct conf_ctx *c, const config_setting_t *root,
 	if (!sc->client)
 		return (conf_bad(c, s, "applies only to client mode (a TLS "
 		    "upstream such as ElastiCache)"));
+	if (sc->username != NULL)
+		return (conf_bad(c, s, "iamUser and username are both set: "
+		    "iamUser is the user redtun authenticates as; keep one"));
 	if (sc->password != NULL)
 		return (conf_bad(c, s, "iamUser and password (or "
 		    "passwordFile) are both set: with IAM the password is a "
 		    "token redtun makes; keep one"));
-	if (sc->username != NULL)
-		return (conf_bad(c, s, "iamUser and username are both set: "
-		    "iamUser is the user redtun authenticates as; keep one"));
 	if (sc->iam_cache == NULL)
 		return (conf_bad(c, s, "needs iamCache (the replication group "
 		    "id, or the serverless cache name)"));

@@ -220,7 +220,8 @@ conf_redis_read(struct conf_ctx *c, const config_setting_t *root,
 
 	sc->reuse_idle = 60;
 	sc->reuse_max = 64;
-	if (conf_settings_read(c, root, g, sc, settings, NSETTINGS))
+	if (conf_settings_read(c, root, g, sc, settings, NSETTINGS) ||
+	    conf_iam_read(c, root, g, sc))
 		return (-1);
 	if (sc->username != NULL && sc->password == NULL)
 		return (conf_bad(c, conf_setting_for(g, "username"), "needs "
@@ -229,8 +230,6 @@ conf_redis_read(struct conf_ctx *c, const config_setting_t *root,
 		return (conf_bad(c, conf_setting_for(g, "reuse"), "applies "
 		    "only to client mode: in server mode the upstream is a "
 		    "plaintext connection, cheap to open"));
-	if (conf_iam_read(c, root, g, sc))
-		return (-1);
 	return (conf_cluster_read(c, root, g, sc));
 }
 

@@ -448,6 +448,79 @@ services = {
     clusterPorts = "127.0.0.1:7005-7020";  #ERR
   };
 };
+== iam-with-password @ svc @ iamUser @ iamUser and password
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+password = "pw";
+iamUser = "u";  #ERR
+iamCache = "c";
+iamRegion = "us-east-1";
+== iam-with-username @ svc @ iamUser @ iamUser and username
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+username = "u2";
+iamUser = "u";  #ERR
+iamCache = "c";
+iamRegion = "us-east-1";
+== iam-without-cache @ svc @ iamUser @ needs iamCache
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+iamUser = "u";  #ERR
+iamRegion = "us-east-1";
+== iam-without-region @ svc @ iamUser @ needs iamRegion
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+iamUser = "u";  #ERR
+iamCache = "c";
+== iam-without-user @ svc @ iamRegion @ needs iamUser
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+iamRegion = "us-east-1";  #ERR
+== iam-cache-chars @ svc @ iamCache @ letters, digits and
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+iamUser = "u";
+iamCache = "my.cache/x";  #ERR
+iamRegion = "us-east-1";
+== iam-user-control @ svc @ iamUser @ printable characters
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+iamUser = "a\tb";  #ERR
+iamCache = "c";
+iamRegion = "us-east-1";
+== iam-reauth-after-lifetime @ svc @ iamReauth @ not below iamLifetime
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+iamUser = "u";
+iamCache = "c";
+iamRegion = "us-east-1";
+iamReauth = 50;  #ERR
+iamLifetime = 40;
+== iam-refresh-range @ svc @ iamTokenRefresh @ out of range
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+iamUser = "u";
+iamCache = "c";
+iamRegion = "us-east-1";
+iamTokenRefresh = 900;  #ERR
+== iam-server-mode @ svc @ iamUser @ only to client mode
+client = false;
+accept = "127.0.0.1:$L1";
+connect = "127.0.0.1:$UP";
+cert = "$T/server.crt";
+key = "$T/server.key";
+iamUser = "u";  #ERR
+iamCache = "c";
+iamRegion = "us-east-1";
 == syntax-missing-equals @ svc @ syntax error @
 client = true;
 accept "127.0.0.1:$L1";  #ERR
