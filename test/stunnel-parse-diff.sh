@@ -34,7 +34,7 @@ mount -t tmpfs tmpfs /run
 
 # redtun's own settings: stunnel does not know them (nor redtun's default
 # verification: see below).
-OWN='prewarm|reuse|reuseIdle|reuseMax|username|password|passwordFile|role|cluster|clusterPorts|clusterRefresh|clusterGrace|maxConnections|failoverBackoff|encryption|workers|sessionResume'
+OWN='prewarm|reuse|reuseIdle|reuseMax|username|password|passwordFile|role|cluster|clusterPorts|clusterRefresh|clusterGrace|maxConnections|failoverBackoff|encryption|workers|sessionResume|iamUser|iamCache|iamRegion|iamServerless|iamReauth|iamLifetime|iamTokenRefresh'
 
 # stunnel_verdict FILE: "ok", or "LINE<TAB>MESSAGE" of its first error.
 stunnel_verdict() {
