@@ -165,32 +165,34 @@ rt_prep_free(struct runtime *rt, struct rt_prep *pp)
 
 /*
  * IAM services find their name's token source (a cluster node's is its
- * service's), set before the generations are shared.  A start or a reload
- * reads the environment and the shared credentials file here: at start
- * before privileges are dropped, on a reload off the loops.
+ * service's), set before the generations are shared: the configured ones
+ * before cluster discovery (which authenticates with it), the nodes after.
+ * A start or a reload reads the environment and the shared credentials
+ * file here: at start before privileges are dropped, on a reload off the
+ * loops.  -1 when out of memory.
  */
 static int
-set_iam(struct runtime *rt, struct rt_prep *pp, int fresh)
+set_iam(struct runtime *rt, struct svc **svcs, size_t n, int fresh)
 {
 	struct iam_svc *s;
 	size_t i;
 	int any = 0;
 
-	for (i = 0; i < pp->nall; i++) {
+	for (i = 0; i < n; i++) {
 		char name[256];
 		const char *at;
 
-		if (svc_conf(pp->all[i])->iam_user == NULL)
+		if (svc_conf(svcs[i])->iam_user == NULL)
 			continue;
 		any = 1;
-		if (svc_iam(pp->all[i]) != NULL)
+		if (svc_iam(svcs[i]) != NULL)
 			continue;
-		snprintf(name, sizeof(name), "%s", svc_name(pp->all[i]));
+		snprintf(name, sizeof(name), "%s", svc_name(svcs[i]));
 		if ((at = strchr(name, '@')) != NULL)
 			name[at - name] = '\0';
 		if ((s = iam_service(rt->iam, name)) == NULL)
 			return (-1);
-		svc_set_iam(pp->all[i], s);
+		svc_set_iam(svcs[i], s);
 	}
 	if (any && fresh)
 		iam_read_static(rt->iam);
@@ -210,6 +212,11 @@ rt_prepare(struct runtime *rt, struct svc **svcs, size_t n, int fresh,
 
 	if ((pp = calloc(1, sizeof(*pp))) == NULL) {
 		snprintf(why, whylen, "out of memory");
+		return (NULL);
+	}
+	if (set_iam(rt, svcs, n, fresh) != 0) {
+		snprintf(why, whylen, "out of memory");
+		free(pp);
 		return (NULL);
 	}
 	if (clusters_prepare(rt->clusters, svcs, n, fresh, &pp->all,
@@ -236,7 +243,7 @@ rt_prepare(struct runtime *rt, struct svc **svcs, size_t n, int fresh,
 			name[at - name] = '\0';
 		svc_set_stats(pp->all[i], stats_service(rt->stats, name));
 	}
-	if (set_iam(rt, pp, fresh) != 0) {
+	if (set_iam(rt, pp->all, pp->nall, 0) != 0) {
 		snprintf(why, whylen, "out of memory");
 		rt_prep_free(rt, pp);
 		return (NULL);
