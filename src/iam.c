@@ -97,10 +97,14 @@ make_token(struct iam *iam, struct iam_svc *s, int64_t now, char *buf)
 	if (n >= 0) {
 		memcpy(s->token, buf, (size_t)n + 1);
 		s->made = now;
-		s->why[0] = '\0';
+		/* A token is no better than the session it was signed in. */
+		s->until = iam->creds->expiration;
+		iam_say(s->why, sizeof(s->why), "IAM: AWS credentials from %s "
+		    "expired at %s", iam->creds->source,
+		    iam_iso(s->until, t, sizeof(t)));
 	} else {
 		iam_wipe(s->token, sizeof(s->token));
-		s->made = 0;
+		s->made = s->until = 0;
 		iam_say(s->why, sizeof(s->why), "%s", why);
 	}
 	uv_mutex_unlock(&iam->lock);
@@ -236,15 +240,16 @@ int
 iam_auth(struct iam_svc *s, char *user, size_t ulen, char *token,
     size_t tlen, char *why, size_t whylen)
 {
-	int64_t age;
+	int64_t now = sigv4_now(), age;
 	int r = -1;
 
 	user[0] = token[0] = '\0';
 	uv_mutex_lock(&s->iam->lock);
-	if (!s->active || s->token[0] == '\0')
+	if (!s->active || s->token[0] == '\0' ||
+	    (s->until != 0 && now >= s->until))
 		iam_say(why, whylen, "%s", s->why[0] != '\0' ? s->why :
 		    "IAM: no token yet");
-	else if ((age = sigv4_now() - s->made) > SIGV4_EXPIRES - 60)
+	else if ((age = now - s->made) > SIGV4_EXPIRES - 60)
 		iam_say(why, whylen, "IAM token is stale (no renewal for "
 		    "%lld s)", (long long)age);
 	else if (strlen(s->user) >= ulen || strlen(s->token) >= tlen)

@@ -30,7 +30,9 @@ struct iam_svc {
 	unsigned int refresh;		/* iamTokenRefresh, s */
 	char token[SIGV4_TOKEN_MAX];	/* "" when none */
 	int64_t made;			/* sigv4_now() when signed */
-	char why[IAM_WHY_MAX];		/* why there is no token */
+	int64_t until;			/* the credentials' expiry; 0: none */
+	char why[IAM_WHY_MAX];		/* why there is no token; with one,
+					   why it is no good after until */
 };
 
 /* What iam_read_static found, for the next commit. */
