@@ -66,7 +66,7 @@ make_token(struct iam *iam, struct iam_svc *s, int64_t now, char *buf)
 {
 	struct sigv4_req rq;
 	char t[32], why[IAM_WHY_MAX] = "";
-	int n = -1;
+	int n = -1, again = 0;
 
 	buf[0] = '\0';
 	uv_mutex_lock(&iam->lock);
@@ -103,15 +103,17 @@ make_token(struct iam *iam, struct iam_svc *s, int64_t now, char *buf)
 		    "expired at %s", iam->creds->source,
 		    iam_iso(s->until, t, sizeof(t)));
 	} else {
+		/* The same failure again (retries, renewals): logged once. */
+		again = s->token[0] == '\0' && strcmp(s->why, why) == 0;
 		iam_wipe(s->token, sizeof(s->token));
 		s->made = s->until = 0;
 		iam_say(s->why, sizeof(s->why), "%s", why);
 	}
 	uv_mutex_unlock(&iam->lock);
 	iam_wipe(buf, SIGV4_TOKEN_MAX);
-	if (n < 0)
+	if (n < 0 && !again)
 		log_msg(LOG_LVL_ERR, s->name, "%s", why);
-	else
+	else if (n >= 0)
 		log_msg(LOG_LVL_DEBUG, s->name, "IAM: new token for user %s",
 		    s->user);
 }
@@ -227,7 +229,10 @@ iam_commit(struct iam *iam, const struct svc_conf *const *scs, size_t n,
 		}
 	uv_mutex_unlock(&iam->lock);
 	if (!any) {
+		/* No IAM service left: nothing to renew or fetch for. */
 		(void)uv_timer_stop(&iam->token_timer);
+		(void)uv_timer_stop(&iam->cred_timer);
+		iam_creds_stop(iam);
 		return;
 	}
 	iam_creds_commit(iam, reread);

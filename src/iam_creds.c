@@ -139,8 +139,11 @@ fetched(void *arg, struct aws_creds *c, const char *why)
 		iam->backoff = IAM_BACKOFF_MAX;
 	if (strcmp(iam->last_err, why) != 0) {
 		iam_say(iam->last_err, sizeof(iam->last_err), "%s", why);
-		if (iam->creds != NULL && (iam->creds->expiration == 0 ||
-		    now < iam->creds->expiration))
+		if (iam->creds != NULL && iam->creds->expiration == 0)
+			log_msg(LOG_LVL_ERR, NULL, "IAM: cannot get AWS "
+			    "credentials: %s; retrying in %u s (keeping those "
+			    "from %s)", why, iam->backoff, iam->creds->source);
+		else if (iam->creds != NULL && now < iam->creds->expiration)
 			log_msg(LOG_LVL_ERR, NULL, "IAM: cannot refresh AWS "
 			    "credentials: %s; retrying in %u s (those from %s "
 			    "are valid until %s)", why, iam->backoff,
