@@ -39,6 +39,8 @@ env -i PATH="$PATH" HOME="$T" AWS_EC2_METADATA_DISABLED=true \
 	timeout 20 "$REDTUN" "$T/redtun.conf" >"$T/nocreds.out" 2>&1 || rc=$?
 assert_ne 0 "$rc" "redtun without credentials exits non-zero"
 assert_contains "$(cat "$T/nocreds.out")" "IAM: no AWS credentials" "says why"
+assert_file_match "$LOG" "cluster discovery failed: .*IAM: no AWS credentials"
+mv "$LOG" "$T/nocreds.log"
 
 step "credentials from the environment: discovery authenticates"
 rc=0
