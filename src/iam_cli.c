@@ -78,7 +78,8 @@ iam_token_once(const struct svc_conf *sc, unsigned int timeout_ms,
 		return (-1);
 	}
 	if (r == 0 && (c = fetch_once(timeout_ms, w, sizeof(w))) == NULL) {
-		snprintf(why, whylen, "no AWS credentials: %s", w);
+		snprintf(why, whylen, "no AWS credentials: %s", strncmp(w,
+		    "no credentials: ", 16) == 0 ? w + 16 : w);
 		return (-1);
 	}
 	if (c->expiration != 0 && now >= c->expiration) {

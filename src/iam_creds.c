@@ -155,6 +155,9 @@ fetched(void *arg, struct aws_creds *c, const char *why)
 			    iam->backoff);
 	}
 	if (iam->creds == NULL) {
+		/* Said once: "IAM: no AWS credentials (no credentials: ...)" */
+		if (strncmp(why, "no credentials: ", 16) == 0)
+			why += 16;
 		iam_say(iam->cred_why, sizeof(iam->cred_why), "%s", why);
 		iam_remake_all(iam);	/* the sources say why */
 	}

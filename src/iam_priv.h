@@ -12,7 +12,7 @@
 
 #include "sigv4.h"
 
-#define IAM_WHY_MAX	160		/* what a client may read */
+#define IAM_WHY_MAX	150		/* what a client reads: short */
 #define IAM_FETCH_MS	2000		/* per credential HTTP request */
 #define IAM_BACKOFF_MAX	60		/* s between failed fetches */
 
