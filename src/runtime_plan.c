@@ -269,20 +269,24 @@ on_applied(void *arg)
 }
 
 
-/* The configured services' IAM settings in force (main loop). */
+/*
+ * The configured services' IAM settings in force (main loop), before the
+ * workers take the new generations, so that their first connections find
+ * tokens for their settings.
+ */
 static void
-commit_iam(struct runtime *rt, int reread)
+commit_iam(struct runtime *rt, struct svc **svcs, size_t n, int reread)
 {
 	const struct svc_conf **scs;
 	size_t i;
 
-	if ((scs = calloc(rt->ncfg ? rt->ncfg : 1, sizeof(*scs))) == NULL) {
+	if ((scs = calloc(n ? n : 1, sizeof(*scs))) == NULL) {
 		log_msg(LOG_LVL_ERR, NULL, "IAM: out of memory");
 		return;
 	}
-	for (i = 0; i < rt->ncfg; i++)
-		scs[i] = svc_conf(rt->cur[i]);
-	iam_commit(rt->iam, scs, rt->ncfg, reread);
+	for (i = 0; i < n; i++)
+		scs[i] = svc_conf(svcs[i]);
+	iam_commit(rt->iam, scs, n, reread);
 	free(scs);
 }
 
@@ -298,6 +302,8 @@ rt_commit(struct runtime *rt, struct rt_prep *pp, size_t ncfg, int fresh)
 	struct rt_ack *ack;
 	size_t k, i;
 
+	if (fresh)
+		commit_iam(rt, pp->all, ncfg, fresh == RT_RELOAD);
 	pub = clusters_commit(rt->clusters, pp->cprep);
 	pp->cprep = NULL;
 	if ((ack = calloc(1, sizeof(*ack))) == NULL)
@@ -321,8 +327,6 @@ rt_commit(struct runtime *rt, struct rt_prep *pp, size_t ncfg, int fresh)
 	free(pp);
 	for (i = 0; fresh && i < ncfg; i++)
 		warn_unverified(rt->cur[i]);
-	if (fresh)
-		commit_iam(rt, fresh == RT_RELOAD);
 	if (rt->refresh_init)
 		rt_refresh_arm(rt, 0);
 }
