@@ -205,7 +205,7 @@ iam_commit(struct iam *iam, const struct svc_conf *const *scs, size_t n,
 	uv_mutex_lock(&iam->lock);
 	head = iam->svcs;
 	for (s = head; s != NULL; s = s->next)
-		s->active = -s->active;		/* -1: was, unless seen */
+		s->active = -s->active;	/* -1: was, unless seen */
 	uv_mutex_unlock(&iam->lock);
 	for (i = 0; i < n; i++) {
 		if (scs[i]->iam_user == NULL ||

@@ -147,8 +147,8 @@ fetched(void *arg, struct aws_creds *c, const char *why)
 			log_msg(LOG_LVL_ERR, NULL, "IAM: cannot refresh AWS "
 			    "credentials: %s; retrying in %u s (those from %s "
 			    "are valid until %s)", why, iam->backoff,
-			    iam->creds->source, iam_iso(iam->creds->expiration, t,
-			    sizeof(t)));
+			    iam->creds->source, iam_iso(iam->creds->expiration,
+			    t, sizeof(t)));
 		else
 			log_msg(LOG_LVL_ERR, NULL, "IAM: cannot get AWS "
 			    "credentials: %s; retrying in %u s", why,
@@ -207,7 +207,8 @@ iam_creds_commit(struct iam *iam, int reread)
 		else {
 			log_msg(LOG_LVL_ERR, NULL, "IAM: cannot read AWS "
 			    "credentials: %s", why);
-			iam_say(iam->cred_why, sizeof(iam->cred_why), "%s", why);
+			iam_say(iam->cred_why, sizeof(iam->cred_why), "%s",
+			    why);
 		}
 		break;
 	case ST_UNSET:

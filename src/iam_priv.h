@@ -13,7 +13,7 @@
 #include "sigv4.h"
 
 #define IAM_WHY_MAX	150		/* what a client reads: short */
-#define IAM_FETCH_MS	2000		/* per credential HTTP request */
+#define IAM_FETCH_MS	2000		/* ms per credential request */
 #define IAM_BACKOFF_MAX	60		/* s between failed fetches */
 
 struct aws_creds;
@@ -30,9 +30,9 @@ struct iam_svc {
 	unsigned int refresh;		/* iamTokenRefresh, s */
 	char token[SIGV4_TOKEN_MAX];	/* "" when none */
 	int64_t made;			/* sigv4_now() when signed */
-	int64_t until;			/* the credentials' expiry; 0: none */
-	char why[IAM_WHY_MAX];		/* why there is no token; with one,
-					   why it is no good after until */
+	int64_t until;			/* their creds expire; 0: never */
+	char why[IAM_WHY_MAX];		/* why there is no token (with
+					   one: why it fails after until) */
 };
 
 /* What iam_read_static found, for the next commit. */
@@ -49,7 +49,7 @@ struct iam {
 	/* Main loop only. */
 	struct aws_creds *creds;	/* in use, or NULL */
 	char cred_why[200];		/* why there are none */
-	uv_timer_t cred_timer;		/* refresh before expiry; retries */
+	uv_timer_t cred_timer;		/* refresh before expiry, retry */
 	uv_timer_t token_timer;		/* remake every token */
 	int timers;			/* the timers are initialised */
 	int stopped;
