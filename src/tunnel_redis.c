@@ -150,7 +150,7 @@ void
 tunnel_redis_prepare(struct tunnel *t)
 {
 	struct rf_hooks h = { on_prepared, on_client_done, on_recycled,
-	    on_readonly, on_client_eof, t, NULL, NULL, NULL };
+	    on_readonly, on_client_eof, t, NULL, NULL, NULL, NULL, NULL };
 
 	if (t->sc->cluster) {
 		h.cluster_map = on_cluster_map;

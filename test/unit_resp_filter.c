@@ -107,7 +107,7 @@ setup(const char *password, int role)
 	struct relay_sink sd = { s_write, s_queued, s_eof, s_close_after,
 	    s_fail, &down };
 	struct rf_hooks h = { h_prepared, h_client_done, h_recycled,
-	    h_readonly, h_client_eof, NULL, NULL, NULL, NULL };
+	    h_readonly, h_client_eof, NULL, NULL, NULL, NULL, NULL, NULL };
 
 	relay_free(r);
 	memset(&up, 0, sizeof(up));
