@@ -17,10 +17,12 @@
 #include "cluster_discover.h"
 #include "cluster_rewrite.h"
 #include "conf.h"
+#include "iam.h"
 #include "log.h"
 #include "net.h"
 #include "resp.h"
 #include "service.h"
+#include "sigv4.h"
 #include "tls.h"
 #include "tls_verify.h"
 
@@ -140,11 +142,55 @@ error_text(const char *frame, size_t len, const char *what, char *why,
 	    frame, len > 200 ? 200 : len));
 }
 
+/*
+ * AUTH iamUser TOKEN for an IAM service: the runtime's token, or at start
+ * (no token yet: discovery comes before the first commit) one made now
+ * from the credential chain; this thread may block.
+ */
+static int
+auth_iam(struct conv *cv, struct svc *svc, char *why, size_t whylen)
+{
+	const struct svc_conf *sc = svc_conf(svc);
+	const struct resp_frame *f;
+	const char *frame, *argv[3];
+	char *tok, w[256], user[256];
+	size_t flen;
+	int r = -1;
+
+	if ((tok = malloc(SIGV4_TOKEN_MAX)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return (-1);
+	}
+	if ((svc_iam(svc) == NULL || iam_auth(svc_iam(svc), user, sizeof(user),
+	    tok, SIGV4_TOKEN_MAX, w, sizeof(w)) != 0) &&
+	    iam_token_once(sc, 2000, tok, SIGV4_TOKEN_MAX, w,
+	    sizeof(w)) != 0) {
+		snprintf(why, whylen, "IAM: %s", w);
+		goto out;
+	}
+	argv[0] = "AUTH";
+	argv[1] = sc->iam_user;
+	argv[2] = tok;
+	if (send_cmd(cv, 3, argv) != 0 ||
+	    read_reply(cv, &frame, &flen, &f, why, whylen) != 0)
+		goto out;
+	if (f->type == '-' || f->type == '!') {
+		error_text(frame, flen, "AUTH refused", why, whylen);
+		goto out;
+	}
+	r = 0;
+out:
+	memset(tok, 0, SIGV4_TOKEN_MAX);
+	free(tok);
+	return (r);
+}
+
 /* The conversation on a handshaken connection. */
 static int
-converse(struct conv *cv, const struct svc_conf *sc,
-    struct ctopo_node **nodes, size_t *n, char *why, size_t whylen)
+converse(struct conv *cv, struct svc *svc, struct ctopo_node **nodes,
+    size_t *n, char *why, size_t whylen)
 {
+	const struct svc_conf *sc = svc_conf(svc);
 	const char *shards[] = { "CLUSTER", "SHARDS" };
 	const char *slots[] = { "CLUSTER", "SLOTS" };
 	const char *auth[] = { "AUTH", sc->username ? sc->username :
@@ -154,6 +200,8 @@ converse(struct conv *cv, const struct svc_conf *sc,
 	size_t flen;
 	int kind = CRW_SHARDS;
 
+	if (sc->iam_user != NULL && auth_iam(cv, svc, why, whylen) != 0)
+		return (-1);
 	if (sc->password != NULL) {
 		if (send_cmd(cv, sc->username ? 3 : 2, auth) != 0 ||
 		    read_reply(cv, &frame, &flen, &f, why, whylen) != 0)
@@ -230,7 +278,7 @@ ask_one(struct svc *svc, const char *host, const struct addrinfo *ai,
 		    vi.reason[0] ? vi.reason : "no verdict");
 		goto out;
 	}
-	ok = converse(&cv, sc, nodes, n, why, whylen);
+	ok = converse(&cv, svc, nodes, n, why, whylen);
 	(void)wolfSSL_shutdown(cv.ssl);
 out:
 	if (cv.buf != NULL)

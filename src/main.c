@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "conf_print.h"
 #include "daemon.h"
+#include "iam_cli.h"
 #include "log.h"
 #include "log_json.h"
 #include "notify.h"
@@ -41,6 +42,7 @@ usage(FILE *f)
 	    "       redtun -t --print-effective CONFIG\n"
 	    "       redtun --convert STUNNEL-CONFIG\n"
 	    "       redtun status [--json] [--format FORMAT] [CONFIG]\n"
+	    "       redtun token [--format FORMAT] CONFIG SERVICE\n"
 	    "       redtun -V|--version\n"
 	    "       redtun -h|--help\n"
 	    "\n"
@@ -68,6 +70,12 @@ usage(FILE *f)
 	    "1 unhealthy,\n"
 	    "                     2 unreachable, 3 no usable CONFIG\n"
 	    "  --json             with status: print the daemon's JSON\n"
+	    "  token              print a fresh ElastiCache IAM token for "
+	    "SERVICE (iamUser),\n"
+	    "                     e.g. redis-cli --user U --pass \"$(redtun "
+	    "token CONFIG S)\";\n"
+	    "                     exit 1 no usable CONFIG or SERVICE, 2 no "
+	    "AWS credentials\n"
 	    "  -V, --version      print versions and exit\n"
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
@@ -137,13 +145,13 @@ stunnel_words(int argc, char *argv[])
 }
 
 /*
- * The subcommand "status": the first operand, found as getopt would (the
- * options -d and --format take the next argument), so that options may
- * stand before or after it.  Returns its index, or 0.  A configuration
- * file named "status" is read as "./status".
+ * The subcommand ${word} ("status", "token"): the first operand, found as
+ * getopt would (the options -d and --format take the next argument), so
+ * that options may stand before or after it.  Returns its index, or 0.  A
+ * configuration file named "status" is read as "./status".
  */
 static int
-status_word(int argc, char *argv[])
+command_word(int argc, char *argv[], const char *word)
 {
 	const char *d;
 	int i;
@@ -161,7 +169,7 @@ status_word(int argc, char *argv[])
 				i++;	/* "-d LEVEL", "-fd LEVEL" */
 			continue;
 		}
-		return (i < argc && strcmp(argv[i], "status") == 0 ? i : 0);
+		return (i < argc && strcmp(argv[i], word) == 0 ? i : 0);
 	}
 	return (0);
 }
@@ -202,15 +210,17 @@ main(int argc, char *argv[])
 	struct svc **svcs;
 	int c, foreground = 0, test = 0, probe = 0, debug = -1, status;
 	int format = CONF_FORMAT_AUTO, convert = 0, print = 0;
-	int cmd_status, json = 0;
+	int cmd_status, cmd_token = 0, json = 0;
 	size_t i;
 
 	if ((status = stunnel_words(argc, argv)) >= 0)
 		return (status);
-	/* "redtun status ...": the word out of getopt's way. */
-	if ((cmd_status = status_word(argc, argv)) > 0) {
-		memmove(&argv[cmd_status], &argv[cmd_status + 1],
-		    (size_t)(argc - cmd_status) * sizeof(argv[0]));
+	/* "redtun status|token ...": the word out of getopt's way. */
+	if ((cmd_status = command_word(argc, argv, "status")) > 0 ||
+	    (cmd_token = command_word(argc, argv, "token")) > 0) {
+		c = cmd_status > 0 ? cmd_status : cmd_token;
+		memmove(&argv[c], &argv[c + 1],
+		    (size_t)(argc - c) * sizeof(argv[0]));
 		argc--;
 	}
 	while ((c = getopt_long(argc, argv, "ftpd:Vh", longopts, NULL)) != -1) {
@@ -254,6 +264,16 @@ main(int argc, char *argv[])
 		signal(SIGPIPE, SIG_IGN);
 		return (status_cli(optind < argc ? argv[optind] :
 		    STATUS_CLI_DEFAULT_CONFIG, json, format));
+	}
+	if (cmd_token) {
+		if (foreground || test || convert || debug >= 0 || json ||
+		    optind + 2 != argc) {
+			fprintf(stderr, "redtun: token takes --format, CONFIG "
+			    "and SERVICE\n");
+			return (IAM_CLI_CONFIG);
+		}
+		signal(SIGPIPE, SIG_IGN);
+		return (iam_cli_token(argv[optind], argv[optind + 1], format));
 	}
 	if (json) {
 		fprintf(stderr, "redtun: --json goes with redtun status\n");

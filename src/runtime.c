@@ -21,6 +21,7 @@
 #include "cluster.h"
 #include "conf.h"
 #include "daemon.h"
+#include "iam.h"
 #include "listener.h"
 #include "log.h"
 #include "log_json.h"
@@ -85,10 +86,10 @@ reload_commit(void *arg, struct conf *cf, struct svc **svcs, size_t n,
 	size_t i;
 
 	if (cf == NULL) {		/* a cluster refresh */
-		rt_commit(rt, plans, rt->ncfg, 0);
+		rt_commit(rt, plans, rt->ncfg, RT_REFRESH);
 		return;
 	}
-	rt_commit(rt, plans, n, 1);
+	rt_commit(rt, plans, n, RT_RELOAD);
 	rt->generation++;
 	rt->reloads_ok++;
 	rt->last_reload_time = rt_now();
@@ -193,6 +194,7 @@ close_signals(struct runtime *rt)
 	uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
 	rt->signals = 0;
 	notify_watchdog_stop();
+	iam_stop(rt->iam);
 	if (rt->refresh_init) {
 		__atomic_store_n(&rt->refresh_closed, 1, __ATOMIC_RELEASE);
 		uv_close((uv_handle_t *)&rt->refresh_timer, NULL);
@@ -387,7 +389,8 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 	nw = worker_count(cf);
 	/* Counters outlive every reload: made once, before any worker. */
 	if ((rt.stats = stats_new(nw)) == NULL ||
-	    (rt.global = stats_service(rt.stats, "")) == NULL) {
+	    (rt.global = stats_service(rt.stats, "")) == NULL ||
+	    (rt.iam = iam_new(&rt.loop)) == NULL) {
 		startup_error("out of memory");
 		goto out;
 	}
@@ -437,7 +440,7 @@ runtime_run(const char *path, struct conf *cf, struct svc **svcs,
 		__atomic_add_fetch(&rt.nrunning, 1, __ATOMIC_RELEASE);
 	}
 	/* rt.cur holds references of its own; the caller's are dropped below. */
-	rt_commit(&rt, pp, n, 1);
+	rt_commit(&rt, pp, n, RT_START);
 	pp = NULL;
 	for (i = 0; i < n; i++)
 		svc_unref(svcs[i]);
@@ -476,6 +479,7 @@ out:
 			uv_close((uv_handle_t *)&rt.refresh_async, NULL);
 			rt.refresh_init = 0;
 		}
+		iam_stop(rt.iam);
 		if (rt.nworkers > 0 || rt.drained_init)
 			uv_run(&rt.loop, UV_RUN_DEFAULT);
 		daemon_fail(status);
@@ -495,6 +499,8 @@ out:
 	free(rt.workers);
 	/* Every worker has stopped: no cell is written any more. */
 	stats_free(rt.stats);
+	/* The loop has run its close callbacks: the IAM timers are gone. */
+	iam_free(rt.iam);
 	free(rt.status_addr);
 	free(rt.last_reload_error);
 	if (pid_written)

@@ -13,6 +13,7 @@
 
 #include "cluster.h"
 #include "conf.h"
+#include "iam.h"
 #include "listener.h"
 #include "log.h"
 #include "reload.h"
@@ -163,6 +164,42 @@ rt_prep_free(struct runtime *rt, struct rt_prep *pp)
 }
 
 /*
+ * IAM services find their name's token source (a cluster node's is its
+ * service's), set before the generations are shared: the configured ones
+ * before cluster discovery (which authenticates with it), the nodes after.
+ * A start or a reload reads the environment and the shared credentials
+ * file here: at start before privileges are dropped, on a reload off the
+ * loops.  -1 when out of memory.
+ */
+static int
+set_iam(struct runtime *rt, struct svc **svcs, size_t n, int fresh)
+{
+	struct iam_svc *s;
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < n; i++) {
+		char name[256];
+		const char *at;
+
+		if (svc_conf(svcs[i])->iam_user == NULL)
+			continue;
+		any = 1;
+		if (svc_iam(svcs[i]) != NULL)
+			continue;
+		snprintf(name, sizeof(name), "%s", svc_name(svcs[i]));
+		if ((at = strchr(name, '@')) != NULL)
+			name[at - name] = '\0';
+		if ((s = iam_service(rt->iam, name)) == NULL)
+			return (-1);
+		svc_set_iam(svcs[i], s);
+	}
+	if (any && fresh)
+		iam_read_static(rt->iam);
+	return (0);
+}
+
+/*
  * Off the loops (or before they run): the cluster nodes of ${svcs}
  * (${fresh}: new generations) and the plans that serve them all.
  */
@@ -175,6 +212,11 @@ rt_prepare(struct runtime *rt, struct svc **svcs, size_t n, int fresh,
 
 	if ((pp = calloc(1, sizeof(*pp))) == NULL) {
 		snprintf(why, whylen, "out of memory");
+		return (NULL);
+	}
+	if (set_iam(rt, svcs, n, fresh) != 0) {
+		snprintf(why, whylen, "out of memory");
+		free(pp);
 		return (NULL);
 	}
 	if (clusters_prepare(rt->clusters, svcs, n, fresh, &pp->all,
@@ -201,6 +243,11 @@ rt_prepare(struct runtime *rt, struct svc **svcs, size_t n, int fresh,
 			name[at - name] = '\0';
 		svc_set_stats(pp->all[i], stats_service(rt->stats, name));
 	}
+	if (set_iam(rt, pp->all, pp->nall, 0) != 0) {
+		snprintf(why, whylen, "out of memory");
+		rt_prep_free(rt, pp);
+		return (NULL);
+	}
 	return (pp);
 }
 
@@ -221,6 +268,23 @@ on_applied(void *arg)
 	}
 }
 
+
+/* The configured services' IAM settings in force (main loop). */
+static void
+commit_iam(struct runtime *rt, int reread)
+{
+	const struct svc_conf **scs;
+	size_t i;
+
+	if ((scs = calloc(rt->ncfg ? rt->ncfg : 1, sizeof(*scs))) == NULL) {
+		log_msg(LOG_LVL_ERR, NULL, "IAM: out of memory");
+		return;
+	}
+	for (i = 0; i < rt->ncfg; i++)
+		scs[i] = svc_conf(rt->cur[i]);
+	iam_commit(rt->iam, scs, rt->ncfg, reread);
+	free(scs);
+}
 
 /*
  * Hand the plans to the workers and remember what they now serve; the
@@ -257,6 +321,8 @@ rt_commit(struct runtime *rt, struct rt_prep *pp, size_t ncfg, int fresh)
 	free(pp);
 	for (i = 0; fresh && i < ncfg; i++)
 		warn_unverified(rt->cur[i]);
+	if (fresh)
+		commit_iam(rt, fresh == RT_RELOAD);
 	if (rt->refresh_init)
 		rt_refresh_arm(rt, 0);
 }

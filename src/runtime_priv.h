@@ -11,6 +11,7 @@
 #include <uv.h>
 
 struct conf;
+struct iam;
 struct svc;
 struct clusters;
 struct cluster_prep;
@@ -61,6 +62,8 @@ struct runtime {
 	double last_reload_time;	/* unix seconds; 0: never */
 	int last_reload_ok;
 	char *last_reload_error;	/* the last failure, if it failed */
+	/* ElastiCache IAM: credentials and tokens (iam.h). */
+	struct iam *iam;		/* for the life of the process */
 };
 
 /* What a start, reload or refresh has made ready for commit(). */
@@ -102,10 +105,15 @@ void rt_prep_free(struct runtime *rt, struct rt_prep *pp);
 /**
  * rt_commit(rt, pp, ncfg, fresh):
  * On the main loop: hand the plans of ${pp} (consumed) to the workers;
- * the first ${ncfg} generations are configured services; ${fresh}: warn
- * about unverified services.  Cluster maps are published when every
- * worker has applied its plan.
+ * the first ${ncfg} generations are configured services; ${fresh}
+ * (RT_START, RT_RELOAD; RT_REFRESH for a cluster refresh): warn about
+ * unverified services and put the IAM settings in force (a reload also
+ * fetches the AWS credentials again).  Cluster maps are published when
+ * every worker has applied its plan.
  */
+#define RT_REFRESH	0
+#define RT_START	1
+#define RT_RELOAD	2
 void rt_commit(struct runtime *rt, struct rt_prep *pp, size_t ncfg,
     int fresh);
 

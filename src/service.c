@@ -46,6 +46,7 @@ struct svc {
 	struct svc *parent;	/* a cluster node's: owns ctx and trust */
 	struct cluster *cluster;	/* cluster = true: its node map */
 	struct stats_svc *stats;	/* its name's counters, or NULL */
+	struct iam_svc *iam;	/* its name's IAM token source, or NULL */
 };
 
 /* FNV-1a over a file's bytes (or its absence), folded into ${h}. */
@@ -208,6 +209,20 @@ svc_stats(const struct svc *svc)
 {
 
 	return (svc->stats);
+}
+
+void
+svc_set_iam(struct svc *svc, struct iam_svc *s)
+{
+
+	svc->iam = s;
+}
+
+struct iam_svc *
+svc_iam(const struct svc *svc)
+{
+
+	return (svc->iam);
 }
 
 struct svc *

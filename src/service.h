@@ -59,6 +59,15 @@ struct stats_svc;
 void svc_set_stats(struct svc *svc, struct stats_svc *e);
 struct stats_svc *svc_stats(const struct svc *svc);
 
+/*
+ * svc_set_iam(svc, s): ${svc} (iamUser set) authenticates with the tokens
+ * of the IAM token source ${s} of its name (iam.h), which outlives it; set
+ * before the generation is shared.  svc_iam(svc): that, or NULL.
+ */
+struct iam_svc;
+void svc_set_iam(struct svc *svc, struct iam_svc *s);
+struct iam_svc *svc_iam(const struct svc *svc);
+
 /* svc_ref(svc): take a reference; returns ${svc}. */
 struct svc *svc_ref(struct svc *svc);
 
