@@ -1,8 +1,8 @@
 /*
- * The RESP filter on a tunnel's relay: both directions scanned (resp.c),
- * replies matched to commands (resp_match.c), and what redtun does with
- * that: AUTH and ROLE in the prepare phase, READONLY on a primary service,
- * RESET for reuse.  Bytes are forwarded as they come, never copied, except
+ * The RESP filter on a tunnel's relay, the relay's side: both directions
+ * scanned (resp.c), replies matched to commands (resp_match.c), replies
+ * to redtun's own commands taken out (resp_filter_own.c sends those and
+ * reads their replies), READONLY on a primary service.  Bytes are forwarded as they come, never copied, except
  * a short status line that may be a reply to a command of our own: it is
  * held until it is complete, then dropped or passed on; and on a cluster
  * service, replies that name nodes (resp_cluster.c).
@@ -18,43 +18,12 @@
 #include "resp.h"
 #include "resp_cluster.h"
 #include "resp_filter.h"
+#include "resp_filter_priv.h"
 #include "resp_match.h"
-
-/* A reply to our own RESET or AUTH is a line far shorter than this. */
-#define HOLD_MAX	64
 
 /* Idle scanners kept per thread and side, for the next busy connection. */
 #define SCAN_CACHE	64
 
-enum rf_mode {
-	M_PREPARE,	/* our AUTH/ROLE: replies are ours, nothing forwarded */
-	M_RELAY,	/* a client is on it */
-	M_RECYCLE,	/* the client is done; RESET is on its way */
-	M_REAUTH,	/* after RESET: AUTH again, nothing forwarded */
-	M_IDLE		/* clean, waiting for the next client */
-};
-
-struct resp_filter {
-	struct relay *r;
-	const struct svc_conf *sc;
-	struct rf_hooks h;
-	struct resp_scan *up, *down;
-	struct resp_match m;		/* which reply answers what */
-	struct rcl *cl;			/* a cluster service's rewriting */
-	int kind;			/* what the last reply answered */
-	int mode;
-	int result;			/* of the prepare conversation */
-	char why[128];
-	uint8_t hold[HOLD_MAX];		/* a line that may be ours */
-	size_t nhold;
-	int holding;			/* the frame being read: HOLD_* */
-	unsigned int no_reset:1;	/* the server does not know RESET */
-	unsigned int reset_due:1;	/* RESET once owed replies are in */
-	unsigned int txn:1;		/* cl: the server took MULTI */
-};
-
-/* Who holds the frame being read: hold[], or cl (a cluster reply). */
-enum { HOLD_OWN = 1, HOLD_CL = 2 };
 /* ---- scanners: only a connection in the middle of a frame holds one --- */
 
 static _Thread_local struct {
@@ -73,8 +42,8 @@ scan_get(struct resp_scan **slot, int side)
 }
 
 /* Between frames a scanner holds nothing: give it back. */
-static void
-scan_put(struct resp_scan **slot, int side, int force)
+void
+rf_scan_put(struct resp_scan **slot, int side, int force)
 {
 
 	if (*slot == NULL || (!force && !resp_scan_idle(*slot)))
@@ -101,90 +70,6 @@ resp_filter_release_cache(void)
 
 enum { A_FORWARD, A_DROP, A_STOP, A_BAD };
 
-static void send_cmd(struct resp_filter *, int, const char *, const char *,
-    const char *);
-
-/* The prepare conversation or the re-AUTH after RESET is over. */
-static void
-own_done(struct resp_filter *f)
-{
-
-	if (match_head(&f->m) >= Q_OWN_AUTH)
-		return;		/* more of ours to come */
-	if (f->mode == M_PREPARE) {
-		f->mode = M_RELAY;
-		f->h.prepared(f->h.arg, f->result, f->why);
-	} else if (f->mode == M_REAUTH) {
-		f->mode = M_IDLE;
-		f->h.recycled(f->h.arg, f->result, f->why);
-	}
-}
-
-static void
-own_reply(struct resp_filter *f, int kind, const struct resp_frame *fr)
-{
-	const struct resp_arg *a = &fr->arg[0];
-	int err = fr->type == '-' || fr->type == '!';
-
-	switch (kind) {
-	case Q_OWN_AUTH:
-		if (err && f->result == RF_OK) {
-			f->result = RF_FAIL;
-			snprintf(f->why, sizeof(f->why), "upstream AUTH failed: "
-			    "%.*s%s", (int)(a->len < RESP_CAP_LEN ? a->len :
-			    RESP_CAP_LEN), a->p, a->len > RESP_CAP_LEN ? "..." :
-			    "");
-		}
-		break;
-	case Q_OWN_ROLE:
-		if (f->result != RF_OK)
-			break;
-		if (err || fr->type != '*' || !a->isstr) {
-			f->result = RF_FAIL;
-			if (err)
-				snprintf(f->why, sizeof(f->why), "upstream ROLE "
-				    "failed: %.*s", (int)(a->len < RESP_CAP_LEN ?
-				    a->len : RESP_CAP_LEN), a->p);
-			else
-				snprintf(f->why, sizeof(f->why), "upstream ROLE "
-				    "failed: unexpected reply");
-		} else if (f->sc->role == ROLE_PRIMARY &&
-		    !resp_arg_is(a, "master")) {
-			f->result = RF_RETRY;
-			snprintf(f->why, sizeof(f->why), "upstream is not the "
-			    "primary (ROLE says %.*s); role = primary",
-			    (int)(a->len < 16 ? a->len : 16), a->p);
-		} else if (f->sc->role == ROLE_REPLICA &&
-		    resp_arg_is(a, "master"))
-			snprintf(f->why, sizeof(f->why), "upstream is a "
-			    "primary (ROLE says master), used anyway with "
-			    "role = replica");
-		break;
-	case Q_OWN_RESET:
-		if (err || !resp_arg_is(a, "RESET")) {
-			f->no_reset = 1;
-			f->result = RF_FAIL;
-			snprintf(f->why, sizeof(f->why), "the server does not "
-			    "support RESET (Redis before 6.2?): connections "
-			    "are not reused");
-		}
-		match_client_reset(&f->m);
-		f->h.client_done(f->h.arg);
-		if (f->result == RF_OK && f->sc->password != NULL) {
-			f->mode = M_REAUTH;
-			send_cmd(f, Q_OWN_AUTH, "AUTH", f->sc->username,
-			    f->sc->password);
-			return;
-		}
-		f->mode = M_IDLE;
-		f->h.recycled(f->h.arg, f->result, f->why);
-		return;
-	default:
-		break;
-	}
-	own_done(f);
-}
-
 /* A complete reply frame: what to do with its bytes. */
 static int
 on_reply(struct resp_filter *f, const struct resp_frame *fr, int held)
@@ -196,11 +81,17 @@ on_reply(struct resp_filter *f, const struct resp_frame *fr, int held)
 	f->kind = -1;
 	if (match_unsolicited(&f->m, fr) && f->mode != M_PREPARE && f->mode != M_REAUTH)
 		return (A_FORWARD);
-	kind = f->kind = f->m.unsync ? -1 : match_pop(&f->m);
+	/*
+	 * Unsynchronised: nothing is matched, but for a re-AUTH of ours
+	 * still owed: the commands queued before it were matched exactly
+	 * (matching stops at a later command), so pop up to it.
+	 */
+	kind = f->kind = f->m.unsync && !f->reauth_sent ? -1 :
+	    match_pop(&f->m);
 	if (f->reset_due && f->m.qlen == 0) {
 		/* The last reply the client was owed: now clean up. */
 		f->reset_due = 0;
-		send_cmd(f, Q_OWN_RESET, "RESET", NULL, NULL);
+		rf_send(f, Q_OWN_RESET, "RESET", NULL, NULL);
 	}
 	/*
 	 * Our RESET is answered by a status line, held until whole; any
@@ -210,11 +101,13 @@ on_reply(struct resp_filter *f, const struct resp_frame *fr, int held)
 	    f->mode != M_REAUTH)
 		return (A_BAD);
 	if (kind >= Q_OWN_AUTH) {
-		own_reply(f, kind, fr);
+		rf_own_reply(f, kind, fr);
 		return (A_DROP);
 	}
 	if (f->mode == M_PREPARE || f->mode == M_REAUTH)
 		return (A_DROP);	/* no client is owed this */
+	if (f->m.unsync && kind >= 0)
+		return (A_FORWARD);	/* popped up to our re-AUTH */
 	match_reply(&f->m, kind, fr);
 	if (f->cl != NULL && (kind != Q_REPLY || f->txn))
 		f->txn = rcl_reply(f->cl, kind, fr);	/* transactions */
@@ -267,7 +160,7 @@ static int
 input_down(struct resp_filter *f, const char *data, size_t len)
 {
 	size_t pos = 0, fwd = 0, used;
-	int rc, act, held;
+	int rc, act, held, head;
 
 	while (pos < len) {
 		if (f->holding == 0 && resp_scan_idle(f->down) &&
@@ -291,22 +184,25 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 					return (-1);
 			}
 		} else if (f->holding == HOLD_OWN) {
-			if (f->nhold + used > HOLD_MAX &&
-			    match_head(&f->m) == Q_OWN_RESET) {
+			head = match_head(&f->m);
+			if (f->nhold + used <= HOLD_MAX) {
+				memcpy(f->hold + f->nhold, data + pos, used);
+				f->nhold += used;
+				fwd = pos + used;
+			} else if (f->reauth_sent && head == Q_OWN_AUTH) {
+				/* Ours for sure (a long error): dropped whole. */
+				f->nhold = HOLD_MAX;
+				fwd = pos + used;
+			} else if (head == Q_OWN_RESET) {
 				/* Never to the client: it answers our RESET. */
 				relay_fail(f->r, RELAY_DOWN, "the server's reply "
 				    "to redtun's RESET is too long");
 				return (-1);
-			}
-			if (f->nhold + used > HOLD_MAX) {
+			} else {
 				/* Too long to be ours: pass it on. */
 				if (emit(f, (const char *)f->hold, f->nhold))
 					return (-1);
 				f->holding = 0;
-			} else {
-				memcpy(f->hold + f->nhold, data + pos, used);
-				f->nhold += used;
-				fwd = pos + used;
 			}
 		}
 		pos += used;
@@ -326,8 +222,8 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 		act = on_reply(f, resp_scan_frame(f->down), held == HOLD_OWN);
 		if (act == A_BAD) {
 			relay_fail(f->r, RELAY_DOWN, "the server answered "
-			    "redtun's RESET with something other than a status "
-			    "line");
+			    "a command of redtun's with something other than a "
+			    "status line");
 			return (-1);
 		}
 		if (held == HOLD_OWN && act != A_DROP &&
@@ -354,6 +250,8 @@ input_down(struct resp_filter *f, const char *data, size_t len)
 		}
 		if (act == A_DROP)
 			fwd = pos;
+		if (f->reauth_due)
+			rf_safe_point(f);	/* AUTH goes up, not down */
 	}
 	if (!f->holding && emit(f, data + fwd, len - fwd))
 		return (-1);
@@ -381,8 +279,8 @@ input_up(struct resp_filter *f, const char *data, size_t len)
 }
 
 /* Server bytes through the filter (relay input, or fed again). */
-static int
-down(void *st, const char *data, size_t len)
+int
+rf_down(void *st, const char *data, size_t len)
 {
 	struct resp_filter *f = st;
 	int rc;
@@ -392,7 +290,7 @@ down(void *st, const char *data, size_t len)
 		return (-1);
 	}
 	rc = input_down(f, data, len);
-	scan_put(&f->down, RESP_REPLIES, 0);
+	rf_scan_put(&f->down, RESP_REPLIES, 0);
 	return (rc);
 }
 
@@ -409,12 +307,12 @@ rf_input(void *st, struct relay *r, int dir, const char *data, size_t len)
 			f->m.client_bad = 1;
 		}
 		rc = input_up(f, data, len);
-		scan_put(&f->up, RESP_REQUESTS, f->m.client_bad);
+		rf_scan_put(&f->up, RESP_REQUESTS, f->m.client_bad);
 		return (rc);
 	}
 	if (f->cl != NULL && rcl_waiting(f->cl))
 		return (rcl_wait_add(f->cl, data, len));
-	return (down(f, data, len));
+	return (rf_down(f, data, len));
 }
 
 static int
@@ -436,6 +334,7 @@ rf_eof(void *st, struct relay *r, int dir)
 	if (f->mode == M_RELAY && f->h.client_eof != NULL &&
 	    f->h.client_eof(f->h.arg))
 		return (1);	/* no half-close: the connection is kept */
+	f->up_eof = 1;		/* nothing of ours goes up after the FIN */
 	return (0);
 }
 
@@ -461,136 +360,7 @@ rf_free(void *st)
 	free(f);
 }
 
-static const struct relay_filter_ops rf_ops = {
+const struct relay_filter_ops rf_ops = {
 	"resp", rf_input, rf_eof, rf_held, rf_free
 };
 
-/* ---- the tunnel's side -------------------------------------------------- */
-
-/* Send ${cmd} [${a1}] [${a2}] upstream as one RESP array. */
-static void
-send_cmd(struct resp_filter *f, int kind, const char *cmd, const char *a1,
-    const char *a2)
-{
-	const char *argv[3] = { cmd, a1, a2 };
-	char buf[2 * 4096 + 128];
-	size_t n = 0, i, argc = 1 + (a1 != NULL) + (a2 != NULL);
-	int w;
-
-	if (a1 == NULL)
-		argv[1] = a2;
-	w = snprintf(buf, sizeof(buf), "*%zu\r\n", argc);
-	n = (size_t)w;
-	for (i = 0; i < argc; i++) {
-		size_t l = strlen(argv[i]);
-
-		w = snprintf(buf + n, sizeof(buf) - n, "$%zu\r\n%s\r\n", l,
-		    argv[i]);
-		n += (size_t)w;
-	}
-	match_push(&f->m, kind);
-	(void)relay_emit(f->r, RELAY_UP, buf, n);
-	explicit_bzero(buf, sizeof(buf));	/* it held the password */
-}
-
-struct resp_filter *
-resp_filter_attach(struct relay *r, const struct svc_conf *sc,
-    const struct rf_hooks *hooks, const char *name)
-{
-	struct resp_filter *f;
-
-	if ((f = calloc(1, sizeof(*f))) == NULL)
-		return (NULL);
-	f->r = r;
-	f->sc = sc;
-	f->h = *hooks;
-	f->m.name = name;
-	f->mode = M_RELAY;
-	if (hooks->cluster_map != NULL) {
-		if ((f->cl = rcl_new(name, r, hooks->cluster_map,
-		    hooks->cluster_miss, hooks->arg, down, f)) == NULL) {
-			free(f);
-			return (NULL);
-		}
-		rcl_on_rewrite(f->cl, hooks->cluster_rewritten);
-		f->m.cluster = 1;
-	}
-	relay_set_filter(r, &rf_ops, f);
-	return (f);
-}
-
-void
-resp_filter_prepare(struct resp_filter *f)
-{
-
-	f->mode = M_PREPARE;
-	f->result = RF_OK;
-	f->why[0] = '\0';
-	if (f->sc->password != NULL)
-		send_cmd(f, Q_OWN_AUTH, "AUTH", f->sc->username,
-		    f->sc->password);
-	if (f->sc->role != ROLE_ANY)
-		send_cmd(f, Q_OWN_ROLE, "ROLE", NULL, NULL);
-	if (f->m.qlen == 0) {
-		f->mode = M_RELAY;
-		f->h.prepared(f->h.arg, RF_OK, "");
-	}
-}
-
-int
-resp_filter_reusable(const struct resp_filter *f)
-{
-
-	/* Not with replies held for the node map: that ends as it is. */
-	return (f->mode == M_RELAY && !f->no_reset && match_clean(&f->m) &&
-	    (f->up == NULL || resp_scan_idle(f->up)) &&
-	    (f->cl == NULL || !rcl_waiting(f->cl)));
-}
-
-void
-resp_filter_recycle(struct resp_filter *f)
-{
-
-	f->mode = M_RECYCLE;
-	f->result = RF_OK;
-	f->why[0] = '\0';
-	/*
-	 * Not while replies are still owed: Redis would run RESET with
-	 * megabytes still queued for this connection, and may close it
-	 * (seen: "closed for overcoming of output buffer limits").
-	 */
-	if (f->m.qlen == 0)
-		send_cmd(f, Q_OWN_RESET, "RESET", NULL, NULL);
-	else
-		f->reset_due = 1;
-}
-
-void
-resp_filter_restart(struct resp_filter *f)
-{
-
-	f->mode = M_RELAY;
-	match_clear(&f->m);
-	scan_put(&f->up, RESP_REQUESTS, 1);
-	scan_put(&f->down, RESP_REPLIES, 1);
-	f->holding = 0;
-	f->txn = 0;
-	f->nhold = 0;
-	f->reset_due = 0;
-	if (f->cl != NULL)
-		rcl_reset(f->cl);
-}
-
-int
-resp_filter_no_reset(const struct resp_filter *f)
-{
-
-	return (f->no_reset);
-}
-
-int
-resp_filter_cluster_retry(struct resp_filter *f, int give_up)
-{
-
-	return (f->cl != NULL ? rcl_retry(f->cl, give_up) : 0);
-}

@@ -29,7 +29,8 @@ struct resp_filter;
 enum rf_result {
 	RF_OK = 0,
 	RF_FAIL = 1,	/* give up: ${why} is for the log and the client */
-	RF_RETRY = 2	/* wrong node (role): try another connection */
+	RF_RETRY = 2,	/* wrong node (role): try another connection */
+	RF_SENT = 3	/* hooks->reauthed: a deferred AUTH went out now */
 };
 
 /*
@@ -74,6 +75,24 @@ struct rf_hooks {
 	void (*cluster_miss)(void *arg, const char *host, unsigned int port);
 	/* A cluster reply was sent on rewritten (counters).  May be NULL. */
 	void (*cluster_rewritten)(void *arg);
+	/*
+	 * Where AUTH's user and password come from (NULL: the service's
+	 * username and password): fill ${user} (ulen bytes; "" for none)
+	 * and ${pass} (plen bytes), NUL-terminated; 0, or -1 with the reason
+	 * in ${why}.  Called at each AUTH the filter sends (prepare, after
+	 * RESET, re-authentication), from the call that sends it: never
+	 * touch the filter from here.  The filter wipes the buffers.
+	 */
+	int (*auth)(void *arg, char *user, size_t ulen, char *pass,
+	    size_t plen, char *why, size_t whylen);
+	/*
+	 * A re-authentication (resp_filter_reauth) went on: RF_SENT when a
+	 * deferred AUTH was sent at a safe point; then RF_OK (the server
+	 * said +OK) or RF_FAIL (its error, or the auth hook failed at the
+	 * safe point: nothing sent) with ${why}, which may hold server text.
+	 * Nothing of it reaches the client.  May be NULL.
+	 */
+	void (*reauthed)(void *arg, int result, const char *why);
 };
 
 /**
@@ -90,9 +109,10 @@ struct resp_filter *resp_filter_attach(struct relay *r,
 /**
  * resp_filter_prepare(f):
  * Start the prepare conversation on a new upstream connection: AUTH when
- * a password is set, ROLE when a role is wanted, sent upstream at once.
- * hooks->prepared follows once the replies are in; at once (before this
- * returns) when there is nothing to ask.
+ * a password is set or hooks->auth is, ROLE when a role is wanted, sent
+ * upstream at once.  hooks->prepared follows once the replies are in; at
+ * once (before this returns) when there is nothing to ask, or with
+ * RF_FAIL and hooks->auth's reason when that fails (nothing is sent).
  */
 void resp_filter_prepare(struct resp_filter *f);
 
@@ -108,7 +128,8 @@ int resp_filter_reusable(const struct resp_filter *f);
 
 /**
  * resp_filter_recycle(f):
- * Send RESET (and AUTH again) upstream; replies the client is still owed
+ * Send RESET (and AUTH again, as in prepare) upstream; replies the client
+ * is still owed
  * go on to it, then hooks->client_done, then hooks->recycled.  The caller
  * bounds the time.
  */
@@ -146,5 +167,35 @@ int resp_filter_no_reset(const struct resp_filter *f);
  * when nothing waits.  The server's EOF gives up by itself.
  */
 int resp_filter_cluster_retry(struct resp_filter *f, int give_up);
+
+/**
+ * resp_filter_reauth(f, why, whylen):
+ * Authenticate again (AUTH from hooks->auth or the password) while a
+ * client is on the connection, at a safe point: no reply owed, no
+ * partial client command, not in MULTI, not RESP2 subscribed, not
+ * MONITOR, replies not switched off, matching exact, no held cluster
+ * reply.  The reply is dropped and reported through hooks->reauthed
+ * (from relay input, never from inside this call).  Returns 1 if AUTH
+ * was sent now; 0 if it is due and goes out at the first safe point
+ * reached while relaying (hooks->reauthed RF_SENT then); -1 with the
+ * reason in ${why} if it cannot be sent (not relaying, one already in
+ * flight, or the auth hook failed).  resp_filter_restart cancels it.
+ */
+int resp_filter_reauth(struct resp_filter *f, char *why, size_t whylen);
+
+/**
+ * resp_filter_unsafe(f):
+ * NULL at a safe point for resp_filter_reauth, else why not, for a log
+ * line (a constant string: "outstanding replies", "MULTI", "RESP2
+ * pub/sub", "MONITOR", ...).
+ */
+const char *resp_filter_unsafe(const struct resp_filter *f);
+
+/**
+ * resp_filter_stuck(f):
+ * The client is a RESP2 subscriber or in MONITOR: no safe point comes
+ * unless the client leaves that mode.
+ */
+int resp_filter_stuck(const struct resp_filter *f);
 
 #endif

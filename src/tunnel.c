@@ -178,7 +178,7 @@ static const struct phase {
 
 /* The deadline for the current phase (uv_now() ms), or 0 for none. */
 static uint64_t
-deadline(const struct tunnel *t)
+phase_deadline(const struct tunnel *t)
 {
 	const struct phase *ph = &phases[t->state];
 	const struct svc_conf *sc = t->sc;
@@ -227,21 +227,33 @@ deadline(const struct tunnel *t)
 	return (due);
 }
 
+/* The timer's next wake: the phase's deadline or the AUTH clock's. */
+static uint64_t
+deadline(const struct tunnel *t)
+{
+	uint64_t due = phase_deadline(t), re = tunnel_reauth_due(t);
+
+	return (re != 0 && (due == 0 || re < due) ? re : due);
+}
+
 static void
 on_timer(uv_timer_t *timer)
 {
 	struct tunnel *t = timer->data;
-	uint64_t now = uv_now(t->loop), due = deadline(t);
+	uint64_t now = uv_now(t->loop), due;
 
 	if (t->deferred) {
 		tunnel_redis_deferred(t);	/* re-arms the timer */
 		return;
 	}
-	if (due == 0)
+	if (tunnel_reauth_tick(t)) {
+		if (t->state != T_DEAD)
+			tunnel_arm_timer(t);
 		return;
-	if (now < due) {
+	}
+	if ((due = phase_deadline(t)) == 0 || now < due) {
 		/* Activity moved the deadline; sleep for the rest. */
-		uv_timer_start(&t->timer, on_timer, due - now, 0);
+		tunnel_arm_timer(t);
 		return;
 	}
 	if (t->state == T_HANDSHAKE && (due = handshake_probe_due(t)) != 0 &&

@@ -121,6 +121,12 @@ struct tunnel {
 	unsigned int st_client:1;	/* counted in conn_active */
 	unsigned int st_pool:2;		/* counted in pool[st_pool - 1] */
 	unsigned int st_reuse:1;	/* this client's reuse verdict counted */
+	unsigned int reauth_warned:1;	/* tunnel_reauth.c: W was logged */
+	/* tunnel_reauth.c: an IAM service's AUTH clock, uv_now() ms */
+	uint64_t auth_at;		/* the last AUTH went out; 0: none */
+	uint64_t reauth_next;		/* ask for AUTH again; 0: asked */
+	uint64_t reauth_asked;		/* first asked since auth_at; 0 */
+	uint64_t reauth_sent;		/* the re-AUTH in flight went out */
 	char peer[64];
 	char upaddr[64];
 	char last_err[160];
@@ -243,6 +249,20 @@ void tunnel_redis_prepare(struct tunnel *t);
 void tunnel_redis_deferred(struct tunnel *t);
 void tunnel_enter_recycle(struct tunnel *t);
 void tunnel_reconnect(struct tunnel *t);
+
+/*
+ * tunnel_reauth.c: re-authentication of IAM services (nothing for others).
+ * tunnel_reauth_start(t, at): an AUTH went out at ${at} (prepare, after
+ * RESET): the clock starts again.  tunnel_reauth_due(t): when the timer
+ * must wake for the clock (0: never), taken with the phase's deadline.
+ * tunnel_reauth_tick(t): from the timer: 1 if it acted (the tunnel may
+ * be dead or closing; re-arm the timer if not), 0 if nothing was due.
+ * tunnel_reauth_report(): the filter's hooks->reauthed (arg: the tunnel).
+ */
+void tunnel_reauth_start(struct tunnel *t, uint64_t at);
+uint64_t tunnel_reauth_due(const struct tunnel *t);
+int tunnel_reauth_tick(struct tunnel *t);
+void tunnel_reauth_report(void *arg, int result, const char *why);
 
 /* tunnel.c: run tunnel_redis_deferred(t) for ${what} from the timer, at
  * once; tunnel_detach_client() closes the client of a kept connection. */

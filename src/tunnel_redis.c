@@ -12,6 +12,7 @@
 
 #include "cluster.h"
 #include "conf.h"
+#include "iam.h"
 #include "log.h"
 #include "relay.h"
 #include "resp_filter.h"
@@ -146,11 +147,31 @@ on_client_eof(void *arg)
 	return (1);
 }
 
+/* An IAM service's AUTH: iamUser and the token source's current token. */
+static int
+on_auth(void *arg, char *user, size_t ulen, char *pass, size_t plen,
+    char *why, size_t whylen)
+{
+	struct tunnel *t = arg;
+	struct iam_svc *s = svc_iam(t->svc);
+
+	if (s == NULL) {
+		snprintf(why, whylen, "no IAM token source for the service");
+		return (-1);
+	}
+	return (iam_auth(s, user, ulen, pass, plen, why, whylen));
+}
+
 void
 tunnel_redis_prepare(struct tunnel *t)
 {
 	struct rf_hooks h = { on_prepared, on_client_done, on_recycled,
-	    on_readonly, on_client_eof, t, NULL, NULL, NULL };
+	    on_readonly, on_client_eof, t, NULL, NULL, NULL, NULL, NULL };
+
+	if (t->sc->iam_user != NULL) {
+		h.auth = on_auth;
+		h.reauthed = tunnel_reauth_report;
+	}
 
 	if (t->sc->cluster) {
 		h.cluster_map = on_cluster_map;
@@ -165,6 +186,7 @@ tunnel_redis_prepare(struct tunnel *t)
 		    "filter");
 		return;
 	}
+	tunnel_reauth_start(t, uv_now(t->loop));
 	resp_filter_prepare(t->rf);
 }
 
@@ -183,6 +205,7 @@ keep(struct tunnel *t)
 	tunnel_detach_client(t);
 	relay_restart(t->relay);
 	resp_filter_restart(t->rf);
+	tunnel_reauth_start(t, t->released);	/* AUTH went after RESET */
 	t->reused = 1;
 	t->uses++;
 	t->close_after = 0;

@@ -75,7 +75,7 @@ main(int argc, char **argv)
 	int cluster = argc > 1 && strcmp(argv[1], "on") == 0;
 	int rounds = argc > 2 ? atoi(argv[2]) : 20, i, k;
 	struct rf_hooks h = { h_prepared, h_void, h_prepared, h_void, h_eof,
-	    NULL, cluster ? h_map : NULL, NULL, NULL };
+	    NULL, cluster ? h_map : NULL, NULL, NULL, NULL, NULL };
 	char *req = malloc(BATCH * 128), *rep = malloc(BATCH * 128);
 	size_t rl = 0, pl = 0;
 	struct svc_conf sc;

@@ -135,7 +135,7 @@ setup(int cluster)
 	    s_fail, &down };
 	struct rf_hooks h = { h_prepared, h_client_done, h_recycled, h_void,
 	    h_client_eof, NULL, cluster ? h_map : NULL,
-	    cluster ? h_miss : NULL, NULL };
+	    cluster ? h_miss : NULL, NULL, NULL, NULL };
 
 	relay_free(r);
 	free(up.out);

@@ -163,7 +163,7 @@ play(struct run *run, const struct svc_conf *sc, const uint8_t *p,
 	    s_fail, &run->way[RELAY_DOWN] };
 	struct rf_hooks h = { h_prepared, h_client_done, h_recycled,
 	    h_readonly, h_client_eof, run, sc->cluster ? h_map : NULL,
-	    sc->cluster ? h_miss : NULL, NULL };
+	    sc->cluster ? h_miss : NULL, NULL, NULL, NULL };
 	struct relay *r;
 	size_t i = 0, len, off, k;
 	int op, dir;
