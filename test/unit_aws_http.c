@@ -184,7 +184,6 @@ test_answers(void)
 	    "127.0.0.1:", 24) == 0);
 	r = run("GET", "/", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
 	    NULL, 1000, 64);
-
 	CHECK(r.status == 0 && strstr(r.err, "closed the connection before "
 	    "the response ended") != NULL);
 	r = run("GET", "/", NULL, NULL, 200, 64);
