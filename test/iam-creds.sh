@@ -27,7 +27,7 @@ EP=http://127.0.0.1:$PORT
 
 # The secrets of this test: none may be printed, anywhere.
 ENV_SECRET=env-secret-wJalrXUtnFEMI
-FILE_SECRET=file-secret-bPxRfiCYEXAMPLE
+FILE_SECRET="file-secret-bPxRfiCYEXAMPLE"
 OTHER_SECRET=other-secret-K7MDENG
 SESSION=env-session-token-FwoGZXIvYXdzE
 cat >"$T/home/.aws/credentials" <<EOF
@@ -81,12 +81,12 @@ mark() { MARK=$(wc -l <"$FAKELOG"); }
 since() { tail -n +"$((MARK + 1))" "$FAKELOG"; }
 setmode() { printf '%s' "$1" >"$MODE"; }
 
-IMDS=(AWS_EC2_METADATA_SERVICE_ENDPOINT=$EP/)
-CONT=(AWS_CONTAINER_CREDENTIALS_FULL_URI=$EP/container/creds
+IMDS=("AWS_EC2_METADATA_SERVICE_ENDPOINT=$EP/")
+CONT=("AWS_CONTAINER_CREDENTIALS_FULL_URI=$EP/container/creds"
 	AWS_CONTAINER_AUTHORIZATION_TOKEN="$AUTH")
-ENVC=(AWS_ACCESS_KEY_ID=AKIAENVEXAMPLE AWS_SECRET_ACCESS_KEY=$ENV_SECRET
-	AWS_SESSION_TOKEN=$SESSION)
-NOHOME=(HOME=$T/nohome)		# no ~/.aws/credentials there
+ENVC=(AWS_ACCESS_KEY_ID=AKIAENVEXAMPLE "AWS_SECRET_ACCESS_KEY=$ENV_SECRET"
+	"AWS_SESSION_TOKEN=$SESSION")
+NOHOME=("HOME=$T/nohome")		# no ~/.aws/credentials there
 
 step "precedence: environment > shared file > container > IMDSv2"
 setmode normal
@@ -115,7 +115,7 @@ printf '%s\n' "$OUT" | grep -q '^akid=ASIAFAKE' || fail "IMDS: akid"
 printf '%s\n' "$OUT" | grep -qx 'token=set' || fail "IMDS: no session token"
 exp=$(printf '%s\n' "$OUT" | sed -n 's/^expiration=//p')
 now=$(date +%s)
-[ "$exp" -gt $((now + 3000)) ] && [ "$exp" -lt $((now + 3700)) ] ||
+{ [ "$exp" -gt $((now + 3000)) ] && [ "$exp" -lt $((now + 3700)) ]; } ||
 	fail "IMDS: expiration $exp is not about now + 3600"
 
 step "IMDSv2 only: a token first, on every GET; v1-style GETs refused"
@@ -153,7 +153,7 @@ probe "secret without key id (env)" \
 	AWS_SECRET_ACCESS_KEY="$ENV_SECRET" "${IMDS[@]}"
 
 step "container: token file or variable, FULL_URI or RELATIVE_URI"
-C=(AWS_CONTAINER_CREDENTIALS_FULL_URI=$EP/container/creds)
+C=("AWS_CONTAINER_CREDENTIALS_FULL_URI=$EP/container/creds")
 probe "token file wins over the variable" 'source=container' \
 	"${NOHOME[@]}" "${C[@]}" AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$T/authfile" \
 	AWS_CONTAINER_AUTHORIZATION_TOKEN="Bearer wrong"
@@ -167,7 +167,7 @@ probe "token file missing" 'error=AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE .*No su
 probe "no token: the endpoint says 401" 'error=container credentials .*HTTP 401' \
 	"${NOHOME[@]}" "${C[@]}"
 probe "FULL_URI https" 'error=.*FULL_URI: https:// is not supported' \
-	"${NOHOME[@]}" AWS_CONTAINER_CREDENTIALS_FULL_URI=https://127.0.0.1:$PORT/x
+	"${NOHOME[@]}" "AWS_CONTAINER_CREDENTIALS_FULL_URI=https://127.0.0.1:$PORT/x"
 probe "FULL_URI to another host" 'error=.*not a loopback address or an ECS/EKS agent' \
 	"${NOHOME[@]}" AWS_CONTAINER_CREDENTIALS_FULL_URI=http://example.com/creds
 # 169.254.170.2 is not ours to contact: in a network namespace of its own
@@ -222,7 +222,7 @@ probe "token PUT refused" \
 since | grep -q '^GET' && fail "403 on the PUT, yet a GET followed (IMDSv1)"
 setmode normal
 probe "IMDS down" "error=IMDSv2 token request failed .*: connect to 127\\.0\\.0\\.1:$DOWN: connection refused" \
-	"${NOHOME[@]}" AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:$DOWN
+	"${NOHOME[@]}" "AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:$DOWN"
 probe "bad endpoint" 'error=IMDSv2: AWS_EC2_METADATA_SERVICE_ENDPOINT: not an http:// URL' \
 	"${NOHOME[@]}" AWS_EC2_METADATA_SERVICE_ENDPOINT=ftp://x
 mark
@@ -240,7 +240,7 @@ e1=$(printf '%s\n' "$OUT" | sed -n 's/^expiration=//p')
 probe "expiring soon (2)" 'source=IMDSv2' "${NOHOME[@]}" "${IMDS[@]}"
 a2=$(printf '%s\n' "$OUT" | sed -n 's/^akid=//p')
 now=$(date +%s)
-[ "$e1" -ge $((now + 30)) ] && [ "$e1" -le $((now + 41)) ] ||
+{ [ "$e1" -ge $((now + 30)) ] && [ "$e1" -le $((now + 41)) ]; } ||
 	fail "expiring: expiration $e1 is not now + 40"
 [ "$a1" != "$a2" ] || fail "two fetches gave the same key id $a1"
 say "two fetches: $a1 then $a2, expiring at now + $((e1 - now)) s"
