@@ -6,6 +6,8 @@
  * and the lookup has returned; the callback fires once, before that.
  */
 #include <ctype.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,11 +159,12 @@ on_headers_complete(http_parser *p)
 {
 	struct aws_http *h = p->data;
 
-	/* Refuse a declared size over the bound before reading it. */
+	/* Refuse a declared size over the bound before reading it (1
+	 * would mean "no body" to http-parser: an error is -1). */
 	if (p->content_length != ULLONG_MAX &&
 	    p->content_length > (uint64_t)h->body_max) {
 		h->perr = "body";
-		return (1);
+		return (-1);
 	}
 	return (0);
 }
@@ -235,13 +238,13 @@ feed(struct aws_http *h, const char *buf, size_t len)
 		finish(h, 0, msg);
 	} else if (h->perr != NULL) {
 		finish(h, 0, h->perr);
-	} else if (e != HPE_OK) {
-		say(msg, sizeof(msg), "malformed response from %s: %s",
-		    h->peer, http_errno_description(e));
-		finish(h, 0, msg);
 	} else if (len == 0) {
 		say(msg, sizeof(msg), "%s closed the connection before "
 		    "the response ended", h->peer);
+		finish(h, 0, msg);
+	} else if (e != HPE_OK) {
+		say(msg, sizeof(msg), "malformed response from %s: %s",
+		    h->peer, http_errno_description(e));
 		finish(h, 0, msg);
 	}
 }

@@ -8,7 +8,7 @@ set -eu
 gen_certs
 export FUZZ_CERT_DIR=$T
 export LSAN_OPTIONS="suppressions=$top_srcdir/test/fuzz/lsan.supp:print_suppressions=0"
-for n in conf ini tls identity nc chain relay resp filter cluster http sigv4; do
+for n in conf ini tls identity nc chain relay resp filter cluster http sigv4 awscreds; do
 	out=$("$top_builddir/test/replay_$n" "$top_srcdir/test/fuzz/corpus/$n" \
 		"$top_srcdir/test/fuzz/regress/$n" 2>&1) || {
 		printf '%s\n' "$out" | tail -n 30
