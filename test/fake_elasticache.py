@@ -19,10 +19,15 @@ presigns exactly the same URL, and it is not expired (X-Amz-Date +
 X-Amz-Expires >= now) nor from the future (X-Amz-Date <= now + 300).
 AUTH answers +OK or ElastiCache's "-WRONGPASS invalid username-password
 pair or user is disabled."; the reason goes to stderr and one line per
-AUTH to AUTHLOG ("AUTH ok user=... cache=... date=..." or "AUTH fail
-user=... reason=...").  Before a good AUTH every other command gets
-"-NOAUTH Authentication required."; RESET answers +RESET and forgets the
-AUTH (an IAM cache's default user is off), as redtun's reuse expects.
+AUTH to AUTHLOG ("AUTH ok conn=C n=N user=... cache=... date=..." where
+N counts the good AUTHs of connection C, or "AUTH fail conn=C user=...
+reason=..."); a failed AUTH leaves the connection as it was, as in Redis.
+Before a good AUTH every other command gets "-NOAUTH Authentication
+required."; RESET answers +RESET and forgets the AUTH (an IAM cache's
+default user is off), as redtun's reuse expects.  FAKE_EC_AUTH_TTL=S
+closes a connection S seconds after its last good AUTH (ElastiCache's
+12 hours, shortened), logging "CLOSE conn=C n=N ...".  MULTI queues
+every command, AUTH included, until EXEC or DISCARD, as Redis does.
 Tokens and secrets are never logged.
 """
 
@@ -32,6 +37,7 @@ import socket
 import socketserver
 import ssl
 import sys
+import itertools
 import threading
 import time
 from urllib.parse import unquote
@@ -54,6 +60,10 @@ data = {}
 data_lock = threading.Lock()
 log_lock = threading.Lock()
 authlog = None
+conn_ids = itertools.count(1)
+# ElastiCache closes a connection 12 h after its last good AUTH; tests say
+# how many seconds here (0: never).
+AUTH_TTL = float(os.environ.get("FAKE_EC_AUTH_TTL") or 0)
 
 
 class ProtocolError(Exception):
@@ -161,6 +171,10 @@ class Conn:
         self.sock = sock
         self.authed = False
         self.buf = bytearray()
+        self.id = next(conn_ids)
+        self.nauth = 0             # good AUTHs on this connection
+        self.auth_at = None        # monotonic time of the last one
+        self.multi = None          # the commands queued after MULTI
 
     def parse(self):
         """One command (a list of bytes) from the buffer, or None."""
@@ -205,7 +219,8 @@ class Conn:
 
     def auth(self, args):
         if len(args) != 3:
-            log_auth("AUTH fail user=default reason=no-user")
+            log_auth("AUTH fail conn=%d user=default reason=no-user" %
+                     self.id)
             print("fake_elasticache: AUTH without a user", file=sys.stderr,
                   flush=True)
             return WRONGPASS
@@ -217,26 +232,54 @@ class Conn:
         u = shown(args[1])
         if reason is None:
             self.authed = True
-            log_auth("AUTH ok user=%s %s" % (u, info))
+            self.nauth += 1
+            self.auth_at = time.monotonic()
+            log_auth("AUTH ok conn=%d n=%d user=%s %s" % (
+                self.id, self.nauth, u, info))
             return b"+OK\r\n"
-        self.authed = False
-        log_auth("AUTH fail user=%s %s reason=%s" % (u, info, reason))
+        # As in Redis, a failed AUTH leaves the connection as it was.
+        log_auth("AUTH fail conn=%d user=%s %s reason=%s" % (
+            self.id, u, info, reason))
         print("fake_elasticache: AUTH %s refused: %s" % (u, reason),
               file=sys.stderr, flush=True)
         return WRONGPASS
 
     def command(self, args):
+        """The reply to ${args}, or None to close (QUIT)."""
         name = args[0].upper()
-        n = len(args)
-        if name == b"AUTH":
-            return self.auth(args)
         if name == b"QUIT":
             return None
         if name == b"RESET":
             self.authed = False
+            self.auth_at = None
+            self.multi = None
             return b"+RESET\r\n"
-        if not self.authed:
+        if not self.authed and name != b"AUTH":
             return NOAUTH
+        if name == b"MULTI":
+            if self.multi is not None:
+                return b"-ERR MULTI calls can not be nested\r\n"
+            self.multi = []
+            return b"+OK\r\n"
+        if name in (b"EXEC", b"DISCARD"):
+            if self.multi is None:
+                return b"-ERR %s without MULTI\r\n" % name
+            queued, self.multi = self.multi, None
+            if name == b"DISCARD":
+                return b"+OK\r\n"
+            # Like Redis, AUTH is queued too: its reply is in EXEC's.
+            return b"*%d\r\n" % len(queued) + b"".join(
+                self.one(a) for a in queued)
+        if self.multi is not None:
+            self.multi.append(args)
+            return b"+QUEUED\r\n"
+        return self.one(args)
+
+    def one(self, args):
+        name = args[0].upper()
+        n = len(args)
+        if name == b"AUTH":
+            return self.auth(args)
         if name == b"PING":
             return bulk(args[1]) if n > 1 else b"+PONG\r\n"
         if name == b"ECHO" and n == 2:
@@ -275,9 +318,26 @@ class Conn:
             return b":%d\r\n" % v
         return b"-ERR unknown command '%s'\r\n" % shown(args[0]).encode()
 
+    def expired(self):
+        """Closed for want of a fresh AUTH, as ElastiCache does."""
+        if not AUTH_TTL or self.auth_at is None:
+            self.sock.settimeout(None)
+            return False
+        left = self.auth_at + AUTH_TTL - time.monotonic()
+        if left > 0:
+            self.sock.settimeout(left)
+            return False
+        log_auth("CLOSE conn=%d n=%d reason=no AUTH for %g s" % (
+            self.id, self.nauth, AUTH_TTL))
+        return True
+
     def serve(self):
-        while True:
-            chunk = self.sock.recv(65536)
+        while not self.expired():
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            self.sock.settimeout(None)
             if not chunk:
                 return
             self.buf += chunk

@@ -41,7 +41,7 @@ step "test/fake_elasticache.py: a good token passes, bad ones fail"
 gen_certs
 port=$(free_port)
 export FAKE_EC_AKID=AKIAFAKEEXAMPLE FAKE_EC_SECRET='fake/secret+key='
-export FAKE_EC_TOKEN='sess+tok/en=' FAKE_EC_CACHE=my-cache
+export FAKE_EC_TOKEN='sess+tok/en=' FAKE_EC_CACHE=my-cache FAKE_EC_AUTH_TTL=1
 spawn "$T/fake.log" "$PY" "$top_srcdir/test/fake_elasticache.py" \
 	"$T/server.crt" "$T/server.key" "$port" "$T/auth.log"
 wait_for_port "$port"
@@ -90,3 +90,37 @@ if grep -qF -e "$FAKE_EC_SECRET" -e "$FAKE_EC_TOKEN" -e "${good#*Signature=}" \
 	fail "the fake logged a secret"
 fi
 say "fake ElastiCache: 4 good AUTHs passed, $n bad tokens refused"
+
+step "the fake closes a connection FAKE_EC_AUTH_TTL after its last AUTH"
+# One connection: AUTH, AUTH again 0.6 s later (which extends it), a PING
+# past the first AUTH's deadline, then MULTI queues an AUTH; the close
+# comes about 1 s after the last good AUTH.
+"$PY" - "$port" "$T/ca.crt" "$good" >"$T/ttl.out" 2>&1 <<'PY' ||
+import socket, ssl, sys, time
+port, ca, tok = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode()
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)))
+s.settimeout(5)
+def cmd(*a):
+    s.sendall(b"*%d\r\n" % len(a) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(x), x) for x in a))
+    return s.recv(4096)
+auth = (b"AUTH", b"iam user+1", tok)
+print(cmd(*auth), cmd(b"MULTI"), cmd(*auth), cmd(b"EXEC"))
+time.sleep(0.6)
+print(cmd(*auth))
+time.sleep(0.6)
+print(cmd(b"PING"))
+t = time.monotonic()
+print(s.recv(4096), round(time.monotonic() - t, 1))
+PY
+	fail "the TTL client failed: $(cat "$T/ttl.out")"
+cat "$T/ttl.out"
+assert_eq "b'+OK\r\n' b'+OK\r\n' b'+QUEUED\r\n' b'*1\r\n+OK\r\n'" \
+	"$(sed -n 1p "$T/ttl.out")" "AUTH, MULTI, AUTH queued, EXEC"
+assert_eq "b'+OK\r\n'" "$(sed -n 2p "$T/ttl.out")" "AUTH again"
+assert_eq "b'+PONG\r\n'" "$(sed -n 3p "$T/ttl.out")" "PING after 1.2 s"
+assert_contains "$(sed -n 4p "$T/ttl.out")" "b''" "closed"
+grep -q '^CLOSE conn=[0-9]* n=3 ' "$T/auth.log" ||
+	fail "no CLOSE line after 3 AUTHs: $(grep CLOSE "$T/auth.log")"
