@@ -49,7 +49,8 @@ MAX_BUF = 1 << 20          # unparsed input per connection
 MAX_BULK = 512 * 1024      # one argument
 MAX_ARGS = 4096            # arguments per command
 MAX_KEYS = 100000          # the whole data set
-WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+WRONGPASS = (b"-WRONGPASS invalid username-password pair or user is "
+             b"disabled.\r\n")
 NOAUTH = b"-NOAUTH Authentication required.\r\n"
 TOKEN_KEYS = ["Action", "User", "ResourceType", "X-Amz-Algorithm",
               "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
