@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +109,7 @@ sigv4_uri_encode(const char *in, char *out, size_t outlen)
 		return (-1);
 	out[0] = '\0';
 	(void)w_enc(&w, in);
-	if (w.err) {
+	if (w.err || w.len > INT_MAX) {
 		out[0] = '\0';
 		return (-1);
 	}
@@ -279,6 +280,8 @@ sigv4_elasticache_token(const struct sigv4_req *rq, char *out,
 	if (rq->now < 0 || rq->now > NOW_MAX)
 		goto err;
 	t = (time_t)rq->now;
+	if ((int64_t)t != rq->now)
+		goto err;
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &tm) != 16)
 		goto err;
@@ -327,7 +330,7 @@ sigv4_elasticache_token(const struct sigv4_req *rq, char *out,
 		goto err;
 	w_str(&w, "&X-Amz-Signature=");
 	w_str(&w, sig);
-	if (w.err)
+	if (w.err || w.len > INT_MAX)
 		goto err;
 	return ((int)w.len);
 

@@ -34,7 +34,11 @@ struct sigv4_req {
  * sigv4_elasticache_token(rq, out, outlen):
  * Write the token for ${rq} NUL-terminated into ${out}.  Returns its
  * length, or -1 if it does not fit in ${outlen} bytes or a field is
- * missing (NULL or empty, but session_token).  ${out} then holds "".
+ * missing (NULL or empty, but session_token: NULL or "" means none) or
+ * out of bounds (a cache that is not a plain host name [A-Za-z0-9._-],
+ * a secret over 256 bytes, a time before 1970 or after 9999).  ${out}
+ * then holds "" (when ${outlen} > 0).  Secrets and derived keys are wiped
+ * from the stack before it returns.
  */
 int sigv4_elasticache_token(const struct sigv4_req *rq, char *out,
     size_t outlen);

@@ -60,7 +60,8 @@ check_encoded(const char *enc, size_t len, int query)
 	for (i = 0; i < len; i++) {
 		if (enc[i] == '%') {
 			CHECK(i + 2 < len);
-			CHECK(hexval(enc[i + 1]) >= 0 && hexval(enc[i + 2]) >= 0);
+			CHECK(hexval(enc[i + 1]) >= 0);
+			CHECK(hexval(enc[i + 2]) >= 0);
 			i += 2;
 			continue;
 		}
