@@ -98,7 +98,9 @@ for port in "$L" "$LR"; do
 		fail "the idle connection (port $p) was not re-authenticated"
 	read -r word secs saw <<<"$(sed -n 2p "$T/sub.out")"
 	assert_eq "eof True" "$word $saw" "the subscriber was closed"
-	awk -v s="$secs" 'BEGIN { exit !(s >= 3 && s < 5.5) }' ||
+	# The limit runs from the connection's AUTH, which may predate this
+	# client by up to iamReauth (2 s) on a kept connection (reuse).
+	awk -v s="$secs" 'BEGIN { exit !(s >= 1.5 && s < 5.5) }' ||
 		fail "subscriber closed after $secs s, not before the 6 s limit"
 	n=$(grep -c "re-authenticated (IAM)" "$T/redtun.log")
 	step "re-authentications so far: $n; AUTH calls at redis: $before -> $(auths)"
