@@ -143,9 +143,11 @@ error_text(const char *frame, size_t len, const char *what, char *why,
 }
 
 /*
- * AUTH iamUser TOKEN for an IAM service: the runtime's token, or at start
- * (no token yet: discovery comes before the first commit) one made now
- * from the credential chain; this thread may block.
+ * AUTH iamUser TOKEN for an IAM service: a token for ${svc}'s settings
+ * from the runtime (during a reload's prepare, signed from the credentials
+ * in use when the settings changed), or at start (no credentials yet:
+ * discovery comes before the first commit) one made now from the
+ * credential chain; this thread may block.
  */
 static int
 auth_iam(struct conv *cv, struct svc *svc, char *why, size_t whylen)
@@ -161,8 +163,8 @@ auth_iam(struct conv *cv, struct svc *svc, char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 		return (-1);
 	}
-	if ((svc_iam(svc) == NULL || iam_auth(svc_iam(svc), user, sizeof(user),
-	    tok, SIGV4_TOKEN_MAX, w, sizeof(w)) != 0) &&
+	if ((svc_iam(svc) == NULL || iam_auth(svc_iam(svc), sc, user,
+	    sizeof(user), tok, SIGV4_TOKEN_MAX, w, sizeof(w)) != 0) &&
 	    iam_token_once(sc, 2000, tok, SIGV4_TOKEN_MAX, w,
 	    sizeof(w)) != 0) {
 		snprintf(why, whylen, "IAM: %s", w);
@@ -180,7 +182,7 @@ auth_iam(struct conv *cv, struct svc *svc, char *why, size_t whylen)
 	}
 	r = 0;
 out:
-	memset(tok, 0, SIGV4_TOKEN_MAX);
+	explicit_bzero(tok, SIGV4_TOKEN_MAX);
 	free(tok);
 	return (r);
 }

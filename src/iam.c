@@ -60,42 +60,61 @@ out:
 	return (s);
 }
 
-/* Sign ${s}'s token from the credentials in use (main loop). */
-static void
-make_token(struct iam *iam, struct iam_svc *s, int64_t now, char *buf)
+/*
+ * Sign a token for these settings from the credentials in use into
+ * ${out}: its length, or -1 with the reason in ${why}.  With the lock held
+ * (signing is pure CPU, microseconds); any thread.
+ */
+static int
+sign_locked(struct iam *iam, const char *user, const char *cache,
+    const char *region, int serverless, int64_t now, char *out,
+    size_t outlen, char *why, size_t whylen)
 {
 	struct sigv4_req rq;
-	char t[32], why[IAM_WHY_MAX] = "";
-	int n = -1, again = 0;
+	char t[32];
+	int n;
 
-	buf[0] = '\0';
-	uv_mutex_lock(&iam->lock);
-	memset(&rq, 0, sizeof(rq));
-	if (iam->creds == NULL)
-		iam_say(why, sizeof(why), "IAM: no AWS credentials (%s)",
+	out[0] = '\0';
+	if (iam->creds == NULL) {
+		iam_say(why, whylen, "IAM: no AWS credentials (%s)",
 		    iam->cred_why);
-	else if (iam->creds->expiration != 0 &&
-	    now >= iam->creds->expiration)
-		iam_say(why, sizeof(why), "IAM: AWS credentials from %s "
-		    "expired at %s", iam->creds->source,
-		    iam_iso(iam->creds->expiration, t, sizeof(t)));
-	else {
-		rq.access_key_id = iam->creds->access_key_id;
-		rq.secret_access_key = iam->creds->secret_access_key;
-		rq.session_token = iam->creds->session_token;
-		rq.region = s->region;
-		rq.cache = s->cache;
-		rq.user = s->user;
-		rq.serverless = s->serverless;
-		rq.now = now;
-		/* Signing is pure CPU, microseconds: fine under the lock. */
-		if ((n = sigv4_elasticache_token(&rq, buf,
-		    SIGV4_TOKEN_MAX)) < 0)
-			iam_say(why, sizeof(why), "IAM: cannot make a token "
-			    "(a field is empty or the token is too long)");
+		return (-1);
 	}
+	if (iam->creds->expiration != 0 && now >= iam->creds->expiration) {
+		iam_say(why, whylen, "IAM: AWS credentials from %s expired at "
+		    "%s", iam->creds->source, iam_iso(iam->creds->expiration,
+		    t, sizeof(t)));
+		return (-1);
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.access_key_id = iam->creds->access_key_id;
+	rq.secret_access_key = iam->creds->secret_access_key;
+	rq.session_token = iam->creds->session_token;
+	rq.region = region;
+	rq.cache = cache;
+	rq.user = user;
+	rq.serverless = serverless;
+	rq.now = now;
+	if ((n = sigv4_elasticache_token(&rq, out, outlen)) < 0)
+		iam_say(why, whylen, "IAM: cannot make a token (a field is "
+		    "empty or the token is too long)");
+	return (n);
+}
+
+/*
+ * Sign ${s}'s token anew (lock held); on failure the source has no token
+ * and says why.  Returns the length or -1; ${why} gets the reason.
+ */
+static int
+resign_locked(struct iam *iam, struct iam_svc *s, int64_t now, char *why,
+    size_t whylen)
+{
+	char t[32];
+	int n;
+
+	n = sign_locked(iam, s->user, s->cache, s->region, s->serverless,
+	    now, s->token, sizeof(s->token), why, whylen);
 	if (n >= 0) {
-		memcpy(s->token, buf, (size_t)n + 1);
 		s->made = now;
 		/* A token is no better than the session it was signed in. */
 		s->until = iam->creds->expiration;
@@ -103,14 +122,27 @@ make_token(struct iam *iam, struct iam_svc *s, int64_t now, char *buf)
 		    "expired at %s", iam->creds->source,
 		    iam_iso(s->until, t, sizeof(t)));
 	} else {
-		/* The same failure again (retries, renewals): logged once. */
-		again = s->token[0] == '\0' && strcmp(s->why, why) == 0;
 		iam_wipe(s->token, sizeof(s->token));
 		s->made = s->until = 0;
 		iam_say(s->why, sizeof(s->why), "%s", why);
 	}
+	return (n);
+}
+
+/* Sign ${s}'s token from the credentials in use (main loop). */
+static void
+make_token(struct iam *iam, struct iam_svc *s, int64_t now)
+{
+	char why[IAM_WHY_MAX] = "", was[IAM_WHY_MAX];
+	int n, again;
+
+	uv_mutex_lock(&iam->lock);
+	/* The same failure again (retries, renewals): logged once. */
+	again = s->token[0] == '\0';
+	memcpy(was, s->why, sizeof(was));
+	n = resign_locked(iam, s, now, why, sizeof(why));
+	again = again && strcmp(was, why) == 0;
 	uv_mutex_unlock(&iam->lock);
-	iam_wipe(buf, SIGV4_TOKEN_MAX);
 	if (n < 0 && !again)
 		log_msg(LOG_LVL_ERR, s->name, "%s", why);
 	else if (n >= 0)
@@ -124,20 +156,14 @@ iam_remake_all(struct iam *iam)
 {
 	struct iam_svc *s, *head;
 	int64_t now = sigv4_now();
-	char *buf;
 
-	if ((buf = malloc(SIGV4_TOKEN_MAX)) == NULL) {
-		log_msg(LOG_LVL_ERR, NULL, "IAM: out of memory making tokens");
-		return;
-	}
 	/* The list only grows at its head: walk what is there now. */
 	uv_mutex_lock(&iam->lock);
 	head = iam->svcs;
 	uv_mutex_unlock(&iam->lock);
 	for (s = head; s != NULL; s = s->next)
 		if (s->active)
-			make_token(iam, s, now, buf);
-	free(buf);
+			make_token(iam, s, now);
 }
 
 static void
@@ -159,7 +185,7 @@ static int
 take_settings(struct iam *iam, struct iam_svc *s, const struct svc_conf *sc)
 {
 	char *u = strdup(sc->iam_user), *c = strdup(sc->iam_cache);
-	char *r = strdup(sc->iam_region);
+	char *r = strdup(sc->iam_region), why[IAM_WHY_MAX];
 	int changed;
 
 	if (u == NULL || c == NULL || r == NULL) {
@@ -174,10 +200,13 @@ take_settings(struct iam *iam, struct iam_svc *s, const struct svc_conf *sc)
 	s->serverless = sc->iam_serverless;
 	s->refresh = sc->iam_token_refresh;
 	s->active = 1;
-	if (changed) {
-		iam_wipe(s->token, sizeof(s->token));
-		s->made = 0;
-	}
+	/*
+	 * A token for the new settings at once, so that no connection made
+	 * after this finds none (or one for the old settings); without
+	 * credentials the source says why.
+	 */
+	if (changed)
+		(void)resign_locked(iam, s, sigv4_now(), why, sizeof(why));
 	uv_mutex_unlock(&iam->lock);
 	return (changed);
 }
@@ -241,30 +270,60 @@ iam_commit(struct iam *iam, const struct svc_conf *const *scs, size_t n,
 	    (uint64_t)every * 1000, (uint64_t)every * 1000);
 }
 
+/* ${s} (lock held) is in force with ${sc}'s settings. */
+static int
+same_settings(const struct iam_svc *s, const struct svc_conf *sc)
+{
+
+	return (s->active > 0 && same(s->user, sc->iam_user) &&
+	    same(s->cache, sc->iam_cache) && same(s->region, sc->iam_region) &&
+	    s->serverless == sc->iam_serverless);
+}
+
 int
-iam_auth(struct iam_svc *s, char *user, size_t ulen, char *token,
-    size_t tlen, char *why, size_t whylen)
+iam_auth(struct iam_svc *s, const struct svc_conf *sc, char *user,
+    size_t ulen, char *token, size_t tlen, char *why, size_t whylen)
 {
 	int64_t now = sigv4_now(), age;
 	int r = -1;
 
 	user[0] = token[0] = '\0';
+	if (sc->iam_user == NULL) {
+		iam_say(why, whylen, "IAM: the service is not configured for "
+		    "IAM");
+		return (-1);
+	}
+	if (strlen(sc->iam_user) >= ulen) {
+		iam_say(why, whylen, "IAM: the user id is too long");
+		return (-1);
+	}
 	uv_mutex_lock(&s->iam->lock);
-	if (!s->active || s->token[0] == '\0' ||
-	    (s->until != 0 && now >= s->until))
+	if (!same_settings(s, sc)) {
+		/*
+		 * A connection of an older (or newer, during a reload's
+		 * prepare) generation: a token for its own settings, signed
+		 * now from the credentials in use.  Rare: only around a
+		 * reload that changed the IAM settings.
+		 */
+		if (sign_locked(s->iam, sc->iam_user, sc->iam_cache,
+		    sc->iam_region, sc->iam_serverless, now, token, tlen, why,
+		    whylen) >= 0)
+			r = 0;
+	} else if (s->token[0] == '\0' || (s->until != 0 && now >= s->until))
 		iam_say(why, whylen, "%s", s->why[0] != '\0' ? s->why :
 		    "IAM: no token yet");
 	else if ((age = now - s->made) > SIGV4_EXPIRES - 60)
 		iam_say(why, whylen, "IAM token is stale (no renewal for "
 		    "%lld s)", (long long)age);
-	else if (strlen(s->user) >= ulen || strlen(s->token) >= tlen)
+	else if (strlen(s->token) >= tlen)
 		iam_say(why, whylen, "IAM: the token is too long");
 	else {
-		memcpy(user, s->user, strlen(s->user) + 1);
 		memcpy(token, s->token, strlen(s->token) + 1);
 		r = 0;
 	}
 	uv_mutex_unlock(&s->iam->lock);
+	if (r == 0)
+		memcpy(user, sc->iam_user, strlen(sc->iam_user) + 1);
 	return (r);
 }
 

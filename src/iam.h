@@ -56,8 +56,8 @@ void iam_read_static(struct iam *iam);
  * On the main loop: the services ${scs} (n of them; those without iamUser
  * are ignored) are now in force: each one's token source takes its
  * settings (copied) and gets a token at once if there are credentials;
- * sources of services no longer configured stop renewing and answer
- * iam_auth with an error.  Credentials: those iam_read_static found, else
+ * sources of services no longer configured stop renewing (iam_auth still
+ * signs for older generations' connections while there are credentials).  Credentials: those iam_read_static found, else
  * the container endpoint or IMDSv2, fetched now if there are none yet or
  * ${reread} (SIGHUP).  Until the first credentials arrive, iam_auth fails
  * with the reason.
@@ -66,14 +66,17 @@ void iam_commit(struct iam *iam, const struct svc_conf *const *scs, size_t n,
     int reread);
 
 /**
- * iam_auth(s, user, ulen, token, tlen, why, whylen):
- * Any thread: copy the AUTH user (iamUser) and the current token into
- * ${user} and ${token}.  Returns 0, or -1 with the reason in ${why} (no
- * credentials yet and why; the service is not configured for IAM; the
- * token is older than its validity because the main loop stalled).
+ * iam_auth(s, sc, user, ulen, token, tlen, why, whylen):
+ * Any thread: copy the AUTH user (${sc}'s iamUser) and a token for ${sc}'s
+ * settings into ${user} and ${token}: the source's current token when it
+ * is in force with the same settings, else (a generation older or newer
+ * than the settings in force, around a reload that changed them) one
+ * signed now from the credentials in use.  Returns 0, or -1 with the
+ * reason in ${why} (no credentials yet and why; they expired; the token
+ * is older than its validity because the main loop stalled).
  */
-int iam_auth(struct iam_svc *s, char *user, size_t ulen, char *token,
-    size_t tlen, char *why, size_t whylen);
+int iam_auth(struct iam_svc *s, const struct svc_conf *sc, char *user,
+    size_t ulen, char *token, size_t tlen, char *why, size_t whylen);
 
 /* iam_stop(iam): on the main loop, stop every timer and fetch (shutdown).
  * iam_free(iam): free, once the loop has run the close callbacks. */

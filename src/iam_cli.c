@@ -138,7 +138,7 @@ iam_cli_token(const char *path, const char *service, int format)
 			printf("%s\n", tok);
 			status = fflush(stdout) == 0 ? 0 : IAM_CLI_NO_CREDS;
 		}
-		memset(tok, 0, SIGV4_TOKEN_MAX);
+		explicit_bzero(tok, SIGV4_TOKEN_MAX);
 		free(tok);
 	}
 	conf_free(cf);

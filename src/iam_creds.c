@@ -21,6 +21,16 @@
 
 static void fetch_start(struct iam *);
 
+/* Why there are no credentials, for the sources (workers read it). */
+static void
+cred_why(struct iam *iam, const char *why, const char *more)
+{
+
+	uv_mutex_lock(&iam->lock);
+	iam_say(iam->cred_why, sizeof(iam->cred_why), "%s%s", why, more);
+	uv_mutex_unlock(&iam->lock);
+}
+
 void
 iam_say(char *dst, size_t len, const char *fmt, ...)
 {
@@ -124,11 +134,27 @@ static void
 fetched(void *arg, struct aws_creds *c, const char *why)
 {
 	struct iam *iam = arg;
-	char t[32];
+	char t[32], soon[200];
 	int64_t now = sigv4_now();
 
 	iam->fetch = NULL;
+	if (c != NULL && c->expiration != 0 &&
+	    c->expiration <= now + IAM_EXPIRY_MIN) {
+		/*
+		 * Expired (or nearly): adopting them would mean fetching
+		 * again at once, every second.  A failure: back-off, and the
+		 * reason (without the time, so that it is logged once).
+		 */
+		log_msg(LOG_LVL_DEBUG, NULL, "IAM: credentials from %s expire "
+		    "at %s", c->source, iam_iso(c->expiration, t, sizeof(t)));
+		iam_say(soon, sizeof(soon), "the credentials from %s are "
+		    "expired or expire within %d s", c->source, IAM_EXPIRY_MIN);
+		aws_creds_free(c);
+		c = NULL;
+		why = soon;
+	}
 	if (c != NULL) {
+		iam->file_kept = 0;
 		adopt(iam, c);
 		arm_refresh(iam);
 		iam_remake_all(iam);
@@ -158,7 +184,7 @@ fetched(void *arg, struct aws_creds *c, const char *why)
 		/* Said once: "IAM: no AWS credentials (no credentials: ...)" */
 		if (strncmp(why, "no credentials: ", 16) == 0)
 			why += 16;
-		iam_say(iam->cred_why, sizeof(iam->cred_why), "%s", why);
+		cred_why(iam, why, "");
 		iam_remake_all(iam);	/* the sources say why */
 	}
 	(void)uv_timer_start(&iam->cred_timer, cred_timer_cb,
@@ -193,6 +219,7 @@ iam_creds_commit(struct iam *iam, int reread)
 	uv_mutex_unlock(&iam->lock);
 	switch (st) {
 	case ST_CREDS:
+		iam->file_kept = 0;
 		if (iam->fetch != NULL)
 			aws_creds_cancel(iam->fetch);
 		iam->fetch = NULL;
@@ -207,15 +234,28 @@ iam_creds_commit(struct iam *iam, int reread)
 		else {
 			log_msg(LOG_LVL_ERR, NULL, "IAM: cannot read AWS "
 			    "credentials: %s", why);
-			iam_say(iam->cred_why, sizeof(iam->cred_why), "%s",
-			    why);
+			cred_why(iam, why, "");
 		}
 		break;
 	case ST_UNSET:
+		if (iam->creds != NULL &&
+		    strncmp(iam->creds->source, "shared file", 11) == 0) {
+			/*
+			 * The file that supplied them is gone, or unreadable
+			 * as it looks after the privilege drop (chroot,
+			 * another home): not a reason to change identity.
+			 */
+			if (!iam->file_kept)
+				log_msg(LOG_LVL_WARNING, NULL, "IAM: %s; keeping "
+				    "the credentials from %s (restart redtun "
+				    "to change the credential source)", why,
+				    iam->creds->source);
+			iam->file_kept = 1;
+			break;
+		}
 		if (iam->creds == NULL)
-			iam_say(iam->cred_why, sizeof(iam->cred_why),
-			    "%s; asking the container endpoint or IMDSv2",
-			    why);
+			cred_why(iam, why, "; asking the container endpoint "
+			    "or IMDSv2");
 		if ((iam->creds == NULL || reread) && iam->fetch == NULL) {
 			(void)uv_timer_stop(&iam->cred_timer);
 			iam->backoff = 0;

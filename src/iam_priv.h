@@ -15,6 +15,8 @@
 #define IAM_WHY_MAX	150		/* what a client reads: short */
 #define IAM_FETCH_MS	2000		/* ms per credential request */
 #define IAM_BACKOFF_MAX	60		/* s between failed fetches */
+#define IAM_EXPIRY_MIN	60		/* s: credentials expiring sooner
+					   are a failed fetch */
 
 struct aws_creds;
 struct aws_fetch;
@@ -46,9 +48,11 @@ struct iam {
 	int st;
 	struct aws_creds *st_creds;
 	char st_why[256];
-	/* Main loop only. */
+	/* Written on the main loop under lock; read there, or under lock. */
 	struct aws_creds *creds;	/* in use, or NULL */
 	char cred_why[200];		/* why there are none */
+	/* Main loop only. */
+	int file_kept;			/* warned: kept the file's creds */
 	uv_timer_t cred_timer;		/* refresh before expiry, retry */
 	uv_timer_t token_timer;		/* remake every token */
 	int timers;			/* the timers are initialised */

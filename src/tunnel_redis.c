@@ -159,7 +159,8 @@ on_auth(void *arg, char *user, size_t ulen, char *pass, size_t plen,
 		snprintf(why, whylen, "no IAM token source for the service");
 		return (-1);
 	}
-	return (iam_auth(s, user, ulen, pass, plen, why, whylen));
+	/* This tunnel's settings: its generation may not be the latest. */
+	return (iam_auth(s, t->sc, user, ulen, pass, plen, why, whylen));
 }
 
 void
