@@ -122,6 +122,8 @@ struct tunnel {
 	unsigned int st_pool:2;		/* counted in pool[st_pool - 1] */
 	unsigned int st_reuse:1;	/* this client's reuse verdict counted */
 	unsigned int reauth_warned:1;	/* tunnel_reauth.c: W was logged */
+	unsigned int reauth_failed:1;	/* tunnel_reauth.c: a failure was
+					   logged since the last success */
 	/* tunnel_reauth.c: an IAM service's AUTH clock, uv_now() ms */
 	uint64_t auth_at;		/* the last AUTH went out; 0: none */
 	uint64_t reauth_next;		/* ask for AUTH again; 0: asked */

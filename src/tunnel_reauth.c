@@ -27,6 +27,9 @@
 /* After a failure: try again in half the time left, at most this. */
 #define RETRY_MAX_MS	(60 * 1000)
 #define RETRY_MIN_MS	1000
+/* Past W: as long as W is past (so doubling), within these bounds. */
+#define LATE_MIN_MS	(30 * 1000)
+#define LATE_MAX_MS	(300 * 1000)
 /* W is iamLifetime less min(this, (iamLifetime - iamReauth) / 2). */
 #define MARGIN_MAX_MS	(300 * 1000)
 
@@ -51,18 +54,38 @@ deadline_w(const struct tunnel *t)
 	return (t->auth_at + (life > margin ? life - margin : 0));
 }
 
-/* A failed attempt: the next one in half the time left to W, bounded. */
+/*
+ * A failed attempt (${why}: the token source's or the server's): the next
+ * one in half the time left to W, bounded; past W (credentials gone, a
+ * policy revoked: it may last) as long again as W is past, from 30 s to
+ * 5 min, so that N connections do not send AUTH and log every second.  The
+ * first failure since the last success is a warning, later ones debug.
+ */
 static void
-retry_later(struct tunnel *t, uint64_t now)
+failed(struct tunnel *t, uint64_t now, const char *why)
 {
 	uint64_t w = deadline_w(t), delay;
+	char esc[200];
 
-	delay = w > now ? (w - now) / 2 : RETRY_MIN_MS;
-	if (delay > RETRY_MAX_MS)
-		delay = RETRY_MAX_MS;
-	if (delay < RETRY_MIN_MS)
-		delay = RETRY_MIN_MS;
+	if (w > now) {
+		delay = (w - now) / 2;
+		if (delay > RETRY_MAX_MS)
+			delay = RETRY_MAX_MS;
+		if (delay < RETRY_MIN_MS)
+			delay = RETRY_MIN_MS;
+	} else {
+		delay = now - w;
+		if (delay > LATE_MAX_MS)
+			delay = LATE_MAX_MS;
+		if (delay < LATE_MIN_MS)
+			delay = LATE_MIN_MS;
+	}
 	t->reauth_next = now + delay;
+	log_msg(t->reauth_failed ? LOG_LVL_DEBUG : LOG_LVL_WARNING,
+	    svc_name(t->svc), "%s: IAM re-authentication failed: %s; trying "
+	    "again in %.0f s", t->peer, log_escape(esc, sizeof(esc), why,
+	    strlen(why)), (double)delay / 1000.0);
+	t->reauth_failed = 1;
 }
 
 void
@@ -98,7 +121,7 @@ tunnel_reauth_due(const struct tunnel *t)
 static void
 ask(struct tunnel *t, uint64_t now)
 {
-	char why[160], esc[200];
+	char why[160];
 
 	t->reauth_next = 0;
 	if (t->reauth_asked == 0)
@@ -113,10 +136,7 @@ ask(struct tunnel *t, uint64_t now)
 		    resp_filter_unsafe(t->rf));
 		break;
 	default:
-		log_msg(LOG_LVL_WARNING, svc_name(t->svc), "%s: IAM "
-		    "re-authentication failed: %s", t->peer,
-		    log_escape(esc, sizeof(esc), why, strlen(why)));
-		retry_later(t, now);
+		failed(t, now, why);
 		break;
 	}
 }
@@ -167,7 +187,6 @@ tunnel_reauth_report(void *arg, int result, const char *why)
 {
 	struct tunnel *t = arg;
 	uint64_t now = uv_now(t->loop);
-	char esc[200];
 
 	if (t->state == T_DEAD || t->sc->iam_user == NULL)
 		return;
@@ -179,14 +198,12 @@ tunnel_reauth_report(void *arg, int result, const char *why)
 		log_msg(LOG_LVL_INFO, svc_name(t->svc), "%s: re-authenticated "
 		    "(IAM) after %.1f s", t->peer,
 		    (double)(now - t->auth_at) / 1000.0);
+		t->reauth_failed = 0;
 		tunnel_reauth_start(t, t->reauth_sent != 0 ? t->reauth_sent :
 		    now);
 	} else {
-		log_msg(LOG_LVL_WARNING, svc_name(t->svc), "%s: IAM "
-		    "re-authentication failed: %s", t->peer,
-		    log_escape(esc, sizeof(esc), why, strlen(why)));
 		t->reauth_sent = 0;
-		retry_later(t, now);
+		failed(t, now, why);
 	}
 	tunnel_arm_timer(t);	/* the clock moved */
 }
