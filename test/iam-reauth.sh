@@ -6,8 +6,11 @@
 # runs through re-authentications with no error; a RESP2 subscriber, which
 # never reaches a safe point, is closed before the lifetime so that it
 # reconnects; with reuse = true, kept connections past iamReauth are closed
-# instead of being handed out.  The TLS redis' user "iamuser" has nopass:
-# any token is accepted, and INFO commandstats counts the AUTHs.
+# instead of being handed out; a reload that changes iamUser leaves the
+# old generation's connections re-authenticating with their own settings
+# (checked by test/fake_elasticache.py, which validates tokens with
+# botocore).  The TLS redis' user "iamuser" has nopass: any token is
+# accepted, and INFO commandstats counts the AUTHs.
 set -eu
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/lib.sh"
 
@@ -19,6 +22,8 @@ DEFPW="DefPw-r8Tq2-requirepass"
 R=$(free_port)
 L=$(free_port)    # IAM service
 LR=$(free_port)   # the same with reuse = true
+LF=$(free_port)   # the same in front of a fake ElastiCache
+F=$(free_port)    # test/fake_elasticache.py: botocore checks the tokens
 CONF=$T/redtun.conf
 mkdir -p "$T/home"
 
@@ -35,13 +40,20 @@ IAM=('iamUser = "iamuser";' 'iamCache = "my-cache";'
 	echo 'services = {'
 	conf_service ec "$L" "$R" "${IAM[@]}"
 	conf_service ecr "$LR" "$R" "${IAM[@]}" 'reuse = true;'
+	conf_service ecf "$LF" "$F" "${IAM[@]}"
 	echo '};'
 } >"$CONF"
 
+AKID=AKIDEXAMPLEREAUTH001
+SECRET="ReauthSecret-p3Xv8-wJalrXUt"
+spawn "$T/fake.out" env FAKE_EC_AKID="$AKID" FAKE_EC_SECRET="$SECRET" \
+	FAKE_EC_CACHE=my-cache FAKE_EC_REGION=us-east-1 \
+	python3 "$top_srcdir/test/fake_elasticache.py" "$T/server.crt" \
+	"$T/server.key" "$F" "$T/auth.log"
+wait_for_port "$F"
 rc=0
 env -i PATH="$PATH" HOME="$T/home" AWS_EC2_METADATA_DISABLED=true \
-	AWS_ACCESS_KEY_ID=AKIDEXAMPLEREAUTH001 \
-	AWS_SECRET_ACCESS_KEY="ReauthSecret-p3Xv8-wJalrXUt" \
+	AWS_ACCESS_KEY_ID="$AKID" AWS_SECRET_ACCESS_KEY="$SECRET" \
 	timeout 20 "$REDTUN" "$CONF" >"$T/start.out" 2>&1 || rc=$?
 assert_eq 0 "$rc" "redtun started: $(cat "$T/start.out")"
 RT_PID=$(redtun_pid) || fail "no pidfile"
@@ -115,6 +127,33 @@ grep -q "no safe point to re-authenticate since .*(RESP2 pub/sub)" \
 step "reuse: kept connections past iamReauth are closed, not handed out"
 wait_for_log "$T/redtun.log" "pooled connection closed: its AUTH is older than iamReauth" 4
 assert_eq "iamuser" "$(rcli "$LR" ACL WHOAMI 2>&1)" "a new client after that"
+
+step "a reload changes iamUser: old connections re-authenticate as before"
+# client.py PORT idle: PING 3 s after connecting, a SIGHUP and a
+# re-authentication in between.  The fake ElastiCache logs every AUTH's
+# user and checks its token: the old generation's connection must keep
+# its settings (AUTH iamuser, a token for iamuser), the new ones take the
+# new (iamuser2).
+assert_eq "OK" "$(rcli_tls "$R" -a "$DEFPW" ACL SETUSER iamuser2 on nopass \
+	'~*' '&*' +@all)" "ACL user iamuser2"
+python3 "$T/client.py" "$LF" idle >"$T/old.out" &
+OLD=$!
+wait_until 5 grep -q "AUTH ok conn=1 n=1 user=iamuser " "$T/auth.log" ||
+	fail "no AUTH of the first connection: $(cat "$T/auth.log")"
+sed -i 's/iamUser = "iamuser";/iamUser = "iamuser2";/' "$CONF"
+RELOADS=$(log_count "$T/redtun.log" "configuration reloaded")
+kill -HUP "$RT_PID"
+reloaded() { [ "$(log_count "$T/redtun.log" "configuration reloaded")" -gt "$RELOADS" ]; }
+wait_until 5 reloaded || fail "no reload after SIGHUP"
+assert_eq "PONG" "$(rcli "$LF" PING 2>&1)" "a new connection after the reload"
+assert_eq "iamuser2" "$(rcli "$L" ACL WHOAMI 2>&1)" "the new iamUser at redis"
+wait "$OLD" || fail "the old connection's client failed"
+assert_eq "+PONG" "$(sed -n 2p "$T/old.out")" "the old connection's PING"
+grep -q "AUTH ok conn=1 n=2 user=iamuser " "$T/auth.log" ||
+	fail "the old connection was not re-authenticated as iamuser: $(cat "$T/auth.log")"
+grep -q "AUTH ok conn=2 n=1 user=iamuser2 " "$T/auth.log" ||
+	fail "the new connection did not AUTH as iamuser2: $(cat "$T/auth.log")"
+assert_file_no_match "$T/auth.log" "AUTH fail"
 grep -q "IAM re-authentication failed" "$T/redtun.log" &&
 	fail "a re-authentication failed: $(grep -m1 'IAM re-auth' "$T/redtun.log")"
 step "ok"
