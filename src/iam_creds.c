@@ -87,6 +87,26 @@ cred_timer_cb(uv_timer_t *h)
 		fetch_start(iam);
 }
 
+/*
+ * Credentials expiring within this many seconds are a failed fetch:
+ * IAM_EXPIRY_MIN, or for tests (whose endpoints serve credentials that
+ * live seconds) REDTUN_TEST_IAM_EXPIRY_MIN, 0 to 3600.
+ */
+static int64_t
+expiry_min(void)
+{
+	const char *e = getenv("REDTUN_TEST_IAM_EXPIRY_MIN");
+	char *end;
+	long v;
+
+	if (e == NULL || *e == '\0')
+		return (IAM_EXPIRY_MIN);
+	v = strtol(e, &end, 10);
+	if (*end != '\0' || v < 0 || v > 3600)
+		return (IAM_EXPIRY_MIN);
+	return (v);
+}
+
 /* Log the credentials now in use: their source and key id, no secret. */
 static void
 adopt(struct iam *iam, struct aws_creds *c)
@@ -135,11 +155,11 @@ fetched(void *arg, struct aws_creds *c, const char *why)
 {
 	struct iam *iam = arg;
 	char t[32], soon[200];
-	int64_t now = sigv4_now();
+	int64_t now = sigv4_now(), margin;
 
 	iam->fetch = NULL;
 	if (c != NULL && c->expiration != 0 &&
-	    c->expiration <= now + IAM_EXPIRY_MIN) {
+	    c->expiration <= now + (margin = expiry_min())) {
 		/*
 		 * Expired (or nearly): adopting them would mean fetching
 		 * again at once, every second.  A failure: back-off, and the
@@ -148,7 +168,8 @@ fetched(void *arg, struct aws_creds *c, const char *why)
 		log_msg(LOG_LVL_DEBUG, NULL, "IAM: credentials from %s expire "
 		    "at %s", c->source, iam_iso(c->expiration, t, sizeof(t)));
 		iam_say(soon, sizeof(soon), "the credentials from %s are "
-		    "expired or expire within %d s", c->source, IAM_EXPIRY_MIN);
+		    "expired or expire within %lld s", c->source,
+		    (long long)margin);
 		aws_creds_free(c);
 		c = NULL;
 		why = soon;

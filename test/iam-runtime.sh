@@ -10,7 +10,9 @@
 # SIGHUP reads the shared credentials file again; temporary credentials
 # from a container endpoint (python3 http.server) are fetched again before
 # they expire, a failing endpoint is logged once and retried, and expired
-# credentials give the client a readable error; and no secret, session
+# credentials give the client a readable error; an endpoint serving
+# expired credentials is retried with back-off; a shared file removed
+# before a SIGHUP keeps the credentials it gave; and no secret, session
 # token or token is ever in a log or an output.  The AWS_* variables and
 # HOME are set for redtun's processes only, to files under $T.
 set -eu
@@ -124,10 +126,12 @@ assert_contains "$(cat "$T/token-none.err")" "no AWS credentials" "says why"
 assert_contains "$("$REDTUN" -h)" "redtun token" "redtun -h names the subcommand"
 
 step "no credentials: the client reads why"
-shared=$T/shared-credentials
+# The default file (~/.aws/credentials): its absence means "not
+# configured", unlike an AWS_SHARED_CREDENTIALS_FILE.
+mkdir -p "$T/home2/.aws"
+shared=$T/home2/.aws/credentials
 rc=0
-env -i PATH="$PATH" HOME="$T/empty" AWS_EC2_METADATA_DISABLED=true \
-	AWS_SHARED_CREDENTIALS_FILE="$shared" \
+env -i PATH="$PATH" HOME="$T/home2" AWS_EC2_METADATA_DISABLED=true \
 	timeout 20 "$REDTUN" "$CONF2" >"$T/start2.out" 2>&1 || rc=$?
 assert_eq 0 "$rc" "second redtun started: $(cat "$T/start2.out")"
 RT2_PID=$(redtun_pid "$T/redtun2.pid") || fail "no second pidfile"
@@ -163,10 +167,24 @@ printf '[default]\naws_access_key_id = %s\n' "$AKID_F1" >"$shared"
 hup
 wait_for_log "$T/redtun2.log" "IAM: cannot read AWS credentials: .*; keeping those from shared file" 5
 assert_eq "iamuser" "$(rcli "$L2" ACL WHOAMI 2>&1)" "still authenticated"
+# A file gone (as after a chroot or a privilege drop) keeps them too:
+# no switch to another identity (container, IMDS).
+rm -f "$shared"
+hup
+wait_for_log "$T/redtun2.log" "IAM: .*; keeping the credentials from shared file .*restart redtun" 5
+assert_eq "iamuser" "$(rcli "$L2" ACL WHOAMI 2>&1)" "still authenticated, the file gone"
+hup
+sed -n '/keeping the credentials from shared file/,$p' "$T/redtun2.log" >"$T/after-rm.log"
+assert_file_no_match "$T/after-rm.log" "cannot get AWS credentials|AWS credentials from (container|IMDS)" \
+	"no fetch from another source"
+assert_eq 1 "$(log_count "$T/redtun2.log" "keeping the credentials from shared file")" \
+	"the warning is logged once"
 
 step "container credentials: refreshed before they expire"
 # Credentials valid for 4 s: fetched again 2 s in (half-way, for short
-# ones); "fail" in $T/mode makes the endpoint answer 500.
+# ones); "fail" in $T/mode makes the endpoint answer 500, "expired"
+# serve credentials expired 30 s ago.  Credentials expiring within 60 s
+# are a failed fetch: 1 s here (REDTUN_TEST_IAM_EXPIRY_MIN, tests only).
 cat >"$T/creds_server.py" <<'EOF'
 import datetime, http.server, json, sys
 port, state = int(sys.argv[1]), sys.argv[2]
@@ -182,7 +200,7 @@ class H(http.server.BaseHTTPRequestHandler):
             body, code = b"busy", 500
         else:
             exp = datetime.datetime.now(datetime.timezone.utc) + \
-                datetime.timedelta(seconds=4)
+                datetime.timedelta(seconds=-30 if mode == "expired" else 4)
             body = json.dumps({"AccessKeyId": "AKID%04dCONTAINER" % n,
                 "SecretAccessKey": "ContSecret-n6Pk3-%d" % n,
                 "Token": "ContSession-r9Tx5-%d" % n,
@@ -202,6 +220,7 @@ wait_for_port "$CP"
 rc=0
 env -i PATH="$PATH" HOME="$T/empty" AWS_EC2_METADATA_DISABLED=true \
 	AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:$CP/creds" \
+	REDTUN_TEST_IAM_EXPIRY_MIN=1 \
 	timeout 20 "$REDTUN" "$CONF3" >"$T/start3.out" 2>&1 || rc=$?
 assert_eq 0 "$rc" "third redtun started: $(cat "$T/start3.out")"
 RT3_PID=$(redtun_pid "$T/redtun3.pid") || fail "no third pidfile"
@@ -225,6 +244,15 @@ assert_contains "$out" "redtun [cont]: IAM: AWS credentials from container http:
 echo ok >"$T/mode"
 wait_for_log "$T/redtun3.log" "key id AKID000[4-9]\.\.\." 8
 assert_eq "iamuser" "$(rcli "$L3" ACL WHOAMI 2>&1)" "the endpoint is back"
+# Expired credentials are a failed fetch: backed off (1 s, 2 s, 4 s...),
+# logged once, not adopted and fetched again every second.
+echo expired >"$T/mode"
+wait_for_log "$T/redtun3.log" "cannot (refresh|get) AWS credentials: the credentials from container .* are expired or expire within 1 s" 6
+h0=$(wc -l <"$T/hits")
+sleep 4
+h1=$(wc -l <"$T/hits")
+[ "$((h1 - h0))" -le 3 ] || fail "expired credentials fetched $((h1 - h0)) times in 4 s"
+assert_eq 1 "$(log_count "$T/redtun3.log" "are expired or expire within")" "logged once"
 
 step "stop the daemons cleanly"
 kill_wait "$RT3_PID"
@@ -240,7 +268,7 @@ done
 step "no secret, session token or token in any log or output"
 for s in "${SECRETS[@]}"; do
 	# The token carries the session token (X-Amz-Security-Token).
-	hits=$(grep -rlF --exclude=shared-credentials --exclude=token.txt \
+	hits=$(grep -rlF --exclude=credentials --exclude=token.txt \
 		--exclude=creds_server.py \
 		-- "$s" "$T" || true)
 	assert_eq "" "$hits" "secret ${s:0:12}... found in"
