@@ -291,7 +291,7 @@ collect(struct ini *p, struct aws_creds *c)
 nomem:
 	for (k = 0; k < K_N; k++)
 		if (s[k] != NULL) {
-			memset(s[k], 0, v[k].n);
+			explicit_bzero(s[k], v[k].n);
 			free(s[k]);
 		}
 	say(p->why, p->whylen, "%s: out of memory", p->path);

@@ -20,6 +20,14 @@ int aws_profile_parse(const char *text, size_t len, const char *profile,
     const char *path, struct aws_creds *c, int *seen, char *why,
     size_t whylen);
 
+/**
+ * aws_creds_token_file_load():
+ * Read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, if set, and keep its token
+ * (aws_fetch.c) for the fetches that can no longer read the file.  Errors
+ * are left for the fetch to report.  Blocks on a file read.
+ */
+void aws_creds_token_file_load(void);
+
 /* aws_creds_printable(s, n): whether ${s} is printable ASCII only. */
 int aws_creds_printable(const char *s, size_t n);
 
