@@ -12,8 +12,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +39,6 @@ say(char *buf, size_t len, const char *fmt, ...)
 #define FETCH_BODY_MAX	65536
 #define IMDS_TOKEN_MAX	4096
 #define ROLE_MAX	128
-#define AUTH_MAX	16384
 #define ECS_HOST	"http://169.254.170.2"
 #define IMDS_HOST	"http://169.254.169.254"
 #define IMDS_HOST6	"http://[fd00:ec2::254]"
@@ -300,156 +297,22 @@ host_allowed(const char *url)
 	return (strcasecmp(host, "localhost") == 0);
 }
 
-/*
- * The token file's last good content, kept for when the file can no
- * longer be read (privileges dropped, a chroot): read first by
- * aws_creds_static, before the drop.  Wiped at exit.
- */
-static pthread_mutex_t tok_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
-static char *tok_file;			/* the file it came from */
-static char *tok_cache;			/* (secret) */
-
-static void
-tok_forget(void)
-{
-
-	if (tok_cache != NULL) {
-		explicit_bzero(tok_cache, strlen(tok_cache));
-		free(tok_cache);
-	}
-	free(tok_file);
-	tok_cache = tok_file = NULL;
-}
-
-static void
-tok_wipe_at_exit(void)
-{
-
-	(void)pthread_mutex_lock(&tok_lock);
-	tok_forget();
-	(void)pthread_mutex_unlock(&tok_lock);
-}
-
-static void
-tok_init(void)
-{
-
-	(void)atexit(tok_wipe_at_exit);
-}
-
-/* Keep ${tok}, read from ${file}; out of memory only loses the cache. */
-static void
-tok_keep(const char *file, const char *tok)
-{
-
-	(void)pthread_once(&tok_once, tok_init);
-	(void)pthread_mutex_lock(&tok_lock);
-	tok_forget();
-	if ((tok_cache = strdup(tok)) == NULL ||
-	    (tok_file = strdup(file)) == NULL)
-		tok_forget();
-	(void)pthread_mutex_unlock(&tok_lock);
-}
-
-/* The kept token of ${file} into ${buf}; 0, or -1 if there is none. */
-static int
-tok_kept(const char *file, char *buf, size_t len)
-{
-	int rc = -1;
-
-	(void)pthread_mutex_lock(&tok_lock);
-	if (tok_cache != NULL && strcmp(tok_file, file) == 0 &&
-	    strlen(tok_cache) < len) {
-		memcpy(buf, tok_cache, strlen(tok_cache) + 1);
-		rc = 0;
-	}
-	(void)pthread_mutex_unlock(&tok_lock);
-	return (rc);
-}
-
-/* Whether ${tok} can be a header value: no line break, printable. */
-static int
-tok_legal(const char *tok)
-{
-	size_t n = strlen(tok);
-
-	return (n <= AUTH_MAX && strpbrk(tok, "\r\n") == NULL &&
-	    aws_creds_printable(tok, n));
-}
-
-/*
- * The token file ${file} into ${buf} (AUTH_MAX + 1 bytes): 0; -1 it
- * cannot be read; -2 it is not a legal token (${why} either way).
- */
-static int
-tok_read(const char *file, char *buf, char *why, size_t whylen)
-{
-	size_t n;
-	FILE *fp;
-
-	if ((fp = fopen(file, "re")) == NULL) {
-		say(why, whylen, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: "
-		    "%s", file, strerror(errno));
-		return (-1);
-	}
-	setbuf(fp, NULL);	/* no stdio copy of the token to wipe */
-	n = fread(buf, 1, AUTH_MAX + 1, fp);
-	fclose(fp);
-	if (n > AUTH_MAX) {
-		say(why, whylen, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: "
-		    "longer than %d bytes", file, AUTH_MAX);
-		explicit_bzero(buf, AUTH_MAX + 1);
-		return (-2);
-	}
-	buf[n] = '\0';
-	if (strlen(buf) != n || !tok_legal(buf)) {
-		say(why, whylen, "the container authorization token "
-		    "(AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) is not a legal "
-		    "header value: a line break or a control character");
-		explicit_bzero(buf, AUTH_MAX + 1);
-		return (-2);
-	}
-	return (0);
-}
-
-/* aws_creds_token_file_load(): see aws_profile.h. */
-void
-aws_creds_token_file_load(void)
-{
-	const char *file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-	char buf[AUTH_MAX + 1], why[8];
-
-	if (file == NULL || *file == '\0')
-		return;
-	if (tok_read(file, buf, why, sizeof(why)) == 0)
-		tok_keep(file, buf);
-	explicit_bzero(buf, sizeof(buf));
-}
-
 /* The Authorization header line, from the token file or variable. */
 static int
 container_auth(struct aws_fetch *f, char *why, size_t whylen)
 {
 	const char *file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	const char *tok = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-	char buf[AUTH_MAX + 1];
+	char buf[AWS_CONTAINER_TOKEN_MAX + 1];
 	size_t n;
-	int rc;
 
 	if (file != NULL && *file != '\0') {
-		/* Read at each fetch (EKS rotates the file's token); the
-		 * last good one if the file has become unreadable. */
-		if ((rc = tok_read(file, buf, why, whylen)) == 0)
-			tok_keep(file, buf);
-		else if (rc == -1 && tok_kept(file, buf, sizeof(buf)) == 0)
-			rc = 0;
-		if (rc != 0)
+		if (aws_creds_container_token(file, buf, why, whylen) != 0)
 			return (-1);
 		tok = buf;
 	} else if (tok == NULL || *tok == '\0')
 		return (0);
-	else if (!tok_legal(tok)) {
+	else if (!aws_creds_token_legal(tok)) {
 		say(why, whylen, "the container authorization token "
 		    "(AWS_CONTAINER_AUTHORIZATION_TOKEN) is not a legal header "
 		    "value: a line break or a control character");
