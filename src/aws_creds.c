@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,10 +46,40 @@ wipe_free(char *s)
 
 	if (s == NULL)
 		return;
-	/* volatile: the compiler may not drop a store to freed memory */
-	for (volatile char *p = s; *p != '\0'; p++)
-		*p = '\0';
+	explicit_bzero(s, strlen(s));
 	free(s);
+}
+
+/*
+ * jansson's copies of the JSON text and of its strings hold the secrets:
+ * its free wipes them first.  The setting is process-wide (status_render
+ * uses jansson too; wiping is harmless there).  Plain malloc, and a free
+ * that asks malloc for the size, so that a block jansson allocated before
+ * this was set is still freed right.
+ */
+static void
+json_wipe_free(void *p)
+{
+
+	if (p == NULL)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+static void
+json_wiping_init(void)
+{
+
+	json_set_alloc_funcs(malloc, json_wipe_free);
+}
+
+static void
+json_wiping(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	(void)pthread_once(&once, json_wiping_init);
 }
 
 /* aws_creds_free(c): see aws_creds.h. */
@@ -195,6 +227,7 @@ aws_creds_parse_json(const char *body, size_t len, struct aws_creds *c,
 	int rc;
 
 	memset(c, 0, sizeof(*c));
+	json_wiping();
 	/* jansson's own messages quote the text: only the place is safe */
 	if ((root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL) {
@@ -322,6 +355,7 @@ read_file(const char *path, char **text, size_t *len, char *why,
 			continue;
 		if (r < 0) {
 			say(why, whylen, "%s: %s", path, strerror(errno));
+			explicit_bzero(b, n);
 			free(b);
 			close(fd);
 			return (-1);
@@ -404,7 +438,8 @@ from_file(struct aws_creds **out, char *why, size_t whylen)
 	}
 	free(c);
 out:
-	memset(text, 0, len);
+	if (text != NULL)
+		explicit_bzero(text, len);
 	free(text);
 	return (rc);
 }
@@ -417,6 +452,9 @@ aws_creds_static(struct aws_creds **out, char *why, size_t whylen)
 	int rc;
 
 	*out = NULL;
+	json_wiping();
+	/* Before privileges are dropped: see aws_creds.h. */
+	aws_creds_token_file_load();
 	if ((rc = from_env(out, why, whylen)) != 0)
 		return (rc);
 	if ((rc = from_file(out, fwhy, sizeof(fwhy))) < 0)
@@ -424,4 +462,13 @@ aws_creds_static(struct aws_creds **out, char *why, size_t whylen)
 	else if (rc == 0)
 		say(why, whylen, "no AWS_ACCESS_KEY_ID; %s", fwhy);
 	return (rc);
+}
+
+/* aws_creds_static_path(buf, len): see aws_creds.h. */
+int
+aws_creds_static_path(char *buf, size_t len)
+{
+	int explicit;
+
+	return (file_path(buf, len, &explicit));
 }

@@ -10,7 +10,8 @@
  *   3. container credentials: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
  *      (http://169.254.170.2 + it) or _FULL_URI, with
  *      AWS_CONTAINER_AUTHORIZATION_TOKEN or _TOKEN_FILE (ECS, EKS Pod
- *      Identity);
+ *      Identity); _FULL_URI's host must be a literal loopback address,
+ *      localhost or an ECS/EKS agent address (as in botocore);
  *   4. EC2 instance metadata, IMDSv2 only: PUT /latest/api/token, then
  *      GET the role name and its credentials; AWS_EC2_METADATA_DISABLED,
  *      AWS_EC2_METADATA_SERVICE_ENDPOINT.
@@ -22,6 +23,10 @@
  * key id and no secret, an endpoint that answers garbage).
  * Web identity (STS AssumeRoleWithWebIdentity) and ~/.aws/config are not
  * read.
+ * The container URL's path may be a secret (ECS's /v2/credentials/<id>):
+ * no source or message holds it, only its scheme and host.  Every copy of
+ * a secret is wiped before it is freed, jansson's included (this module
+ * sets jansson's allocator, process-wide, to a wiping free).
  */
 
 #include <stddef.h>
@@ -36,7 +41,9 @@ struct aws_creds {
 	int64_t expiration;		/* Unix time; 0: does not expire */
 	char source[96];		/* "environment", "shared file
 					   /root/.aws/credentials [default]",
-					   "container http://...",
+					   "container credentials
+					   (http://169.254.170.2,
+					   RELATIVE_URI)" (never the path),
 					   "IMDSv2 role NAME" (for logs) */
 };
 
@@ -52,16 +59,33 @@ struct aws_creds *aws_creds_dup(const struct aws_creds *c);
  * aws_creds_free); 0 when neither step is configured (${why} says what
  * was looked at, e.g. "no AWS_ACCESS_KEY_ID; no /root/.aws/credentials");
  * -1 when one is configured but unusable (${why}: "FILE:LINE: ..." or
- * "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not").  Blocks
- * on a file read; never logs.
+ * "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not").  A file
+ * that does not exist (ENOENT) is "not configured" (0) unless named by
+ * AWS_SHARED_CREDENTIALS_FILE or AWS_PROFILE; one that exists but cannot
+ * be read (EACCES...) is -1.  Also reads AWS_CONTAINER_AUTHORIZATION_
+ * TOKEN_FILE, if set, and keeps its token: a later aws_creds_fetch that
+ * cannot read the file (privileges dropped, chroot) uses the kept one; one
+ * that can read it uses, and keeps, the new one.  The kept token is wiped
+ * at exit.  Blocks on file reads; never logs.
  */
 int aws_creds_static(struct aws_creds **out, char *why, size_t whylen);
+
+/**
+ * aws_creds_static_path(buf, len):
+ * The shared credentials file step 2 reads now (AWS_SHARED_CREDENTIALS_FILE,
+ * ~ expanded, or $HOME/.aws/credentials) into ${buf}: 0, or -1 when it
+ * does not fit.  So that a caller whose credentials came from that file
+ * can tell, on a reload, "the file has gone" (aws_creds_static: 0) from
+ * "never configured".
+ */
+int aws_creds_static_path(char *buf, size_t len);
 
 struct aws_fetch;
 
 /*
  * The outcome of aws_creds_fetch: ${c} (ownership passes to the callee)
- * or NULL with ${why} ("container credentials http://...: HTTP 500",
+ * or NULL with ${why} ("container credentials (http://169.254.170.2,
+ * RELATIVE_URI): HTTP 500",
  * "IMDSv2: PUT /latest/api/token: timed out after 1000 ms", "no
  * credentials: no AWS_ACCESS_KEY_ID; ...; IMDS disabled by
  * AWS_EC2_METADATA_DISABLED").  No secret is ever in ${why}.

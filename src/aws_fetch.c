@@ -5,8 +5,13 @@
  * that token.  One request at a time (aws_http.c); a timer at 0 delivers
  * an outcome found before any request started, so the callback never
  * fires inside aws_creds_fetch.
+ * The container URL's path can be a secret (ECS: /v2/credentials/<id>):
+ * messages and the source name only the scheme and host ("container
+ * credentials (http://169.254.170.2, RELATIVE_URI)").
  */
-#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +39,6 @@ say(char *buf, size_t len, const char *fmt, ...)
 #define FETCH_BODY_MAX	65536
 #define IMDS_TOKEN_MAX	4096
 #define ROLE_MAX	128
-#define AUTH_MAX	16384
 #define ECS_HOST	"http://169.254.170.2"
 #define IMDS_HOST	"http://169.254.169.254"
 #define IMDS_HOST6	"http://[fd00:ec2::254]"
@@ -52,6 +56,7 @@ struct aws_fetch {
 	int done;
 	char base[512];			/* endpoint, no trailing '/' */
 	char url[1024];			/* of the request in flight */
+	char what[120];			/* the container endpoint, no path */
 	char token[IMDS_TOKEN_MAX + 1];	/* IMDSv2 session token (secret) */
 	char *auth;			/* "Authorization: ..." (secret) */
 	char role[ROLE_MAX + 1];
@@ -65,11 +70,11 @@ on_defer_close(uv_handle_t *h)
 {
 	struct aws_fetch *f = h->data;
 
-	memset(f->token, 0, sizeof(f->token));
 	if (f->auth != NULL) {
-		memset(f->auth, 0, strlen(f->auth));
+		explicit_bzero(f->auth, strlen(f->auth));
 		free(f->auth);
 	}
+	explicit_bzero(f, sizeof(*f));	/* the IMDSv2 token */
 	free(f);
 }
 
@@ -121,7 +126,8 @@ send_req(struct aws_fetch *f, const char *method, const char *hdr)
 	if (f->req != NULL)
 		return (0);
 	say(why, sizeof(why), "%s: cannot start the request (out of "
-	    "memory, or a bad URL or header)", f->url);
+	    "memory, or a bad URL or header)", f->step == S_CONTAINER ?
+	    f->what : f->url);
 	fail_soon(f, why);
 	return (-1);
 }
@@ -137,7 +143,7 @@ imds_get(struct aws_fetch *f, enum step step)
 	    step == S_CREDS ? f->role : "");
 	say(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s", f->token);
 	(void)send_req(f, "GET", hdr);
-	memset(hdr, 0, sizeof(hdr));
+	explicit_bzero(hdr, sizeof(hdr));
 }
 
 /* The credentials JSON of the last step. */
@@ -153,15 +159,16 @@ got_json(struct aws_fetch *f, const char *body, size_t len)
 	}
 	if (aws_creds_parse_json(body, len, c, pwhy, sizeof(pwhy)) != 0) {
 		free(c);
-		say(why, sizeof(why), "%s credentials from %s: %s",
-		    f->step == S_CONTAINER ? "container" : "IMDSv2", f->url,
-		    pwhy);
+		if (f->step == S_CONTAINER)
+			say(why, sizeof(why), "%s: %s", f->what, pwhy);
+		else
+			say(why, sizeof(why), "IMDSv2 credentials from %s: %s",
+			    f->url, pwhy);
 		deliver(f, NULL, why);
 		return;
 	}
 	if (f->step == S_CONTAINER)
-		say(c->source, sizeof(c->source), "container %.80s",
-		    f->url);
+		say(c->source, sizeof(c->source), "%s", f->what);
 	else
 		say(c->source, sizeof(c->source), "IMDSv2 role %s",
 		    f->role);
@@ -192,9 +199,16 @@ on_http(void *arg, int status, const char *body, size_t len, const char *err)
 	const char *what;
 
 	f->req = NULL;
-	what = f->step == S_CONTAINER ? "container credentials" :
-	    f->step == S_TOKEN ? "IMDSv2 token request failed" :
+	what = f->step == S_TOKEN ? "IMDSv2 token request failed" :
 	    f->step == S_ROLE ? "IMDSv2 role name" : "IMDSv2 credentials";
+	if (f->step == S_CONTAINER && status != 200) {
+		if (status == 0)
+			say(why, sizeof(why), "%s: %s", f->what, err);
+		else
+			say(why, sizeof(why), "%s: HTTP %d", f->what, status);
+		deliver(f, NULL, why);
+		return;
+	}
 	if (status == 0) {
 		say(why, sizeof(why), "%s (%s %s): %s", what,
 		    f->step == S_TOKEN ? "PUT" : "GET", f->url, err);
@@ -245,26 +259,42 @@ on_http(void *arg, int status, const char *body, size_t len, const char *err)
 	}
 }
 
-/* FULL_URI's host must be local or an AWS container agent (botocore). */
+/*
+ * FULL_URI's host must be a literal loopback address (127.0.0.0/8, ::1),
+ * "localhost" or an ECS/EKS agent's address, as in botocore (its
+ * _ALLOWED_HOSTS and _is_loopback_address): no other name is looked up,
+ * so no DNS answer decides where the Authorization token goes.
+ */
 static int
 host_allowed(const char *url)
 {
-	static const char *const ok[] = { "localhost", "[::1]",
-	    "169.254.170.2", "169.254.170.23", "[fd00:ec2::23]", "127." };
 	const char *h = url + 7;
-	size_t i, n = strcspn(h, "/"), k;
+	struct in6_addr a6, e6;
+	struct in_addr a4;
+	char host[64];
+	size_t n;
 
-	if (h[0] == '[')
-		n = strcspn(h, "]") + 1;
-	else if (memchr(h, ':', n) != NULL)
-		n = (size_t)((const char *)memchr(h, ':', n) - h);
-	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		k = strlen(ok[i]);
-		if (ok[i][k - 1] == '.' ? n > k && strncmp(h, ok[i], k) == 0 :
-		    n == k && strncasecmp(h, ok[i], k) == 0)
-			return (1);
+	if (h[0] == '[') {
+		h++;
+		n = strcspn(h, "]");
+	} else
+		n = strcspn(h, ":/");
+	if (n == 0 || n >= sizeof(host))
+		return (0);
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (url[7] == '[') {
+		return (inet_pton(AF_INET6, host, &a6) == 1 &&
+		    inet_pton(AF_INET6, "fd00:ec2::23", &e6) == 1 &&
+		    (IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    memcmp(&a6, &e6, sizeof(a6)) == 0));
 	}
-	return (0);
+	/* inet_pton takes dotted quads only: not "127.1", not "127.x.com" */
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return ((ntohl(a4.s_addr) >> 24) == 127 ||
+		    strcmp(host, "169.254.170.2") == 0 ||
+		    strcmp(host, "169.254.170.23") == 0);
+	return (strcasecmp(host, "localhost") == 0);
 }
 
 /* The Authorization header line, from the token file or variable. */
@@ -273,49 +303,50 @@ container_auth(struct aws_fetch *f, char *why, size_t whylen)
 {
 	const char *file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	const char *tok = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-	char buf[AUTH_MAX + 1];
+	char buf[AWS_CONTAINER_TOKEN_MAX + 1];
 	size_t n;
-	FILE *fp;
 
 	if (file != NULL && *file != '\0') {
-		/* Read at each fetch: EKS rotates the file's token. */
-		if ((fp = fopen(file, "re")) == NULL) {
-			say(why, whylen, "AWS_CONTAINER_AUTHORIZATION_"
-			    "TOKEN_FILE %s: %s", file, strerror(errno));
+		if (aws_creds_container_token(file, buf, why, whylen) != 0)
 			return (-1);
-		}
-		n = fread(buf, 1, sizeof(buf), fp);
-		fclose(fp);
-		if (n > AUTH_MAX) {
-			say(why, whylen, "AWS_CONTAINER_AUTHORIZATION_"
-			    "TOKEN_FILE %s: longer than %d bytes", file,
-			    AUTH_MAX);
-			return (-1);
-		}
-		buf[n] = '\0';
 		tok = buf;
-		if (strlen(tok) != n)
-			tok = "\n";	/* a NUL: refused below */
 	} else if (tok == NULL || *tok == '\0')
 		return (0);
-	n = strlen(tok);
-	if (strpbrk(tok, "\r\n") != NULL || !aws_creds_printable(tok, n) ||
-	    n > AUTH_MAX) {
+	else if (!aws_creds_token_legal(tok)) {
 		say(why, whylen, "the container authorization token "
-		    "(%s) is not a legal header value: a line break or a "
-		    "control character", file != NULL && *file != '\0' ?
-		    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" :
-		    "AWS_CONTAINER_AUTHORIZATION_TOKEN");
-		memset(buf, 0, sizeof(buf));
+		    "(AWS_CONTAINER_AUTHORIZATION_TOKEN) is not a legal header "
+		    "value: a line break or a control character");
 		return (-1);
 	}
+	n = strlen(tok);
 	if ((f->auth = malloc(n + 16)) == NULL) {
 		say(why, whylen, "out of memory");
+		explicit_bzero(buf, sizeof(buf));
 		return (-1);
 	}
 	say(f->auth, n + 16, "Authorization: %s", tok);
-	memset(buf, 0, sizeof(buf));
+	explicit_bzero(buf, sizeof(buf));
 	return (0);
+}
+
+/*
+ * "container credentials (http://HOST[:PORT], RELATIVE_URI)": the
+ * scheme and host of ${f->url}, never its path nor any user info; short
+ * enough for aws_creds.source.
+ */
+static void
+name_endpoint(struct aws_fetch *f, int isrel)
+{
+	const char *p = strstr(f->url, "://");
+	size_t n = 0;
+
+	if (p != NULL)
+		n = (size_t)(p - f->url) + 3 + strcspn(p + 3, "/?#@");
+	if (n > 48)
+		n = 48;
+	say(f->what, sizeof(f->what), "container credentials (%.*s%s%s)",
+	    (int)n, f->url, n > 0 ? ", " : "", isrel ? "RELATIVE_URI" :
+	    "FULL_URI");
 }
 
 /* Step 3, when configured: 1 started (or failing soon), 0 not set. */
@@ -325,27 +356,27 @@ container(struct aws_fetch *f)
 	const char *rel = getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	const char *full = getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	char why[600], uwhy[96];
-	int k;
+	int k, isrel = rel != NULL && *rel != '\0';
 
 	f->step = S_CONTAINER;
-	if (rel != NULL && *rel != '\0')
+	if (isrel)
 		k = snprintf(f->url, sizeof(f->url), "%s%s", ECS_HOST, rel);
 	else if (full != NULL && *full != '\0')
 		k = snprintf(f->url, sizeof(f->url), "%s", full);
 	else
 		return (0);
+	/* Scheme and host only: never the path (see the top). */
+	name_endpoint(f, isrel);
 	if (k < 0 || (size_t)k >= sizeof(f->url))
 		say(why, sizeof(why), "container credentials: the URI "
 		    "is too long");
 	else if (aws_http_url_ok(f->url, uwhy, sizeof(uwhy)) != 0)
 		say(why, sizeof(why), "container credentials %s: %s",
-		    rel != NULL && *rel != '\0' ?
-		    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" :
+		    isrel ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" :
 		    "AWS_CONTAINER_CREDENTIALS_FULL_URI", uwhy);
-	else if ((rel == NULL || *rel == '\0') && !host_allowed(f->url))
-		say(why, sizeof(why), "container credentials "
-		    "AWS_CONTAINER_CREDENTIALS_FULL_URI %s: the host is not "
-		    "a loopback address or an ECS/EKS agent address", f->url);
+	else if (!isrel && !host_allowed(f->url))
+		say(why, sizeof(why), "%s: the host is not a loopback "
+		    "address, localhost or an ECS/EKS agent address", f->what);
 	else if (container_auth(f, why, sizeof(why)) == 0) {
 		(void)send_req(f, "GET", f->auth);
 		return (1);

@@ -4,6 +4,9 @@
  * One timer bounds the whole exchange and also defers a failure found
  * inside aws_http_request.  The struct lives until every handle is closed
  * and the lookup has returned; the callback fires once, before that.
+ * Each resolved address is tried in turn, within that one deadline.  The
+ * request holds tokens and the answer credentials: every buffer is wiped
+ * before it is freed.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -12,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <netdb.h>
 
 #include <http_parser.h>
 #include <uv.h>
@@ -48,9 +53,12 @@ struct aws_http {
 	char host[AWS_HTTP_HOST_MAX + 1];	/* without brackets */
 	char port[8];
 	char peer[64];			/* "ADDR:PORT" once resolved */
-	char *req;			/* the request bytes */
+	struct addrinfo *res;		/* the lookup's answer */
+	struct addrinfo *ai;		/* the address being tried */
+	int tried;			/* addresses tried */
+	char *req;			/* the request bytes (secret) */
 	size_t reqlen;
-	char *body;
+	char *body;			/* (secret) */
 	size_t bodylen, bodycap, body_max;
 	size_t head;			/* bytes of status + fields */
 	unsigned int timeout_ms;
@@ -74,8 +82,15 @@ unref(struct aws_http *h)
 
 	if (--h->refs > 0)
 		return;
+	if (h->res != NULL)
+		uv_freeaddrinfo(h->res);
+	if (h->req != NULL)
+		explicit_bzero(h->req, AWS_HTTP_REQ_MAX);
 	free(h->req);
+	if (h->body != NULL)
+		explicit_bzero(h->body, h->bodycap);
 	free(h->body);
+	explicit_bzero(h, sizeof(*h));	/* rbuf held the answer */
 	free(h);
 }
 
@@ -135,8 +150,12 @@ fail_uv(struct aws_http *h, const char *what, int rc)
 {
 	char msg[192];
 
-	say(msg, sizeof(msg), "%s %s: %s", what,
-	    h->peer[0] != '\0' ? h->peer : h->host, uv_strerror(rc));
+	char n[40] = "";
+
+	if (h->tried > 1)
+		say(n, sizeof(n), " (%d addresses tried)", h->tried);
+	say(msg, sizeof(msg), "%s %s: %s%s", what,
+	    h->peer[0] != '\0' ? h->peer : h->host, uv_strerror(rc), n);
 	finish(h, 0, msg);
 }
 
@@ -186,9 +205,15 @@ on_body(http_parser *p, const char *at, size_t len)
 			cap *= 2;
 		if (cap > h->body_max + 1)
 			cap = h->body_max + 1;
-		if ((nb = realloc(h->body, cap)) == NULL) {
+		/* Not realloc: the old block would be freed unwiped. */
+		if ((nb = malloc(cap)) == NULL) {
 			h->perr = "out of memory";
 			return (1);
+		}
+		if (h->body != NULL) {
+			memcpy(nb, h->body, h->bodylen);
+			explicit_bzero(h->body, h->bodycap);
+			free(h->body);
 		}
 		h->body = nb;
 		h->bodycap = cap;
@@ -283,6 +308,33 @@ on_write(uv_write_t *w, int status)
 	fail_uv(h, "write to", status);
 }
 
+static void connect_next(struct aws_http *);
+
+/* The socket of a failed address is closed: on to the next one. */
+static void
+on_retry_close(uv_handle_t *hd)
+{
+	struct aws_http *h = hd->data;
+
+	h->tcp_open = 0;
+	if (!h->done)
+		connect_next(h);	/* takes its own reference */
+	unref(h);
+}
+
+/* ${rc}: connecting to ${h->ai} failed; the next address, or the end. */
+static void
+connect_failed(struct aws_http *h, int rc)
+{
+
+	if (h->ai->ai_next == NULL) {
+		fail_uv(h, "connect to", rc);
+		return;
+	}
+	h->ai = h->ai->ai_next;
+	uv_close((uv_handle_t *)&h->tcp, on_retry_close);
+}
+
 static void
 on_connect(uv_connect_t *c, int status)
 {
@@ -293,7 +345,7 @@ on_connect(uv_connect_t *c, int status)
 	if (h->done)
 		return;
 	if (status < 0) {
-		fail_uv(h, "connect to", status);
+		connect_failed(h, status);
 		return;
 	}
 	b = uv_buf_init(h->req, (unsigned int)h->reqlen);
@@ -322,12 +374,32 @@ peer_name(struct aws_http *h, const struct sockaddr *sa)
 	}
 }
 
+/* Connect to ${h->ai}: a socket of its own for each address. */
+static void
+connect_next(struct aws_http *h)
+{
+	int rc;
+
+	h->tried++;
+	peer_name(h, h->ai->ai_addr);
+	if ((rc = uv_tcp_init(h->loop, &h->tcp)) != 0) {
+		fail_uv(h, "connect to", rc);
+		return;
+	}
+	h->tcp.data = h;
+	h->tcp_open = 1;
+	h->refs++;
+	h->conn.data = h;
+	if ((rc = uv_tcp_connect(&h->conn, &h->tcp, h->ai->ai_addr,
+	    on_connect)) != 0)
+		connect_failed(h, rc);
+}
+
 static void
 on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
 {
 	struct aws_http *h = g->data;
 	char msg[AWS_HTTP_HOST_MAX + 64];
-	int rc;
 
 	h->gai_pending = 0;
 	if (h->done) {
@@ -343,21 +415,8 @@ on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
 		finish(h, 0, msg);
 		return;
 	}
-	/* The first address only: the AWS endpoints are addresses anyway. */
-	peer_name(h, res->ai_addr);
-	if ((rc = uv_tcp_init(h->loop, &h->tcp)) != 0) {
-		uv_freeaddrinfo(res);
-		fail_uv(h, "connect to", rc);
-		return;
-	}
-	h->tcp.data = h;
-	h->tcp_open = 1;
-	h->refs++;
-	h->conn.data = h;
-	rc = uv_tcp_connect(&h->conn, &h->tcp, res->ai_addr, on_connect);
-	uv_freeaddrinfo(res);
-	if (rc != 0)
-		fail_uv(h, "connect to", rc);
+	h->res = h->ai = res;	/* freed with ${h} */
+	connect_next(h);
 }
 
 /* Split ${url} into host, port and path; 0 or -1 with ${why}. */
@@ -490,7 +549,10 @@ aws_http_request(uv_loop_t *loop, const char *method, const char *url,
 		return (NULL);
 	if (url_split(url, h->host, h->port, &path, why, sizeof(why)) != 0 ||
 	    build_request(h, method, url, path, headers) != 0) {
+		if (h->req != NULL)
+			explicit_bzero(h->req, AWS_HTTP_REQ_MAX);
 		free(h->req);
+		explicit_bzero(h, sizeof(*h));
 		free(h);
 		return (NULL);
 	}

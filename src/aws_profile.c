@@ -8,7 +8,10 @@
  * lower case; a line indented deeper than its key continues the value;
  * anything else, a key before any section, a section or a key twice, is
  * an error for the whole file.  Only the three aws_* keys are kept.
+ * Also the container authorization token file, and the token kept from it.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -291,7 +294,7 @@ collect(struct ini *p, struct aws_creds *c)
 nomem:
 	for (k = 0; k < K_N; k++)
 		if (s[k] != NULL) {
-			memset(s[k], 0, v[k].n);
+			explicit_bzero(s[k], v[k].n);
 			free(s[k]);
 		}
 	say(p->why, p->whylen, "%s: out of memory", p->path);
@@ -379,4 +382,150 @@ aws_creds_parse_ini(const char *text, size_t len, const char *profile,
 
 	return (aws_profile_parse(text, len, profile, path, c, &seen, why,
 	    whylen));
+}
+
+/*
+ * The token file's last good content, kept for when the file can no
+ * longer be read (privileges dropped, a chroot): read first by
+ * aws_creds_static, before the drop.  Wiped at exit.  Here, not in
+ * aws_fetch.c: aws_creds.c calls it, and the fuzzed parsers link without
+ * the HTTP code.
+ */
+static pthread_mutex_t tok_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
+static char *tok_file;			/* the file it came from */
+static char *tok_cache;			/* (secret) */
+
+static void
+tok_forget(void)
+{
+
+	if (tok_cache != NULL) {
+		explicit_bzero(tok_cache, strlen(tok_cache));
+		free(tok_cache);
+	}
+	free(tok_file);
+	tok_cache = tok_file = NULL;
+}
+
+static void
+tok_wipe_at_exit(void)
+{
+
+	(void)pthread_mutex_lock(&tok_lock);
+	tok_forget();
+	(void)pthread_mutex_unlock(&tok_lock);
+}
+
+static void
+tok_init(void)
+{
+
+	(void)atexit(tok_wipe_at_exit);
+}
+
+/* Keep ${tok}, read from ${file}; out of memory only loses the cache. */
+static void
+tok_keep(const char *file, const char *tok)
+{
+
+	(void)pthread_once(&tok_once, tok_init);
+	(void)pthread_mutex_lock(&tok_lock);
+	tok_forget();
+	if ((tok_cache = strdup(tok)) == NULL ||
+	    (tok_file = strdup(file)) == NULL)
+		tok_forget();
+	(void)pthread_mutex_unlock(&tok_lock);
+}
+
+/* The kept token of ${file} into ${buf}; 0, or -1 if there is none. */
+static int
+tok_kept(const char *file, char *buf, size_t len)
+{
+	int rc = -1;
+
+	(void)pthread_mutex_lock(&tok_lock);
+	if (tok_cache != NULL && strcmp(tok_file, file) == 0 &&
+	    strlen(tok_cache) < len) {
+		memcpy(buf, tok_cache, strlen(tok_cache) + 1);
+		rc = 0;
+	}
+	(void)pthread_mutex_unlock(&tok_lock);
+	return (rc);
+}
+
+/* aws_creds_token_legal(tok): see aws_profile.h. */
+int
+aws_creds_token_legal(const char *tok)
+{
+	size_t n = strlen(tok);
+
+	return (n <= AWS_CONTAINER_TOKEN_MAX && strpbrk(tok, "\r\n") == NULL &&
+	    aws_creds_printable(tok, n));
+}
+
+/*
+ * The token file ${file} into ${buf} (AWS_CONTAINER_TOKEN_MAX + 1 bytes): 0; -1 it
+ * cannot be read; -2 it is not a legal token (${why} either way).
+ */
+static int
+tok_read(const char *file, char *buf, char *why, size_t whylen)
+{
+	size_t n;
+	FILE *fp;
+
+	if ((fp = fopen(file, "re")) == NULL) {
+		say(why, whylen, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: "
+		    "%s", file, strerror(errno));
+		return (-1);
+	}
+	setbuf(fp, NULL);	/* no stdio copy of the token to wipe */
+	n = fread(buf, 1, AWS_CONTAINER_TOKEN_MAX + 1, fp);
+	fclose(fp);
+	if (n > AWS_CONTAINER_TOKEN_MAX) {
+		say(why, whylen, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: "
+		    "longer than %d bytes", file, AWS_CONTAINER_TOKEN_MAX);
+		explicit_bzero(buf, AWS_CONTAINER_TOKEN_MAX + 1);
+		return (-2);
+	}
+	buf[n] = '\0';
+	if (strlen(buf) != n || !aws_creds_token_legal(buf)) {
+		say(why, whylen, "the container authorization token "
+		    "(AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) is not a legal "
+		    "header value: a line break or a control character");
+		explicit_bzero(buf, AWS_CONTAINER_TOKEN_MAX + 1);
+		return (-2);
+	}
+	return (0);
+}
+
+/* aws_creds_token_file_load(): see aws_profile.h. */
+void
+aws_creds_token_file_load(void)
+{
+	const char *file = getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	char buf[AWS_CONTAINER_TOKEN_MAX + 1], why[8];
+
+	if (file == NULL || *file == '\0')
+		return;
+	if (tok_read(file, buf, why, sizeof(why)) == 0)
+		tok_keep(file, buf);
+	explicit_bzero(buf, sizeof(buf));
+}
+
+/* aws_creds_container_token(file, buf, why, whylen): see aws_profile.h. */
+int
+aws_creds_container_token(const char *file, char *buf, char *why,
+    size_t whylen)
+{
+	int rc;
+
+	/* Read at each fetch (EKS rotates the file's token); the last good
+	 * one if the file has become unreadable. */
+	if ((rc = tok_read(file, buf, why, whylen)) == 0)
+		tok_keep(file, buf);
+	else if (rc == -1 && tok_kept(file, buf, AWS_CONTAINER_TOKEN_MAX +
+	    1) == 0)
+		rc = 0;
+	return (rc == 0 ? 0 : -1);
 }

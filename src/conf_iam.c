@@ -18,15 +18,15 @@
 
 static int
 check_chars(struct conf_ctx *c, const config_setting_t *s, const char *v,
-    const char *allowed, const char *what)
+    const char *allowed, const char *what, size_t max)
 {
 	size_t i;
 
 	if (v[0] == '\0')
 		return (conf_bad(c, s, "empty %s", what));
-	if (strlen(v) > IAM_NAME_MAX)
-		return (conf_bad(c, s, "the %s is longer than %d bytes", what,
-		    IAM_NAME_MAX));
+	if (strlen(v) > max)
+		return (conf_bad(c, s, "the %s is longer than %zu bytes", what,
+		    max));
 	for (i = 0; v[i] != '\0'; i++) {
 		unsigned char ch = (unsigned char)v[i];
 
@@ -34,13 +34,19 @@ check_chars(struct conf_ctx *c, const config_setting_t *s, const char *v,
 		    strchr(allowed, ch) == NULL)
 			return (conf_bad(c, s, "\"%s\": the %s may hold only "
 			    "%s", v, what, allowed == NULL ? "printable "
-			    "characters" : "letters, digits and '-'"));
+			    "characters" : "lower-case letters, digits and "
+			    "'-' (ElastiCache stores its ids in lower case)"));
 	}
 	return (0);
 }
 
-#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
-	"0123456789-"
+/*
+ * Lower case only: ElastiCache stores ids so, and SigV4 signs the host in
+ * lower case (botocore), so "MyCache" would sign differently from the URL.
+ */
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-"
+/* Real regions are about 15 characters; the token's scope must fit. */
+#define REGION_MAX	64
 
 static int
 set_user(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
@@ -48,7 +54,8 @@ set_user(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 	if (conf_get_string(c, s, &sc->iam_user))
 		return (-1);
 	/* Any printable text: it is URL-encoded into the token. */
-	return (check_chars(c, s, sc->iam_user, NULL, "user id"));
+	return (check_chars(c, s, sc->iam_user, NULL, "user id",
+	    IAM_NAME_MAX));
 }
 
 static int
@@ -56,7 +63,8 @@ set_cache(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
 	if (conf_get_string(c, s, &sc->iam_cache))
 		return (-1);
-	return (check_chars(c, s, sc->iam_cache, NAME_CHARS, "cache name"));
+	return (check_chars(c, s, sc->iam_cache, NAME_CHARS, "cache name",
+	    IAM_NAME_MAX));
 }
 
 static int
@@ -64,7 +72,8 @@ set_region(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
 	if (conf_get_string(c, s, &sc->iam_region))
 		return (-1);
-	return (check_chars(c, s, sc->iam_region, NAME_CHARS, "region"));
+	return (check_chars(c, s, sc->iam_region, NAME_CHARS, "region",
+	    REGION_MAX));
 }
 
 static int
@@ -102,11 +111,14 @@ set_lifetime(struct conf_ctx *c, const config_setting_t *s,
 	return (seconds(c, s, &sc->iam_lifetime, 2, 86400));
 }
 
-/* A token is valid for 900 s: one used longer could expire on the way. */
+/*
+ * A token is valid for 900 s, and iam_auth refuses one older than 840 s:
+ * a minute of slack for a late renewal.
+ */
 static int
 set_refresh(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
-	return (seconds(c, s, &sc->iam_token_refresh, 1, 840));
+	return (seconds(c, s, &sc->iam_token_refresh, 1, 780));
 }
 
 static const struct conf_setting settings[] = {
@@ -127,17 +139,20 @@ conf_iam_setting(const char *name)
 	return (conf_settings_find(settings, NSETTINGS, name));
 }
 
-/* The first iam* setting written for ${g} other than iamUser, or NULL. */
+/*
+ * The first iam* setting other than iamUser written in the service group
+ * ${g} itself, or NULL.  Top-level ones are defaults for the services
+ * that use IAM, and mean nothing to the others.
+ */
 static const config_setting_t *
-other_written(const config_setting_t *root, const config_setting_t *g)
+other_written(const config_setting_t *g)
 {
 	const config_setting_t *s;
 	size_t i;
 
 	for (i = 1; i < NSETTINGS; i++)
 		if ((s = config_setting_get_member(g, settings[i].name)) !=
-		    NULL || (s = config_setting_get_member(root,
-		    settings[i].name)) != NULL)
+		    NULL)
 			return (s);
 	return (NULL);
 }
@@ -153,8 +168,21 @@ conf_iam_read(struct conf_ctx *c, const config_setting_t *root,
 	sc->iam_token_refresh = 600;	/* of the token's 900 s */
 	if (conf_settings_read(c, root, g, sc, settings, NSETTINGS))
 		return (-1);
+	/*
+	 * A top-level iamUser is a default for client-mode services that do
+	 * not authenticate otherwise: a service's own password, or server
+	 * mode, goes without it.
+	 */
+	if (sc->iam_user != NULL &&
+	    config_setting_get_member(g, "iamUser") == NULL &&
+	    (!sc->client || config_setting_get_member(g, "password") != NULL ||
+	    config_setting_get_member(g, "passwordFile") != NULL ||
+	    config_setting_get_member(g, "username") != NULL)) {
+		free(sc->iam_user);
+		sc->iam_user = NULL;
+	}
 	if (sc->iam_user == NULL) {
-		if ((s = other_written(root, g)) != NULL)
+		if ((s = other_written(g)) != NULL)
 			return (conf_bad(c, s, "needs iamUser"));
 		return (0);
 	}

@@ -486,7 +486,7 @@ client = true;
 accept = "127.0.0.1:$L1";
 connect = "localhost:$UP";
 iamUser = "u";
-iamCache = "my.cache/x";  #ERR
+iamCache = "MyCache";  #ERR
 iamRegion = "us-east-1";
 == iam-user-control @ svc @ iamUser @ printable characters
 client = true;
@@ -511,7 +511,7 @@ connect = "localhost:$UP";
 iamUser = "u";
 iamCache = "c";
 iamRegion = "us-east-1";
-iamTokenRefresh = 900;  #ERR
+iamTokenRefresh = 781;  #ERR
 == iam-server-mode @ svc @ iamUser @ only to client mode
 client = false;
 accept = "127.0.0.1:$L1";
@@ -521,6 +521,13 @@ key = "$T/server.key";
 iamUser = "u";  #ERR
 iamCache = "c";
 iamRegion = "us-east-1";
+== iam-region-long @ svc @ iamRegion @ longer than 64 bytes
+client = true;
+accept = "127.0.0.1:$L1";
+connect = "localhost:$UP";
+iamUser = "u";
+iamCache = "c";
+iamRegion = "us-east-1-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";  #ERR
 == syntax-missing-equals @ svc @ syntax error @
 client = true;
 accept "127.0.0.1:$L1";  #ERR
@@ -603,6 +610,29 @@ assert_contains "$out" "configuration OK" "redtun -t output"
 ! port_listening "$L1" || fail "-t left port $L1 listening"
 out=$(timeout 10 "$REDTUN" --test-config "$T/good.conf" 2>&1) || fail "--test-config failed: $out"
 assert_contains "$out" "configuration OK" "redtun --test-config output"
+
+step "top-level IAM settings are defaults for the services that use IAM"
+{
+	echo "pid = \"$PIDFILE\";"
+	echo 'iamRegion = "us-east-1";'
+	echo 'iamUser = "app-user";'
+	echo 'iamCache = "my-cache";'
+	echo 'services = {'
+	echo "  iam = { client = true; accept = \"127.0.0.1:$L1\"; connect = \"localhost:$UP\"; };"
+	echo "  pw = { client = true; accept = \"127.0.0.1:$L2\"; connect = \"localhost:$UP\"; password = \"x\"; };"
+	echo "  srv = { client = false; accept = \"127.0.0.1:$(free_port)\"; connect = \"127.0.0.1:$UP\"; cert = \"$T/server.crt\"; key = \"$T/server.key\"; };"
+	echo '};'
+} >"$T/iam-globals.conf"
+out=$(timeout 10 "$REDTUN" -t --print-effective "$T/iam-globals.conf" 2>&1) ||
+	fail "global IAM defaults refused: $out"
+assert_contains "$out" '[iam] iamUser = "app-user"' "a client service inherits iamUser"
+assert_contains "$out" '[iam] iamRegion = "us-east-1"' "... and iamRegion"
+assert_contains "$out" '[pw] iamUser = none' "a service with its own password does not"
+assert_contains "$out" '[srv] iamUser = none' "a server-mode service does not"
+EXAMPLE=$top_srcdir/etc/redtun-iam.conf
+sed -E '/^[[:space:]]*(setuid|setgid|pid)[[:space:]]*=/d' "$EXAMPLE" >"$T/iam-example.conf"
+out=$(timeout 10 "$REDTUN" -t "$T/iam-example.conf" 2>&1) || fail "redtun -t $EXAMPLE failed: $out"
+assert_contains "$out" "configuration OK" "redtun -t $EXAMPLE"
 
 step "etc/redtun.conf from the repository"
 EXAMPLE=$top_srcdir/etc/redtun.conf

@@ -4,8 +4,10 @@
 # IMDSv2 and container endpoint on loopback): the order of precedence, the
 # profile, partial configurations, the container's token, IMDSv2 only
 # (the PUT first, the token on every GET), slow, malformed, refused and
-# disabled endpoints.  Every case runs in a clean environment (env -i,
-# HOME in $T).  Prints the matrix; no secret may appear in any output.
+# disabled endpoints; FULL_URI's host allow-list (botocore's); each
+# address of a name tried in turn.  Every case runs in a clean environment
+# (env -i, HOME in $T).  Prints the matrix; no secret may appear in any
+# output, nor the container URL's path (ECS: /v2/credentials/<id>).
 set -eu
 . "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/test/lib.sh"
 
@@ -82,7 +84,10 @@ since() { tail -n +"$((MARK + 1))" "$FAKELOG"; }
 setmode() { printf '%s' "$1" >"$MODE"; }
 
 IMDS=("AWS_EC2_METADATA_SERVICE_ENDPOINT=$EP/")
-CONT=("AWS_CONTAINER_CREDENTIALS_FULL_URI=$EP/container/creds"
+# The container path acts as a password: it must never be printed.
+CID=7c1e9b2a-4f3d-4e8a-9b6c-d0a1f2e3c4b5
+CPATH=/container/v2/credentials/$CID
+CONT=("AWS_CONTAINER_CREDENTIALS_FULL_URI=$EP$CPATH"
 	AWS_CONTAINER_AUTHORIZATION_TOKEN="$AUTH")
 ENVC=(AWS_ACCESS_KEY_ID=AKIAENVEXAMPLE "AWS_SECRET_ACCESS_KEY=$ENV_SECRET"
 	"AWS_SESSION_TOKEN=$SESSION")
@@ -102,10 +107,11 @@ probe "file beats container and IMDS" \
 	"${CONT[@]}" "${IMDS[@]}"
 printf '%s\n' "$OUT" | grep -qx 'akid=AKIAFILEDEFAULT' || fail "file: akid"
 mark
-probe "container beats IMDS" 'source=container http://127\.0\.0\.1' \
+probe "container beats IMDS" \
+	"source=container credentials \\(http://127\\.0\\.0\\.1:$PORT, FULL_URI\\)\$" \
 	"${NOHOME[@]}" "${CONT[@]}" "${IMDS[@]}"
 printf '%s\n' "$OUT" | grep -q '^akid=ASIACONT' || fail "container: akid"
-since | grep -q '^GET /container/creds .*auth=yes' ||
+since | grep -q "^GET $CPATH .*auth=yes" ||
 	fail "container: the Authorization header was not sent"
 since | grep -q '/latest/' && fail "container: IMDS was contacted too"
 mark
@@ -153,11 +159,12 @@ probe "secret without key id (env)" \
 	AWS_SECRET_ACCESS_KEY="$ENV_SECRET" "${IMDS[@]}"
 
 step "container: token file or variable, FULL_URI or RELATIVE_URI"
-C=("AWS_CONTAINER_CREDENTIALS_FULL_URI=$EP/container/creds")
+C=("AWS_CONTAINER_CREDENTIALS_FULL_URI=$EP$CPATH")
 probe "token file wins over the variable" 'source=container' \
 	"${NOHOME[@]}" "${C[@]}" AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$T/authfile" \
 	AWS_CONTAINER_AUTHORIZATION_TOKEN="Bearer wrong"
-probe "wrong token in the file" 'error=container credentials .*: HTTP 401' \
+probe "wrong token in the file" \
+	"error=container credentials \\(http://127\\.0\\.0\\.1:$PORT, FULL_URI\\): HTTP 401\$" \
 	"${NOHOME[@]}" "${C[@]}" AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$T/authfile-bad" \
 	AWS_CONTAINER_AUTHORIZATION_TOKEN="$AUTH"
 probe "token file with a newline" 'error=.*not a legal header value' \
@@ -168,8 +175,49 @@ probe "no token: the endpoint says 401" 'error=container credentials .*HTTP 401'
 	"${NOHOME[@]}" "${C[@]}"
 probe "FULL_URI https" 'error=.*FULL_URI: https:// is not supported' \
 	"${NOHOME[@]}" "AWS_CONTAINER_CREDENTIALS_FULL_URI=https://127.0.0.1:$PORT/x"
-probe "FULL_URI to another host" 'error=.*not a loopback address or an ECS/EKS agent' \
+probe "FULL_URI to another host" 'error=.*not a loopback address, localhost or an ECS/EKS agent' \
 	"${NOHOME[@]}" AWS_CONTAINER_CREDENTIALS_FULL_URI=http://example.com/creds
+# Literal loopback addresses only: a name that starts with "127." is a
+# name (never looked up), and so is "127.1" (botocore: ip_address fails).
+probe "FULL_URI 127.evil.example" \
+	'error=container credentials \(http://127\.evil\.example, FULL_URI\): the host is not a loopback' \
+	"${NOHOME[@]}" "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.evil.example$CPATH"
+probe "FULL_URI 127.1 (not dotted quad)" 'error=.*the host is not a loopback' \
+	"${NOHOME[@]}" "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.1:$PORT$CPATH"
+probe "FULL_URI 127.0.0.2 (127/8)" \
+	"error=container credentials \\(http://127\\.0\\.0\\.2:$DOWN, FULL_URI\\): connect to 127\\.0\\.0\\.2:$DOWN: connection refused\$" \
+	"${NOHOME[@]}" "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.2:$DOWN$CPATH"
+probe "FULL_URI [::1]" \
+	"error=container credentials \\(http://\\[::1\\]:$DOWN, FULL_URI\\): connect to \\[::1\\]:$DOWN: " \
+	"${NOHOME[@]}" "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://[::1]:$DOWN$CPATH"
+probe "FULL_URI localhost" \
+	"source=container credentials \\(http://localhost:$PORT, FULL_URI\\)" \
+	"${NOHOME[@]}" "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://localhost:$PORT$CPATH" \
+	AWS_CONTAINER_AUTHORIZATION_TOKEN="$AUTH"
+setmode malformed
+probe "container: malformed JSON" \
+	"error=container credentials \\(http://127\\.0\\.0\\.1:$PORT, FULL_URI\\): malformed JSON" \
+	"${NOHOME[@]}" "${CONT[@]}"
+setmode normal
+# Each address of a name in turn: in a mount namespace of its own, an
+# /etc/hosts where localhost is ::1 first (the fake listens on 127.0.0.1
+# only); the machine's file is untouched.
+printf '::1 localhost\n127.0.0.1 localhost\n' >"$T/hosts"
+WRAP=(unshare -rm sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$T/hosts")
+first=$("${WRAP[@]}" getent ahosts localhost 2>/dev/null | head -n 1) || first=
+case $first in
+::1*)
+	probe "localhost: ::1 refused, then 127.0.0.1" \
+		"source=container credentials \\(http://localhost:$PORT, FULL_URI\\)" \
+		"${NOHOME[@]}" "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://localhost:$PORT$CPATH" \
+		AWS_CONTAINER_AUTHORIZATION_TOKEN="$AUTH"
+	probe "localhost: both refused" \
+		"error=.*: connect to 127\\.0\\.0\\.1:$DOWN: connection refused \\(2 addresses tried\\)\$" \
+		"${NOHOME[@]}" "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://localhost:$DOWN$CPATH"
+	;;
+*) say "each address in turn: skipped (no unshare -rm and bind mount)" ;;
+esac
+WRAP=()
 # 169.254.170.2 is not ours to contact: in a network namespace of its own
 # (nothing routes there), the error names the address, at once.
 if unshare -n true 2>/dev/null; then WRAP=(unshare -n)
@@ -178,8 +226,8 @@ else WRAP=(); fi
 if [ ${#WRAP[@]} -gt 0 ]; then
 	TMO=300
 	probe "RELATIVE_URI targets 169.254.170.2" \
-		'error=container credentials \(GET http://169\.254\.170\.2/v2/creds\): connect to 169\.254\.170\.2:80: ' \
-		"${NOHOME[@]}" AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/creds \
+		'error=container credentials \(http://169\.254\.170\.2, RELATIVE_URI\): connect to 169\.254\.170\.2:80: ' \
+		"${NOHOME[@]}" AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/$CID \
 		"${C[@]}"
 	WRAP=()
 else
@@ -257,10 +305,10 @@ cat "$T/fake.out" >>"$ALL"
 for s in "$ENV_SECRET" "$FILE_SECRET" "$OTHER_SECRET" "$SESSION" \
 	file-session-token fake-imds-secret fake-container-secret \
 	fake-imds-session-token fake-container-session-token \
-	fake-container-auth AQAEAFAKE-imds; do
+	fake-container-auth AQAEAFAKE-imds "$CID"; do
 	if grep -qF -- "$s" "$ALL"; then
 		grep -nF -- "$s" "$ALL" | head -n 3
 		fail "a secret ($s...) was printed"
 	fi
 done
-say "no secret in $(wc -l <"$ALL") lines of output"
+say "no secret, nor the container path, in $(wc -l <"$ALL") lines of output"

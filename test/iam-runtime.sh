@@ -240,7 +240,7 @@ assert_eq 1 "$(log_count "$T/redtun3.log" "cannot refresh AWS credentials")" "lo
 expired() { rcli "$L3" PING 2>&1 | grep -q expired; }
 wait_until 5 expired || fail "no expiry error: $(rcli "$L3" PING 2>&1)"
 out=$(rcli "$L3" PING 2>&1) || true
-assert_contains "$out" "redtun [cont]: IAM: AWS credentials from container http://127.0.0.1:$CP/creds expired at" "the client's error"
+assert_contains "$out" "redtun [cont]: IAM: AWS credentials from container credentials (http://127.0.0.1:$CP, FULL_URI) expired at" "the client's error"
 echo ok >"$T/mode"
 wait_for_log "$T/redtun3.log" "key id AKID000[4-9]\.\.\." 8
 assert_eq "iamuser" "$(rcli "$L3" ACL WHOAMI 2>&1)" "the endpoint is back"

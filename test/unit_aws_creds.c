@@ -1,12 +1,22 @@
 /*
  * Unit tests of the AWS credential parsers: the shared credentials file
  * (botocore's configparser rules) and the JSON answer of the container
- * endpoint and IMDS; aws_creds_static over the environment and a file.
+ * endpoint and IMDS; aws_creds_static over the environment and a file;
+ * jansson's wiping free; the container token file kept for when it can
+ * no longer be read (a fetch against a port that refuses: the error says
+ * which token was used without any server).
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <jansson.h>
+#include <uv.h>
 
 #include "aws_creds.h"
 #include "unit_check.h"
@@ -286,15 +296,177 @@ test_static(void)
 	CHECK(strstr(why, "(AWS_SHARED_CREDENTIALS_FILE)") != NULL);
 }
 
+/* jansson's free wipes, and frees right a block made before it was set. */
+static void
+test_json_wiping(void)
+{
+	json_malloc_t m;
+	json_free_t f;
+	struct aws_creds c;
+	char why[256];
+	json_t *early;
+	void *p;
+
+	json_get_alloc_funcs(&m, &f);
+	early = json_string("made with the default allocator, maybe");
+	CHECK(json("{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\"}",
+	    &c, why) == 0);
+	clear(&c);
+	json_get_alloc_funcs(&m, &f);
+	CHECK(f != free);
+	json_decref(early);		/* must not crash (ASan: no error) */
+	if ((p = m(64)) != NULL) {
+		memset(p, 'S', 64);
+		f(p);
+	}
+	f(NULL);
+}
+
+struct fetched {
+	int fired;
+	char why[512];
+	struct aws_creds *c;
+};
+
+static void
+on_fetched(void *arg, struct aws_creds *c, const char *why)
+{
+	struct fetched *r = arg;
+
+	r->fired = 1;
+	r->c = c;
+	snprintf(r->why, sizeof(r->why), "%s", why != NULL ? why : "");
+}
+
+/* One aws_creds_fetch on a fresh loop: its outcome in ${r}. */
+static void
+fetch(struct fetched *r)
+{
+	uv_loop_t loop;
+
+	memset(r, 0, sizeof(*r));
+	if (uv_loop_init(&loop) != 0) {
+		CHECK(0);
+		return;
+	}
+	CHECK(aws_creds_fetch(&loop, 2000, on_fetched, r) != NULL);
+	CHECK(!r->fired);
+	(void)uv_run(&loop, UV_RUN_DEFAULT);
+	CHECK(r->fired);
+	CHECK(uv_loop_close(&loop) == 0);
+	aws_creds_free(r->c);
+}
+
+static void
+test_token_file(void)
+{
+	char path[] = "/tmp/unit_aws_token.XXXXXX", url[128], want[128];
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	struct fetched r;
+	struct aws_creds *c;
+	char why[256];
+	FILE *f;
+	int fd, s;
+
+	/* A port that refuses: bound, never listening. */
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    bind(s, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    getsockname(s, (struct sockaddr *)&sin, &sl) != 0 ||
+	    (fd = mkstemp(path)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		CHECK(0);
+		return;
+	}
+	fputs("Bearer kept-token", f);
+	fclose(f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v2/credentials/"
+	    "3f0e-secret-path", ntohs(sin.sin_port));
+	snprintf(want, sizeof(want), "container credentials "
+	    "(http://127.0.0.1:%d, FULL_URI): connect to 127.0.0.1:%d: "
+	    "connection refused", ntohs(sin.sin_port), ntohs(sin.sin_port));
+	setenv("HOME", "/nonexistent-home", 1);
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	unsetenv("AWS_PROFILE");
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+
+	/* Never read: no token to fall back on. */
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/nonexistent-tok",
+	    1);
+	fetch(&r);
+	CHECK(strstr(r.why, "/nonexistent-tok: No such file") != NULL);
+
+	/* Read by aws_creds_static, then gone: the kept token is used. */
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", path, 1);
+	CHECK(aws_creds_static(&c, why, sizeof(why)) == 0);
+	unlink(path);
+	fetch(&r);
+	CHECK(strcmp(r.why, want) == 0);
+	CHECK(strstr(r.why, "secret-path") == NULL);
+
+	/* Back, but not a legal token: that is an error, no fallback. */
+	if ((f = fopen(path, "w")) != NULL) {
+		fputs("Bearer a\nb", f);
+		fclose(f);
+	}
+	fetch(&r);
+	CHECK(strstr(r.why, "not a legal header value") != NULL);
+	unlink(path);
+	/* Another file: the kept token is not its. */
+	setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/nonexistent-tok",
+	    1);
+	fetch(&r);
+	CHECK(strstr(r.why, "/nonexistent-tok: No such file") != NULL);
+
+	/* FULL_URI's host: literal loopback, localhost or an agent. */
+	unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	    "http://127.evil.example/v2/x", 1);
+	fetch(&r);
+	CHECK(strcmp(r.why, "container credentials (http://127.evil.example, "
+	    "FULL_URI): the host is not a loopback address, localhost or an "
+	    "ECS/EKS agent address") == 0);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.1/x", 1);
+	fetch(&r);
+	CHECK(strstr(r.why, "the host is not a loopback") != NULL);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	    "http://u:p@127.0.0.1/x", 1);
+	fetch(&r);
+	CHECK(strstr(r.why, "u:p") == NULL);
+	unsetenv("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+	close(s);
+}
+
+static void
+test_static_path(void)
+{
+	char buf[256];
+
+	setenv("HOME", "/h", 1);
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	CHECK(aws_creds_static_path(buf, sizeof(buf)) == 0);
+	CHECK(strcmp(buf, "/h/.aws/credentials") == 0);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "~/c", 1);
+	CHECK(aws_creds_static_path(buf, sizeof(buf)) == 0);
+	CHECK(strcmp(buf, "/h/c") == 0);
+	CHECK(aws_creds_static_path(buf, 3) == -1);
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+}
+
 int
 main(void)
 {
 
+	test_json_wiping();	/* first: before any jansson allocator is set */
 	test_ini_good();
 	test_ini_long();
 	test_ini_errors();
 	test_json();
 	test_static();
+	test_token_file();
+	test_static_path();
 	if (failures != 0) {
 		fprintf(stderr, "unit_aws_creds: %d failures\n", failures);
 		return (1);
