@@ -40,7 +40,9 @@ getent group redtun >/dev/null && had_group=1
 #  - /var/log/dpkg.log, /var/log/alternatives.log: dpkg's logs;
 #  - /var/cache/man: man-db's index, rebuilt by its trigger;
 #  - /var/cache/debconf/*-old: debconf's backups, rewritten by any package;
-#  - /etc/{passwd,group,shadow,gshadow}-: the account tools' backups.
+#  - /etc/{passwd,group,shadow,gshadow}-: the account tools' backups;
+#  - /var/log/journal: journald's files (a host with systemd), which
+#    change on their own.
 # A file of redtun's anywhere else, or a directory made for it, shows.
 snapshot() {
 	local d roots=(/etc /usr /var /opt /srv /run /root)
@@ -48,7 +50,8 @@ snapshot() {
 		[ -L "$d" ] || [ ! -d "$d" ] || roots+=("$d")
 	done
 	find "${roots[@]}" -xdev \
-		\( -path /var/lib/dpkg -o -path /var/cache/man \) -prune -o -print 2>/dev/null |
+		\( -path /var/lib/dpkg -o -path /var/cache/man -o -path /var/log/journal \) \
+		-prune -o -print 2>/dev/null |
 		grep -Ev '^(/var/log/dpkg\.log|/var/log/alternatives\.log|/var/cache/debconf/.*-old|/etc/(passwd|group|shadow|gshadow)-)$' |
 		LC_ALL=C sort
 }
@@ -70,7 +73,14 @@ restore() {
 	fi
 	set -e
 }
-trap '_rc=$?; restore; (exit $_rc); _cleanup' EXIT
+# restore first, then lib.sh's cleanup with the test's own exit status.
+on_exit() {
+	local rc=$?
+	restore
+	(exit "$rc")
+	_cleanup
+}
+trap on_exit EXIT
 trap 'exit 99' INT TERM HUP
 
 step "build the package (make deb: dpkg-buildpackage, lintian)"
@@ -162,25 +172,32 @@ assert_match "$PW" '^redtun:x:[0-9]+:[0-9]+:[^:]*:/:/usr/sbin/nologin$' "a syste
 getent group redtun >/dev/null || fail "no redtun group"
 
 step "redtun -t /etc/redtun/redtun.conf, and a start that listens on nothing"
-# The unit's RuntimeDirectory, made by hand here (no systemd in CI);
-# removed before the purge.
-install -d -o redtun -g redtun /run/redtun
-/usr/sbin/redtun -t /etc/redtun/redtun.conf >"$T/t.log" 2>&1 ||
-	{ cat "$T/t.log" >&2; fail "redtun -t /etc/redtun/redtun.conf"; }
-cat "$T/t.log"
-spawn "$T/default.log" /usr/sbin/redtun -f /etc/redtun/redtun.conf
-RT_F=$LAST_PID
-wait_for_log "$T/default.log" 'started: 0 services' 10
-assert_redtun_f_user() {
-	local uid
-	uid=$(awk '/^Uid:/ { print $2 }' "/proc/$RT_F/status")
-	assert_eq "$(id -u redtun)" "$uid" "redtun runs as the redtun account"
-}
-assert_redtun_f_user
-kill_wait "$RT_F" 5
-RT_F=
-assert_file_match "$T/default.log" 'exiting' "a clean exit on SIGTERM"
-rm -rf /run/redtun
+uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status"; }
+if [ -d /run/systemd/system ]; then
+	# The package started redtun.service on the default configuration.
+	/usr/sbin/redtun -t /etc/redtun/redtun.conf || fail "redtun -t /etc/redtun/redtun.conf"
+	systemctl is-active --quiet redtun.service || {
+		systemctl status redtun.service >&2 || :
+		fail "redtun.service is not running after the install"
+	}
+	main=$(systemctl show -p MainPID --value redtun.service)
+	assert_eq "$(id -u redtun)" "$(uid_of "$main")" "redtun.service runs as the redtun account"
+else
+	# No systemd (CI): the unit's RuntimeDirectory made by hand, and
+	# removed before the purge; redtun -f as the unit would run it.
+	install -d -o redtun -g redtun /run/redtun
+	/usr/sbin/redtun -t /etc/redtun/redtun.conf >"$T/t.log" 2>&1 ||
+		{ cat "$T/t.log" >&2; fail "redtun -t /etc/redtun/redtun.conf"; }
+	cat "$T/t.log"
+	spawn "$T/default.log" /usr/sbin/redtun -f /etc/redtun/redtun.conf
+	RT_F=$LAST_PID
+	wait_for_log "$T/default.log" 'started: 0 services' 10
+	assert_eq "$(id -u redtun)" "$(uid_of "$RT_F")" "redtun runs as the redtun account"
+	kill_wait "$RT_F" 5
+	RT_F=
+	assert_file_match "$T/default.log" 'exiting' "a clean exit on SIGTERM"
+	rm -rf /run/redtun
+fi
 
 step "a tunnel through the installed redtun, as the redtun account"
 gen_certs
@@ -202,7 +219,7 @@ EOF
 spawn "$T/tunnel.log" /usr/sbin/redtun -f "$T/tunnel.conf"
 RT_F=$LAST_PID
 wait_for_port "$L" 10
-assert_redtun_f_user
+assert_eq "$(id -u redtun)" "$(uid_of "$RT_F")" "the tunnel runs as the redtun account"
 assert_eq "PONG" "$(rcli "$L" ping)" "PING through the tunnel"
 wait_for_log "$T/tunnel.log" "\[tunnel\] .*connected to localhost:$UP .*TLSv1\.3" 5
 kill_wait "$RT_F" 5
@@ -217,7 +234,7 @@ case $(pkg_state) in
 esac
 for f in /usr/sbin/redtun /etc/redtun /etc/logrotate.d/redtun \
 	/etc/systemd/system/multi-user.target.wants/redtun.service /var/log/redtun; do
-	[ ! -e "$f" ] && [ ! -L "$f" ] || fail "$f is left after the purge"
+	if [ -e "$f" ] || [ -L "$f" ]; then fail "$f is left after the purge"; fi
 done
 # Kept by the package (Debian practice for system accounts); removed by
 # restore() when this test made it.
