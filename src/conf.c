@@ -436,11 +436,12 @@ conf_parse(const char *text, size_t len, const char *path, int format,
 		    conf_type_name(services));
 		goto err;
 	}
-	if ((n = (unsigned int)config_setting_length(services)) == 0) {
-		conf_bad(&c, services, "no services defined");
-		goto err;
-	}
-	if ((cf->svcs = calloc(n, sizeof(*cf->svcs))) == NULL) {
+	/*
+	 * An empty group is valid: the packaged default configuration has
+	 * every service commented out and must start, listening on nothing.
+	 */
+	n = (unsigned int)config_setting_length(services);
+	if ((cf->svcs = calloc(n ? n : 1, sizeof(*cf->svcs))) == NULL) {
 		conf_bad(&c, services, "out of memory");
 		goto err;
 	}

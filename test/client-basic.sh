@@ -39,7 +39,7 @@ step "start redtun"
 } >"$T/redtun.conf"
 start_redtun "$T/redtun.conf"
 LOG=$T/redtun.log
-assert_file_match "$LOG" "redtun [0-9]+\.[0-9]+\.[0-9]+ started" "start message"
+assert_file_match "$LOG" "redtun [0-9]+\.[0-9]+\.[0-9]+[0-9A-Za-z.+~]* started" "start message"
 for s in primary:$L_PRIMARY replica:$L_REPLICA authed:$L_AUTH; do
 	assert_file_match "$LOG" "\[${s%%:*}\] listening on 127\.0\.0\.1:${s#*:}( |\$)" \
 		"listening line for ${s%%:*}"

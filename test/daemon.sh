@@ -49,7 +49,7 @@ start_redtun "$CONF"
 pid1=$RT_PID
 assert_eq "$pid1" "$(redtun_pid)" "pidfile content"
 tr '\0' ' ' <"/proc/$pid1/cmdline" | grep -q redtun || fail "pid $pid1 is not redtun"
-assert_file_match "$LOG" "redtun [0-9]+\.[0-9]+\.[0-9]+ started"
+assert_file_match "$LOG" "redtun [0-9]+\.[0-9]+\.[0-9]+[0-9A-Za-z.+~]* started"
 assert_file_match "$LOG" "\[one\] listening on 127\.0\.0\.1:$L1( |\$)"
 port_listening "$L1" || fail "port $L1 is not listening after redtun returned"
 assert_eq "PONG" "$(rcli "$L1" ping)" "PING via the tunnel"
