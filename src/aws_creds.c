@@ -23,17 +23,8 @@
 
 #include "aws_creds.h"
 #include "aws_profile.h"
+#include "log.h"
 
-/* snprintf for messages: cutting a long path short is fine here. */
-static void __attribute__((format(printf, 3, 4)))
-say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 #define CREDS_FILE_MAX	(1024 * 1024)
 #define AKID_MAX	128
@@ -195,22 +186,22 @@ field(json_t *o, const char *name, size_t max, char **out, char *why,
 	if (v == NULL || json_is_null(v))
 		return (1);
 	if (!json_is_string(v)) {
-		say(why, whylen, "%s is not a string", name);
+		log_fmt(why, whylen, "%s is not a string", name);
 		return (-1);
 	}
 	s = json_string_value(v);
 	n = json_string_length(v);
 	if (n == 0) {
-		say(why, whylen, "%s is empty", name);
+		log_fmt(why, whylen, "%s is empty", name);
 		return (-1);
 	}
 	if (n > max || !aws_creds_printable(s, n)) {
-		say(why, whylen, "%s is longer than %zu bytes or holds "
+		log_fmt(why, whylen, "%s is longer than %zu bytes or holds "
 		    "other than printable ASCII", name, max);
 		return (-1);
 	}
 	if ((*out = strdup(s)) == NULL) {
-		say(why, whylen, "out of memory");
+		log_fmt(why, whylen, "out of memory");
 		return (-1);
 	}
 	return (0);
@@ -231,18 +222,18 @@ aws_creds_parse_json(const char *body, size_t len, struct aws_creds *c,
 	/* jansson's own messages quote the text: only the place is safe */
 	if ((root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL) {
-		say(why, whylen, "malformed JSON (line %d, column %d)",
+		log_fmt(why, whylen, "malformed JSON (line %d, column %d)",
 		    jerr.line, jerr.column);
 		return (-1);
 	}
 	if (!json_is_object(root)) {
-		say(why, whylen, "the JSON answer is not an object");
+		log_fmt(why, whylen, "the JSON answer is not an object");
 		goto err;
 	}
 	code = json_object_get(root, "Code");
 	if (code != NULL && (!json_is_string(code) ||
 	    strcmp(json_string_value(code), "Success") != 0)) {
-		say(why, whylen, "Code is not \"Success\"");
+		log_fmt(why, whylen, "Code is not \"Success\"");
 		goto err;
 	}
 	if ((rc = field(root, "AccessKeyId", AKID_MAX, &c->access_key_id,
@@ -250,7 +241,7 @@ aws_creds_parse_json(const char *body, size_t len, struct aws_creds *c,
 	    (rc = field(root, "SecretAccessKey", SECRET_MAX,
 	    &c->secret_access_key, why, whylen)) != 0) {
 		if (rc == 1)
-			say(why, whylen, "no %s in the JSON answer",
+			log_fmt(why, whylen, "no %s in the JSON answer",
 			    c->access_key_id == NULL ? "AccessKeyId" :
 			    "SecretAccessKey");
 		goto err;
@@ -260,7 +251,7 @@ aws_creds_parse_json(const char *body, size_t len, struct aws_creds *c,
 	    whylen) < 0)
 		goto err;
 	if (exp != NULL && parse_time(exp, &c->expiration) != 0) {
-		say(why, whylen, "Expiration is not an ISO 8601 UTC "
+		log_fmt(why, whylen, "Expiration is not an ISO 8601 UTC "
 		    "time");
 		goto err;
 	}
@@ -290,7 +281,7 @@ from_env(struct aws_creds **out, char *why, size_t whylen)
 	if ((id == NULL || *id == '\0') && (sk == NULL || *sk == '\0'))
 		return (0);
 	if (id == NULL || *id == '\0' || sk == NULL || *sk == '\0') {
-		say(why, whylen, "%s is set but %s is not",
+		log_fmt(why, whylen, "%s is set but %s is not",
 		    id != NULL && *id != '\0' ? "AWS_ACCESS_KEY_ID" :
 		    "AWS_SECRET_ACCESS_KEY", id != NULL && *id != '\0' ?
 		    "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
@@ -300,7 +291,7 @@ from_env(struct aws_creds **out, char *why, size_t whylen)
 	    strlen(sk) > SECRET_MAX || !aws_creds_printable(sk, strlen(sk)) ||
 	    (tok != NULL && (strlen(tok) > TOKEN_MAX ||
 	    !aws_creds_printable(tok, strlen(tok))))) {
-		say(why, whylen, "AWS_ACCESS_KEY_ID, "
+		log_fmt(why, whylen, "AWS_ACCESS_KEY_ID, "
 		    "AWS_SECRET_ACCESS_KEY or AWS_SESSION_TOKEN is too long "
 		    "or holds other than printable ASCII");
 		return (-1);
@@ -311,10 +302,10 @@ from_env(struct aws_creds **out, char *why, size_t whylen)
 	    (tok != NULL && *tok != '\0' &&
 	    (c->session_token = strdup(tok)) == NULL)) {
 		aws_creds_free(c);
-		say(why, whylen, "out of memory");
+		log_fmt(why, whylen, "out of memory");
 		return (-1);
 	}
-	say(c->source, sizeof(c->source), "environment");
+	log_fmt(c->source, sizeof(c->source), "environment");
 	*out = c;
 	return (1);
 }
@@ -333,18 +324,18 @@ read_file(const char *path, char **text, size_t *len, char *why,
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return (1);
-		say(why, whylen, "%s: %s", path, strerror(errno));
+		log_fmt(why, whylen, "%s: %s", path, strerror(errno));
 		return (-1);
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > CREDS_FILE_MAX) {
-		say(why, whylen, "%s: not a regular file of at most "
+		log_fmt(why, whylen, "%s: not a regular file of at most "
 		    "%d bytes", path, CREDS_FILE_MAX);
 		close(fd);
 		return (-1);
 	}
 	if ((b = malloc((size_t)st.st_size + 1)) == NULL) {
-		say(why, whylen, "%s: out of memory", path);
+		log_fmt(why, whylen, "%s: out of memory", path);
 		close(fd);
 		return (-1);
 	}
@@ -354,7 +345,7 @@ read_file(const char *path, char **text, size_t *len, char *why,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			say(why, whylen, "%s: %s", path, strerror(errno));
+			log_fmt(why, whylen, "%s: %s", path, strerror(errno));
 			explicit_bzero(b, n);
 			free(b);
 			close(fd);
@@ -408,31 +399,31 @@ from_file(struct aws_creds **out, char *why, size_t whylen)
 	if (!named)
 		prof = "default";
 	if (file_path(path, sizeof(path), &explicit) != 0) {
-		say(why, whylen, "the credentials file's path is too "
+		log_fmt(why, whylen, "the credentials file's path is too "
 		    "long");
 		return (-1);
 	}
 	if ((rc = read_file(path, &text, &len, why, whylen)) < 0)
 		return (-1);
 	if (rc == 1) {
-		say(why, whylen, "%s: no such file%s", path, explicit ?
+		log_fmt(why, whylen, "%s: no such file%s", path, explicit ?
 		    " (AWS_SHARED_CREDENTIALS_FILE)" : named ?
 		    " (AWS_PROFILE names a profile in it)" : "");
 		return (explicit || named ? -1 : 0);
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		say(why, whylen, "out of memory");
+		log_fmt(why, whylen, "out of memory");
 		rc = -1;
 		goto out;
 	}
 	rc = aws_profile_parse(text, len, prof, path, c, &seen, why, whylen);
 	if (rc == 1) {
-		say(c->source, sizeof(c->source), "shared file %.60s "
+		log_fmt(c->source, sizeof(c->source), "shared file %.60s "
 		    "[%.24s]", path, prof);
 		*out = c;
 		c = NULL;
 	} else if (rc == 0 && named && !seen) {
-		say(why, whylen, "%s: no profile [%.64s] (AWS_PROFILE)",
+		log_fmt(why, whylen, "%s: no profile [%.64s] (AWS_PROFILE)",
 		    path, prof);
 		rc = -1;
 	}
@@ -458,9 +449,9 @@ aws_creds_static(struct aws_creds **out, char *why, size_t whylen)
 	if ((rc = from_env(out, why, whylen)) != 0)
 		return (rc);
 	if ((rc = from_file(out, fwhy, sizeof(fwhy))) < 0)
-		say(why, whylen, "%s", fwhy);
+		log_fmt(why, whylen, "%s", fwhy);
 	else if (rc == 0)
-		say(why, whylen, "no AWS_ACCESS_KEY_ID; %s", fwhy);
+		log_fmt(why, whylen, "no AWS_ACCESS_KEY_ID; %s", fwhy);
 	return (rc);
 }
 

@@ -25,16 +25,6 @@
 #include "aws_profile.h"
 #include "log.h"
 
-/* snprintf for messages: cutting a long path short is fine here. */
-static void __attribute__((format(printf, 3, 4)))
-say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 #define FETCH_BODY_MAX	65536
 #define IMDS_TOKEN_MAX	4096
@@ -106,7 +96,7 @@ static void
 fail_soon(struct aws_fetch *f, const char *why)
 {
 
-	say(f->why, sizeof(f->why), "%s", why);
+	log_fmt(f->why, sizeof(f->why), "%s", why);
 	(void)uv_timer_start(&f->defer, on_defer, 0, 0);
 }
 
@@ -125,7 +115,7 @@ send_req(struct aws_fetch *f, const char *method, const char *hdr)
 	    f->timeout_ms, FETCH_BODY_MAX, on_http, f);
 	if (f->req != NULL)
 		return (0);
-	say(why, sizeof(why), "%s: cannot start the request (out of "
+	log_fmt(why, sizeof(why), "%s: cannot start the request (out of "
 	    "memory, or a bad URL or header)", f->step == S_CONTAINER ?
 	    f->what : f->url);
 	fail_soon(f, why);
@@ -139,9 +129,9 @@ imds_get(struct aws_fetch *f, enum step step)
 	char hdr[IMDS_TOKEN_MAX + 40];
 
 	f->step = step;
-	say(f->url, sizeof(f->url), "%s%s%s", f->base, IMDS_ROLE_PATH,
+	log_fmt(f->url, sizeof(f->url), "%s%s%s", f->base, IMDS_ROLE_PATH,
 	    step == S_CREDS ? f->role : "");
-	say(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s", f->token);
+	log_fmt(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s", f->token);
 	(void)send_req(f, "GET", hdr);
 	explicit_bzero(hdr, sizeof(hdr));
 }
@@ -160,17 +150,17 @@ got_json(struct aws_fetch *f, const char *body, size_t len)
 	if (aws_creds_parse_json(body, len, c, pwhy, sizeof(pwhy)) != 0) {
 		free(c);
 		if (f->step == S_CONTAINER)
-			say(why, sizeof(why), "%s: %s", f->what, pwhy);
+			log_fmt(why, sizeof(why), "%s: %s", f->what, pwhy);
 		else
-			say(why, sizeof(why), "IMDSv2 credentials from %s: %s",
+			log_fmt(why, sizeof(why), "IMDSv2 credentials from %s: %s",
 			    f->url, pwhy);
 		deliver(f, NULL, why);
 		return;
 	}
 	if (f->step == S_CONTAINER)
-		say(c->source, sizeof(c->source), "%s", f->what);
+		log_fmt(c->source, sizeof(c->source), "%s", f->what);
 	else
-		say(c->source, sizeof(c->source), "IMDSv2 role %s",
+		log_fmt(c->source, sizeof(c->source), "IMDSv2 role %s",
 		    f->role);
 	deliver(f, c, NULL);
 }
@@ -203,26 +193,26 @@ on_http(void *arg, int status, const char *body, size_t len, const char *err)
 	    f->step == S_ROLE ? "IMDSv2 role name" : "IMDSv2 credentials";
 	if (f->step == S_CONTAINER && status != 200) {
 		if (status == 0)
-			say(why, sizeof(why), "%s: %s", f->what, err);
+			log_fmt(why, sizeof(why), "%s: %s", f->what, err);
 		else
-			say(why, sizeof(why), "%s: HTTP %d", f->what, status);
+			log_fmt(why, sizeof(why), "%s: HTTP %d", f->what, status);
 		deliver(f, NULL, why);
 		return;
 	}
 	if (status == 0) {
-		say(why, sizeof(why), "%s (%s %s): %s", what,
+		log_fmt(why, sizeof(why), "%s (%s %s): %s", what,
 		    f->step == S_TOKEN ? "PUT" : "GET", f->url, err);
 		deliver(f, NULL, why);
 		return;
 	}
 	if (status == 404 && f->step == S_ROLE) {
-		say(why, sizeof(why), "IMDSv2: no IAM role attached to "
+		log_fmt(why, sizeof(why), "IMDSv2: no IAM role attached to "
 		    "this instance (GET %s: HTTP 404)", f->url);
 		deliver(f, NULL, why);
 		return;
 	}
 	if (status != 200) {
-		say(why, sizeof(why), "%s (%s %s): HTTP %d%s", what,
+		log_fmt(why, sizeof(why), "%s (%s %s): HTTP %d%s", what,
 		    f->step == S_TOKEN ? "PUT" : "GET", f->url, status,
 		    f->step == S_TOKEN ? "; no fallback to IMDSv1" : "");
 		deliver(f, NULL, why);
@@ -232,7 +222,7 @@ on_http(void *arg, int status, const char *body, size_t len, const char *err)
 	case S_TOKEN:
 		if (len == 0 || len > IMDS_TOKEN_MAX ||
 		    !aws_creds_printable(body, len)) {
-			say(why, sizeof(why), "%s (PUT %s): the token is "
+			log_fmt(why, sizeof(why), "%s (PUT %s): the token is "
 			    "empty, longer than %d bytes or not printable",
 			    what, f->url, IMDS_TOKEN_MAX);
 			deliver(f, NULL, why);
@@ -244,7 +234,7 @@ on_http(void *arg, int status, const char *body, size_t len, const char *err)
 		return;
 	case S_ROLE:
 		if (got_role(f, body, len) != 0) {
-			say(why, sizeof(why), "%s (GET %s): not a role "
+			log_fmt(why, sizeof(why), "%s (GET %s): not a role "
 			    "name: \"%s\"", what, f->url, log_escape(esc,
 			    sizeof(esc), body, len));
 			deliver(f, NULL, why);
@@ -313,18 +303,18 @@ container_auth(struct aws_fetch *f, char *why, size_t whylen)
 	} else if (tok == NULL || *tok == '\0')
 		return (0);
 	else if (!aws_creds_token_legal(tok)) {
-		say(why, whylen, "the container authorization token "
+		log_fmt(why, whylen, "the container authorization token "
 		    "(AWS_CONTAINER_AUTHORIZATION_TOKEN) is not a legal header "
 		    "value: a line break or a control character");
 		return (-1);
 	}
 	n = strlen(tok);
 	if ((f->auth = malloc(n + 16)) == NULL) {
-		say(why, whylen, "out of memory");
+		log_fmt(why, whylen, "out of memory");
 		explicit_bzero(buf, sizeof(buf));
 		return (-1);
 	}
-	say(f->auth, n + 16, "Authorization: %s", tok);
+	log_fmt(f->auth, n + 16, "Authorization: %s", tok);
 	explicit_bzero(buf, sizeof(buf));
 	return (0);
 }
@@ -344,7 +334,7 @@ name_endpoint(struct aws_fetch *f, int isrel)
 		n = (size_t)(p - f->url) + 3 + strcspn(p + 3, "/?#@");
 	if (n > 48)
 		n = 48;
-	say(f->what, sizeof(f->what), "container credentials (%.*s%s%s)",
+	log_fmt(f->what, sizeof(f->what), "container credentials (%.*s%s%s)",
 	    (int)n, f->url, n > 0 ? ", " : "", isrel ? "RELATIVE_URI" :
 	    "FULL_URI");
 }
@@ -368,14 +358,14 @@ container(struct aws_fetch *f)
 	/* Scheme and host only: never the path (see the top). */
 	name_endpoint(f, isrel);
 	if (k < 0 || (size_t)k >= sizeof(f->url))
-		say(why, sizeof(why), "container credentials: the URI "
+		log_fmt(why, sizeof(why), "container credentials: the URI "
 		    "is too long");
 	else if (aws_http_url_ok(f->url, uwhy, sizeof(uwhy)) != 0)
-		say(why, sizeof(why), "container credentials %s: %s",
+		log_fmt(why, sizeof(why), "container credentials %s: %s",
 		    isrel ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" :
 		    "AWS_CONTAINER_CREDENTIALS_FULL_URI", uwhy);
 	else if (!isrel && !host_allowed(f->url))
-		say(why, sizeof(why), "%s: the host is not a loopback "
+		log_fmt(why, sizeof(why), "%s: the host is not a loopback "
 		    "address, localhost or an ECS/EKS agent address", f->what);
 	else if (container_auth(f, why, sizeof(why)) == 0) {
 		(void)send_req(f, "GET", f->auth);
@@ -405,7 +395,7 @@ imds(struct aws_fetch *f)
 		n--;
 	if (n >= sizeof(f->base) || aws_http_url_ok(ep, uwhy,
 	    sizeof(uwhy)) != 0) {
-		say(why, sizeof(why), "IMDSv2: "
+		log_fmt(why, sizeof(why), "IMDSv2: "
 		    "AWS_EC2_METADATA_SERVICE_ENDPOINT: %s", n >=
 		    sizeof(f->base) ? "too long" : uwhy);
 		fail_soon(f, why);
@@ -414,7 +404,7 @@ imds(struct aws_fetch *f)
 	memcpy(f->base, ep, n);
 	f->base[n] = '\0';
 	f->step = S_TOKEN;
-	say(f->url, sizeof(f->url), "%s%s", f->base, IMDS_TOKEN_PATH);
+	log_fmt(f->url, sizeof(f->url), "%s%s", f->base, IMDS_TOKEN_PATH);
 	(void)send_req(f, "PUT", NULL);
 	return (1);
 }

@@ -25,16 +25,6 @@
 #include "aws_http.h"
 #include "log.h"
 
-/* snprintf for messages: cutting a long path short is fine here. */
-static void __attribute__((format(printf, 3, 4)))
-say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 #define AWS_HTTP_HOST_MAX	255
 #define AWS_HTTP_PATH_MAX	2048
@@ -140,7 +130,7 @@ on_timer(uv_timer_t *t)
 		finish(h, 0, h->err);
 		return;
 	}
-	say(msg, sizeof(msg), "timed out after %u ms", h->timeout_ms);
+	log_fmt(msg, sizeof(msg), "timed out after %u ms", h->timeout_ms);
 	finish(h, 0, msg);
 }
 
@@ -153,8 +143,8 @@ fail_uv(struct aws_http *h, const char *what, int rc)
 	char n[40] = "";
 
 	if (h->tried > 1)
-		say(n, sizeof(n), " (%d addresses tried)", h->tried);
-	say(msg, sizeof(msg), "%s %s: %s%s", what,
+		log_fmt(n, sizeof(n), " (%d addresses tried)", h->tried);
+	log_fmt(msg, sizeof(msg), "%s %s: %s%s", what,
 	    h->peer[0] != '\0' ? h->peer : h->host, uv_strerror(rc), n);
 	finish(h, 0, msg);
 }
@@ -258,17 +248,17 @@ feed(struct aws_http *h, const char *buf, size_t len)
 	}
 	e = HTTP_PARSER_ERRNO(&h->parser);
 	if (h->perr != NULL && strcmp(h->perr, "body") == 0) {
-		say(msg, sizeof(msg), "response larger than %zu bytes",
+		log_fmt(msg, sizeof(msg), "response larger than %zu bytes",
 		    h->body_max);
 		finish(h, 0, msg);
 	} else if (h->perr != NULL) {
 		finish(h, 0, h->perr);
 	} else if (len == 0) {
-		say(msg, sizeof(msg), "%s closed the connection before "
+		log_fmt(msg, sizeof(msg), "%s closed the connection before "
 		    "the response ended", h->peer);
 		finish(h, 0, msg);
 	} else if (e != HPE_OK) {
-		say(msg, sizeof(msg), "malformed response from %s: %s",
+		log_fmt(msg, sizeof(msg), "malformed response from %s: %s",
 		    h->peer, http_errno_description(e));
 		finish(h, 0, msg);
 	}
@@ -366,11 +356,11 @@ peer_name(struct aws_http *h, const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET6) {
 		(void)uv_ip6_name((const struct sockaddr_in6 *)sa, a,
 		    sizeof(a));
-		say(h->peer, sizeof(h->peer), "[%s]:%s", a, h->port);
+		log_fmt(h->peer, sizeof(h->peer), "[%s]:%s", a, h->port);
 	} else {
 		(void)uv_ip4_name((const struct sockaddr_in *)sa, a,
 		    sizeof(a));
-		say(h->peer, sizeof(h->peer), "%s:%s", a, h->port);
+		log_fmt(h->peer, sizeof(h->peer), "%s:%s", a, h->port);
 	}
 }
 
@@ -409,7 +399,7 @@ on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
 	}
 	h->refs--;		/* the timer still holds h */
 	if (status < 0 || res == NULL) {
-		say(msg, sizeof(msg), "resolve %s: %s", h->host,
+		log_fmt(msg, sizeof(msg), "resolve %s: %s", h->host,
 		    uv_strerror(status < 0 ? status : UV_EAI_NONAME));
 		uv_freeaddrinfo(res);
 		finish(h, 0, msg);
@@ -428,25 +418,25 @@ url_split(const char *url, char *host, char *port, const char **path,
 	size_t i, n;
 
 	if (strncmp(url, "http://", 7) != 0) {
-		say(why, whylen, "%s", strncmp(url, "https://", 8) == 0 ?
+		log_fmt(why, whylen, "%s", strncmp(url, "https://", 8) == 0 ?
 		    "https:// is not supported (http:// only)" :
 		    "not an http:// URL");
 		return (-1);
 	}
 	for (i = 0; url[i] != '\0'; i++)
 		if (!isgraph((unsigned char)url[i])) {
-			say(why, whylen, "space or control character "
+			log_fmt(why, whylen, "space or control character "
 			    "in the URL");
 			return (-1);
 		}
 	if (i > 7 + AWS_HTTP_HOST_MAX + 8 + AWS_HTTP_PATH_MAX) {
-		say(why, whylen, "URL too long");
+		log_fmt(why, whylen, "URL too long");
 		return (-1);
 	}
 	hs = url + 7;
 	if (*hs == '[') {
 		if ((he = strchr(hs, ']')) == NULL) {
-			say(why, whylen, "unterminated [IPv6 address]");
+			log_fmt(why, whylen, "unterminated [IPv6 address]");
 			return (-1);
 		}
 		p = he + 1;
@@ -455,32 +445,32 @@ url_split(const char *url, char *host, char *port, const char **path,
 		he = hs + strcspn(hs, ":/?#@");
 		p = he;
 		if (*p == '@') {
-			say(why, whylen, "user info in the URL");
+			log_fmt(why, whylen, "user info in the URL");
 			return (-1);
 		}
 	}
 	n = (size_t)(he - hs);
 	if (n == 0 || n > AWS_HTTP_HOST_MAX) {
-		say(why, whylen, "bad host in the URL");
+		log_fmt(why, whylen, "bad host in the URL");
 		return (-1);
 	}
 	memcpy(host, hs, n);
 	host[n] = '\0';
-	say(port, 8, "80");
+	log_fmt(port, 8, "80");
 	if (*p == ':') {
 		ps = ++p;
 		while (*p >= '0' && *p <= '9')
 			p++;
 		n = (size_t)(p - ps);
 		if (n == 0 || n > 5 || atoi(ps) < 1 || atoi(ps) > 65535) {
-			say(why, whylen, "bad port in the URL");
+			log_fmt(why, whylen, "bad port in the URL");
 			return (-1);
 		}
 		memcpy(port, ps, n);
 		port[n] = '\0';
 	}
 	if (*p != '\0' && *p != '/') {
-		say(why, whylen, "bad URL after the host");
+		log_fmt(why, whylen, "bad URL after the host");
 		return (-1);
 	}
 	*path = *p == '\0' ? "/" : p;
@@ -575,7 +565,7 @@ aws_http_request(uv_loop_t *loop, const char *method, const char *url,
 	    &hints);
 	if (rc != 0) {
 		/* Reported from the loop, as the contract says. */
-		say(h->err, sizeof(h->err), "resolve %s: %s", h->host,
+		log_fmt(h->err, sizeof(h->err), "resolve %s: %s", h->host,
 		    uv_strerror(rc));
 		timeout_ms = 0;
 	} else {

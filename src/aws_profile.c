@@ -21,17 +21,8 @@
 
 #include "aws_creds.h"
 #include "aws_profile.h"
+#include "log.h"
 
-/* snprintf for messages: cutting a long path short is fine here. */
-static void __attribute__((format(printf, 3, 4)))
-say(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 enum { K_ID, K_SECRET, K_TOKEN, K_N };
 static const char *const keys[K_N] = {
@@ -160,7 +151,7 @@ static int
 bad(struct ini *p, size_t line, const char *msg)
 {
 
-	say(p->why, p->whylen, "%s:%zu: %s", p->path, line, msg);
+	log_fmt(p->why, p->whylen, "%s:%zu: %s", p->path, line, msg);
 	return (-1);
 }
 
@@ -262,19 +253,19 @@ collect(struct ini *p, struct aws_creds *c)
 	int k;
 
 	if (!p->seen) {
-		say(p->why, p->whylen, "%s: no profile [%s]", p->path,
+		log_fmt(p->why, p->whylen, "%s: no profile [%s]", p->path,
 		    p->profile);
 		return (0);
 	}
 	for (k = 0; k < K_N; k++)
 		v[k] = p->prof[k].p != NULL ? p->prof[k] : p->def[k];
 	if (v[K_ID].p == NULL) {
-		say(p->why, p->whylen, "%s: profile [%s] has no "
+		log_fmt(p->why, p->whylen, "%s: profile [%s] has no "
 		    "aws_access_key_id", p->path, p->profile);
 		return (0);
 	}
 	if (v[K_SECRET].p == NULL) {
-		say(msg, sizeof(msg), "profile %s has aws_access_key_id "
+		log_fmt(msg, sizeof(msg), "profile %s has aws_access_key_id "
 		    "but no aws_secret_access_key", p->profile);
 		return (bad(p, v[K_ID].line, msg));
 	}
@@ -297,7 +288,7 @@ nomem:
 			explicit_bzero(s[k], v[k].n);
 			free(s[k]);
 		}
-	say(p->why, p->whylen, "%s: out of memory", p->path);
+	log_fmt(p->why, p->whylen, "%s: out of memory", p->path);
 	return (-1);
 }
 
@@ -475,7 +466,7 @@ tok_read(const char *file, char *buf, char *why, size_t whylen)
 	FILE *fp;
 
 	if ((fp = fopen(file, "re")) == NULL) {
-		say(why, whylen, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: "
+		log_fmt(why, whylen, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: "
 		    "%s", file, strerror(errno));
 		return (-1);
 	}
@@ -483,14 +474,14 @@ tok_read(const char *file, char *buf, char *why, size_t whylen)
 	n = fread(buf, 1, AWS_CONTAINER_TOKEN_MAX + 1, fp);
 	fclose(fp);
 	if (n > AWS_CONTAINER_TOKEN_MAX) {
-		say(why, whylen, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: "
+		log_fmt(why, whylen, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: "
 		    "longer than %d bytes", file, AWS_CONTAINER_TOKEN_MAX);
 		explicit_bzero(buf, AWS_CONTAINER_TOKEN_MAX + 1);
 		return (-2);
 	}
 	buf[n] = '\0';
 	if (strlen(buf) != n || !aws_creds_token_legal(buf)) {
-		say(why, whylen, "the container authorization token "
+		log_fmt(why, whylen, "the container authorization token "
 		    "(AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) is not a legal "
 		    "header value: a line break or a control character");
 		explicit_bzero(buf, AWS_CONTAINER_TOKEN_MAX + 1);

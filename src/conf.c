@@ -115,6 +115,21 @@ conf_get_int(struct conf_ctx *c, const config_setting_t *s, const char *what,
 }
 
 int
+conf_get_seconds(struct conf_ctx *c, const config_setting_t *s,
+    unsigned int *out, long long lo, long long hi)
+{
+	long long v = 0;
+
+	if (conf_get_int(c, s, "a number of seconds", &v))
+		return (-1);
+	if (v < lo || v > hi)
+		return (conf_bad(c, s, "%lld is out of range (%lld..%lld s)",
+		    v, lo, hi));
+	*out = (unsigned int)v;
+	return (0);
+}
+
+int
 conf_get_count(struct conf_ctx *c, const config_setting_t *s,
     unsigned int *out)
 {

@@ -63,33 +63,19 @@ set_ports(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 	return (0);
 }
 
-static int
-set_seconds(struct conf_ctx *c, const config_setting_t *s, unsigned int *out,
-    long long lo, long long hi)
-{
-	long long v = 0;
-
-	if (conf_get_int(c, s, "a number of seconds", &v))
-		return (-1);
-	if (v < lo || v > hi)
-		return (conf_bad(c, s, "%lld is out of range (%lld..%lld s)",
-		    v, lo, hi));
-	*out = (unsigned int)v;
-	return (0);
-}
 
 static int
 set_refresh(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
 
-	return (set_seconds(c, s, &sc->cluster_refresh, 1, 86400));
+	return (conf_get_seconds(c, s, &sc->cluster_refresh, 1, 86400));
 }
 
 static int
 set_grace(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
 
-	return (set_seconds(c, s, &sc->cluster_grace, 0, 86400));
+	return (conf_get_seconds(c, s, &sc->cluster_grace, 0, 86400));
 }
 
 /* own: per service only (a top-level value is refused below). */

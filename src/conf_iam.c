@@ -83,32 +83,18 @@ set_serverless(struct conf_ctx *c, const config_setting_t *s,
 	return (conf_get_bool(c, s, &sc->iam_serverless));
 }
 
-static int
-seconds(struct conf_ctx *c, const config_setting_t *s, unsigned int *out,
-    long long lo, long long hi)
-{
-	long long v = 0;
-
-	if (conf_get_int(c, s, "a number of seconds", &v))
-		return (-1);
-	if (v < lo || v > hi)
-		return (conf_bad(c, s, "%lld is out of range (%lld..%lld s)",
-		    v, lo, hi));
-	*out = (unsigned int)v;
-	return (0);
-}
 
 static int
 set_reauth(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
-	return (seconds(c, s, &sc->iam_reauth, 1, 86399));
+	return (conf_get_seconds(c, s, &sc->iam_reauth, 1, 86399));
 }
 
 static int
 set_lifetime(struct conf_ctx *c, const config_setting_t *s,
     struct svc_conf *sc)
 {
-	return (seconds(c, s, &sc->iam_lifetime, 2, 86400));
+	return (conf_get_seconds(c, s, &sc->iam_lifetime, 2, 86400));
 }
 
 /*
@@ -118,7 +104,7 @@ set_lifetime(struct conf_ctx *c, const config_setting_t *s,
 static int
 set_refresh(struct conf_ctx *c, const config_setting_t *s, struct svc_conf *sc)
 {
-	return (seconds(c, s, &sc->iam_token_refresh, 1, 780));
+	return (conf_get_seconds(c, s, &sc->iam_token_refresh, 1, 780));
 }
 
 static const struct conf_setting settings[] = {

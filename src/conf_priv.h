@@ -82,6 +82,10 @@ int conf_get_count(struct conf_ctx *c, const config_setting_t *s,
 int conf_get_int(struct conf_ctx *c, const config_setting_t *s,
     const char *what, long long *out);
 
+/* conf_get_seconds(c, s, out, lo, hi): a number of seconds in lo..hi. */
+int conf_get_seconds(struct conf_ctx *c, const config_setting_t *s,
+    unsigned int *out, long long lo, long long hi);
+
 /**
  * conf_setting_for(g, name):
  * The setting ${name} as it applies to the service group ${g}: its own, or

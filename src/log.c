@@ -197,6 +197,16 @@ escape(char *dst, size_t dstlen, const void *src, size_t srclen,
 	return (dst);
 }
 
+void
+log_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
 char *
 log_escape(char *dst, size_t dstlen, const void *src, size_t srclen)
 {

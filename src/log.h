@@ -98,6 +98,13 @@ void log_set_formatter(log_formatter *fn);
  */
 char *log_escape(char *dst, size_t dstlen, const void *src, size_t srclen);
 
+/*
+ * log_fmt(buf, len, fmt, ...): snprintf for messages, where cutting a long
+ * one short is fine (no truncation warning at each call).
+ */
+void log_fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /**
  * log_level_parse(text, level):
  * Parse "0".."7" or a syslog level name ("err", "warning", ...).  Returns 0
